@@ -1,0 +1,50 @@
+"""Adapters for the ports in dispatch.ports, chosen by URL scheme."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dispatch.ports import Store
+
+SQLITE_PREFIX = "sqlite:///"
+
+
+def open_store(url: str, pool_size: int = 10) -> Store:
+    """`sqlite:///PATH` -> SqliteStore(PATH) (settings make PATH absolute, so
+    `sqlite:////tmp/x.db` is /tmp/x.db); `postgresql://` or `postgres://` ->
+    PostgresStore. The store is returned unconnected: call connect()."""
+    if url.startswith(SQLITE_PREFIX):
+        from dispatch.adapters.store_sqlite import SqliteStore
+
+        path = url[len(SQLITE_PREFIX):]
+        if not path:
+            raise ValueError("sqlite URL without a path: expected sqlite:///PATH")
+        return SqliteStore(path)
+    if url.startswith(("postgresql://", "postgres://")):
+        from dispatch.adapters.store_postgres import PostgresStore
+
+        return PostgresStore(url, pool_size=pool_size)
+    scheme = url.split("://", 1)[0] if "://" in url else url[:20]
+    raise ValueError(f"unsupported database URL scheme {scheme!r}: expected sqlite:/// or postgresql://")
+
+
+if TYPE_CHECKING:
+    from dispatch.ports import Bus
+
+
+def open_bus(url: str, prefix: str = "dispatch") -> Bus:
+    """`memory://` -> MemoryBus (one worker); `redis://` or `rediss://` ->
+    RedisBus(url, prefix). Returned unconnected: call connect()."""
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if scheme == "memory":
+        from dispatch.adapters.bus_memory import MemoryBus
+
+        return MemoryBus()
+    if scheme in ("redis", "rediss"):
+        # Imported here so a memory:// deployment never loads redis-py.
+        from dispatch.adapters.bus_redis import RedisBus
+
+        return RedisBus(url, prefix)
+    # The scheme only: the URL may carry a password.
+    raise ValueError(f"unsupported bus URL scheme {scheme!r}: expected memory://, redis:// or rediss://")

@@ -1,0 +1,258 @@
+"""What the SQLite and PostgreSQL stores share: column lists, row -> domain
+decoding, JSON encoding, the alert_query builder and the small checks.
+
+Rows are anything indexable by column name (sqlite3.Row, asyncpg.Record).
+Timestamps differ per backend (ISO text in SQLite, timestamptz in
+PostgreSQL), so the decoders take a `ts` function turning the stored value
+into an aware UTC datetime."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+import orjson
+
+from dispatch.core.model import Alert, AlertQuery, Broadcast, Circle, Event, NewAlert, NewUser, User
+from dispatch.ports import DuplicateEmail
+
+UTC = timezone.utc
+
+USER_COLUMNS = "id, role, email, password_hash, name, home_lat, home_lon, home_sector, validated, created_at"
+ALERT_COLUMNS = (
+    "id, author, category, lat, lon, text, client_id, sector, cell, status, priority, assignee, notes, "
+    "created_at, updated_at, seq"
+)
+BROADCAST_COLUMNS = "id, author, sectors, circle, text, level, recipients, created_at, seq"
+EVENT_COLUMNS = "seq, type, data, created_at"
+
+RESIDENT_ROLES_SQL = "('resident', 'referent')"
+
+# The fields update_alert writes; a change to any other field is refused.
+ALERT_MUTABLE = frozenset({"status", "priority", "assignee", "notes", "updated_at"})
+
+Row = Any
+TsDecoder = Callable[[Any], datetime]
+
+
+# -- time -------------------------------------------------------------------
+
+def to_utc(ts: datetime) -> datetime:
+    """Aware UTC. A naive datetime is taken to be UTC (not local time)."""
+    if ts.tzinfo is None:
+        return ts.replace(tzinfo=UTC)
+    return ts.astimezone(UTC)
+
+
+def ts_text(ts: datetime) -> str:
+    """Fixed-width ISO 8601 UTC text (SQLite): sorts like the instants."""
+    return to_utc(ts).isoformat(timespec="microseconds")
+
+
+def ts_from_text(value: str) -> datetime:
+    return to_utc(datetime.fromisoformat(value))
+
+
+def ts_identity(value: datetime) -> datetime:
+    return value
+
+
+# -- JSON ---------------------------------------------------------------------
+
+def dumps(obj: Any) -> str:
+    return orjson.dumps(obj).decode()
+
+
+def loads(value: str | bytes | None) -> Any:
+    return None if value is None else orjson.loads(value)
+
+
+def splice_tail(view: Mapping[str, Any], keys: Sequence[str]) -> str:
+    """The JSON text of `view` without `keys`, minus its opening brace and
+    with a leading comma, so the database can prepend the keys it generates:
+    '{"id":' || id || ',"seq":' || seq || tail is the whole object again."""
+    missing = [k for k in keys if k not in view]
+    if missing:
+        raise KeyError(f"view has no {missing}")
+    body = dumps({k: v for k, v in view.items() if k not in keys})
+    return "}" if body == "{}" else "," + body[1:]
+
+
+# -- rows -> domain -----------------------------------------------------------
+
+def user_from_row(row: Row, ts: TsDecoder) -> User:
+    return User(
+        id=row["id"],
+        role=row["role"],
+        email=row["email"],
+        password_hash=row["password_hash"],
+        name=row["name"],
+        home_lat=row["home_lat"],
+        home_lon=row["home_lon"],
+        home_sector=row["home_sector"],
+        validated=bool(row["validated"]),
+        created_at=ts(row["created_at"]),
+    )
+
+
+def alert_from_row(row: Row, ts: TsDecoder) -> Alert:
+    return Alert(
+        id=row["id"],
+        author=row["author"],
+        category=row["category"],
+        lat=row["lat"],
+        lon=row["lon"],
+        text=row["text"],
+        client_id=row["client_id"],
+        sector=row["sector"],
+        cell=row["cell"],
+        status=row["status"],
+        priority=row["priority"],
+        assignee=row["assignee"],
+        created_at=ts(row["created_at"]),
+        updated_at=ts(row["updated_at"]),
+        seq=row["seq"],
+        notes=tuple(loads(row["notes"]) or ()),
+    )
+
+
+def broadcast_from_row(row: Row, ts: TsDecoder) -> Broadcast:
+    sectors = loads(row["sectors"])
+    circle = loads(row["circle"])
+    return Broadcast(
+        id=row["id"],
+        author=row["author"],
+        sectors=None if sectors is None else tuple(sectors),
+        circle=None if circle is None else Circle(**circle),
+        text=row["text"],
+        level=row["level"],
+        recipients=row["recipients"],
+        created_at=ts(row["created_at"]),
+        seq=row["seq"],
+    )
+
+
+def event_from_row(row: Row, ts: TsDecoder) -> Event:
+    return Event(seq=row["seq"], type=row["type"], data=orjson.loads(row["data"]), created_at=ts(row["created_at"]))
+
+
+# -- domain -> rows -----------------------------------------------------------
+
+def provisional_alert(new: NewAlert, alert_id: int = 0, seq: int = 0) -> Alert:
+    """The Alert create_alert stores, before the database names it."""
+    created = to_utc(new.created_at)
+    return Alert(
+        id=alert_id,
+        author=new.author,
+        category=new.category,
+        lat=new.lat,
+        lon=new.lon,
+        text=new.text,
+        client_id=new.client_id,
+        sector=new.sector,
+        cell=new.cell,
+        status="new",
+        priority=new.priority,
+        assignee=None,
+        created_at=created,
+        updated_at=created,
+        seq=seq,
+        notes=(),
+    )
+
+
+def circle_json(circle: Circle | None) -> str | None:
+    return None if circle is None else dumps({"lat": circle.lat, "lon": circle.lon, "radius_m": circle.radius_m})
+
+
+def sectors_json(sectors: Sequence[str] | None) -> str | None:
+    return None if sectors is None else dumps(list(sectors))
+
+
+def apply_change(old: Alert, change: Callable[[Alert], Alert]) -> Alert:
+    """Run the caller's pure change; refuse a result that touches fields the
+    store does not write (they would be in the event but not in the row)."""
+    new = change(old)
+    if not isinstance(new, Alert):
+        raise TypeError(f"update_alert: change returned {type(new).__name__}, not Alert")
+    changed = [
+        f.name for f in dataclasses.fields(Alert)
+        if f.name not in ALERT_MUTABLE and getattr(old, f.name) != getattr(new, f.name)
+    ]
+    if changed:
+        raise ValueError(f"update_alert: only {sorted(ALERT_MUTABLE)} may change, not {changed}")
+    return dataclasses.replace(new, updated_at=to_utc(new.updated_at), notes=tuple(new.notes))
+
+
+def norm_email(email: str) -> str:
+    return email.lower()
+
+
+def check_duplicates(users: Sequence[NewUser], existing: set[str]) -> None:
+    """Raise DuplicateEmail for the first entry whose (lower-cased) email is
+    taken, by a stored account or by an earlier entry of the batch."""
+    seen: set[str] = set()
+    for i, u in enumerate(users):
+        e = norm_email(u.email)
+        if e in existing or e in seen:
+            raise DuplicateEmail(u.email, i)
+        seen.add(e)
+
+
+def user_record(u: NewUser) -> tuple[Any, ...]:
+    return (u.role, norm_email(u.email), u.password_hash, u.name, u.home_lat, u.home_lon, u.home_sector, u.validated)
+
+
+def home_changes(
+    rows: Sequence[Row], assign: Callable[[float, float], str | None]
+) -> list[tuple[int, str | None]]:
+    """(id, new_sector) for the rows (id, home_lat, home_lon, home_sector)
+    whose sector changes."""
+    out: list[tuple[int, str | None]] = []
+    for row in rows:
+        sector = assign(row["home_lat"], row["home_lon"])
+        if sector != row["home_sector"]:
+            out.append((row["id"], sector))
+    return out
+
+
+# -- list_alerts --------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class Dialect:
+    """How one backend spells a parameter, an id list and a timestamp."""
+
+    param: Callable[[int], str]  # 1-based position -> "$1" / "?"
+    ids_in: str  # format with {p}: the clause matching id against a list parameter
+    ids_value: Callable[[Sequence[int]], Any]
+    ts_value: Callable[[datetime], Any]
+
+
+def alert_query_sql(q: AlertQuery, d: Dialect) -> tuple[str, list[Any]]:
+    """SELECT for list_alerts: values only ever travel as parameters."""
+    where: list[str] = []
+    args: list[Any] = []
+
+    def bind(value: Any) -> str:
+        args.append(value)
+        return d.param(len(args))
+
+    if q.status is not None:
+        where.append(f"status = {bind(q.status)}")
+    if q.sector is not None:
+        where.append(f"sector = {bind(q.sector)}")
+    if q.category is not None:
+        where.append(f"category = {bind(q.category)}")
+    if q.since is not None:
+        where.append(f"created_at >= {bind(d.ts_value(q.since))}")
+    if q.author is not None:
+        where.append(f"author = {bind(q.author)}")
+    if q.ids is not None:
+        where.append(d.ids_in.format(p=bind(d.ids_value(q.ids))))
+    sql = f"SELECT {ALERT_COLUMNS} FROM alerts"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += f" ORDER BY created_at DESC, id DESC LIMIT {bind(max(0, q.limit))}"
+    return sql, args

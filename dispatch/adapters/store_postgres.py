@@ -1,0 +1,319 @@
+"""Store on PostgreSQL (asyncpg pool).
+
+The hot path, create_alert, is one statement, hence one round trip and one
+implicit transaction: bump the event_seq counter (skipped when the client_id
+is already taken), insert the alert with that seq, insert its event, return
+the alert. The counter row lock is held from the bump to the commit, which
+is what makes seqs gapless and commit order equal seq order; nothing waits on
+the client while it is held. The event's JSON is produced here (orjson) and
+completed in SQL with the id and seq the database assigns, see
+store_common.splice_tail.
+
+The pool does not run asyncpg's session reset query on release (a round trip
+per request): this store never changes session state. asyncpg still rolls
+back a transaction left open by a cancelled task."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from dispatch.adapters import migrations
+from dispatch.adapters.store_common import (
+    ALERT_COLUMNS,
+    BROADCAST_COLUMNS,
+    EVENT_COLUMNS,
+    RESIDENT_ROLES_SQL,
+    USER_COLUMNS,
+    Dialect,
+    alert_from_row,
+    alert_query_sql,
+    apply_change,
+    broadcast_from_row,
+    check_duplicates,
+    circle_json,
+    dumps,
+    event_from_row,
+    home_changes,
+    norm_email,
+    provisional_alert,
+    sectors_json,
+    splice_tail,
+    to_utc,
+    ts_identity,
+    user_from_row,
+    user_record,
+)
+from dispatch.core.model import Alert, AlertQuery, Broadcast, Event, NewAlert, NewBroadcast, NewUser, User, utcnow
+from dispatch.core.views import alert_staff, broadcast_view
+from dispatch.ports import NotFound
+
+PING_TIMEOUT_S = 5.0
+
+_DIALECT = Dialect(
+    param=lambda i: f"${i}",
+    ids_in="id = ANY({p}::bigint[])",
+    ids_value=lambda ids: [int(i) for i in ids],
+    ts_value=to_utc,
+)
+
+# $1 author, $2 category, $3 lat, $4 lon, $5 text, $6 client_id, $7 sector,
+# $8 cell, $9 priority, $10 created_at, $11 the event JSON after id and seq.
+# `a` reads from `s`, so the bump runs first; when (author, client_id) exists
+# already nothing is bumped or inserted and the second branch returns that
+# alert. Two concurrent first attempts: the loser fails on the unique index
+# (rolling back its bump) and create_alert reads the winner's row.
+_CREATE_ALERT = f"""
+WITH s AS (
+    UPDATE event_seq SET value = value + 1
+    WHERE id = 1 AND NOT EXISTS (SELECT 1 FROM alerts WHERE author = $1::bigint AND client_id = $6::text)
+    RETURNING value
+), a AS (
+    INSERT INTO alerts (author, category, lat, lon, text, client_id, sector, cell, status, priority, assignee,
+                        notes, created_at, updated_at, seq)
+    SELECT $1::bigint, $2::text, $3::float8, $4::float8, $5::text, $6::text, $7::text, $8::text, 'new',
+           $9::float8, NULL, '[]', $10::timestamptz, $10::timestamptz, s.value
+    FROM s
+    RETURNING {ALERT_COLUMNS}
+), e AS (
+    INSERT INTO events (seq, type, data, created_at)
+    SELECT a.seq, 'alert.created', '{{"id":' || a.id || ',"seq":' || a.seq || $11::text, $10::timestamptz
+    FROM a
+)
+SELECT true AS created, {ALERT_COLUMNS} FROM a
+UNION ALL
+SELECT false, {ALERT_COLUMNS} FROM alerts
+WHERE author = $1::bigint AND client_id = $6::text AND NOT EXISTS (SELECT 1 FROM s)
+"""
+
+# Runs after SELECT ... FOR UPDATE in the same transaction; `s` waits for `u`
+# (EXISTS), so the counter is bumped last.
+_UPDATE_ALERT = """
+WITH u AS (
+    UPDATE alerts SET status = $2::text, priority = $3::float8, assignee = $4::text, notes = $5::jsonb,
+                      updated_at = $6::timestamptz
+    WHERE id = $1::bigint
+    RETURNING id
+), s AS (
+    UPDATE event_seq SET value = value + 1 WHERE id = 1 AND EXISTS (SELECT 1 FROM u) RETURNING value
+)
+INSERT INTO events (seq, type, data, created_at)
+SELECT s.value, 'alert.updated', $7::text, $6::timestamptz FROM s
+RETURNING seq
+"""
+
+_CREATE_BROADCAST = """
+WITH s AS (
+    UPDATE event_seq SET value = value + 1 WHERE id = 1 RETURNING value
+), b AS (
+    INSERT INTO broadcasts (author, sectors, circle, text, level, recipients, created_at, seq)
+    SELECT $1::bigint, $2::jsonb, $3::jsonb, $4::text, $5::text, $6::int, $7::timestamptz, s.value FROM s
+    RETURNING id, seq
+), e AS (
+    INSERT INTO events (seq, type, data, created_at)
+    SELECT b.seq, 'broadcast.sent', '{"id":' || b.id || $8::text, $7::timestamptz FROM b
+)
+SELECT id, seq FROM b
+"""
+
+_ADD_USERS = """
+INSERT INTO users (role, email, password_hash, name, home_lat, home_lon, home_sector, validated, created_at)
+SELECT r, e, p, n, la, lo, s, v, $9::timestamptz
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::float8[], $6::float8[], $7::text[], $8::bool[])
+     WITH ORDINALITY AS u(r, e, p, n, la, lo, s, v, i)
+ORDER BY i
+RETURNING id, email
+"""
+
+
+async def _no_reset(con: asyncpg.Connection[Any]) -> None:
+    return None
+
+
+class PostgresStore:
+    def __init__(self, url: str, pool_size: int = 10) -> None:
+        if pool_size < 1:
+            raise ValueError("pool_size must be at least 1")
+        self.url = url
+        self.pool_size = pool_size
+        self._pool: asyncpg.Pool[Any] | None = None
+
+    # -- lifecycle ----------------------------------------------------------
+
+    async def connect(self) -> None:
+        if self._pool is None:
+            self._pool = await asyncpg.create_pool(
+                self.url, min_size=1, max_size=self.pool_size, reset=_no_reset
+            )
+
+    async def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.close()
+
+    @property
+    def pool(self) -> asyncpg.Pool[Any]:
+        if self._pool is None:
+            raise RuntimeError("PostgresStore is not connected")
+        return self._pool
+
+    async def migrate(self) -> list[int]:
+        async with self.pool.acquire() as con:
+            return await migrations.migrate_postgres(con)
+
+    async def ping(self) -> None:
+        await self.pool.fetchval("SELECT 1", timeout=PING_TIMEOUT_S)
+
+    # -- accounts -----------------------------------------------------------
+
+    async def add_users(self, users: Sequence[NewUser]) -> list[int]:
+        check_duplicates(users, set())
+        if not users:
+            return []
+        emails = [norm_email(u.email) for u in users]
+        columns = [list(c) for c in zip(*(user_record(u) for u in users))]
+        async with self.pool.acquire() as con:
+            try:
+                async with con.transaction():
+                    taken = await con.fetch("SELECT email FROM users WHERE email = ANY($1::text[])", emails)
+                    check_duplicates(users, {r["email"] for r in taken})
+                    rows = await con.fetch(_ADD_USERS, *columns, utcnow())
+            except asyncpg.UniqueViolationError:
+                # A concurrent batch took one of the emails after our check.
+                taken = await con.fetch("SELECT email FROM users WHERE email = ANY($1::text[])", emails)
+                check_duplicates(users, {r["email"] for r in taken})
+                raise
+        ids = {r["email"]: r["id"] for r in rows}
+        return [ids[e] for e in emails]
+
+    async def user_by_email(self, email: str) -> User | None:
+        row = await self.pool.fetchrow(f"SELECT {USER_COLUMNS} FROM users WHERE email = $1", norm_email(email))
+        return None if row is None else user_from_row(row, ts_identity)
+
+    async def user_by_id(self, user_id: int) -> User | None:
+        row = await self.pool.fetchrow(f"SELECT {USER_COLUMNS} FROM users WHERE id = $1", user_id)
+        return None if row is None else user_from_row(row, ts_identity)
+
+    async def add_session(self, token_hash: str, user_id: int, expires_at: datetime) -> None:
+        await self.pool.execute(
+            "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+            token_hash, user_id, utcnow(), to_utc(expires_at),
+        )
+
+    async def session_user(self, token_hash: str, now: datetime) -> User | None:
+        cols = ", ".join("u." + c.strip() for c in USER_COLUMNS.split(","))
+        row = await self.pool.fetchrow(
+            f"SELECT {cols} FROM sessions s JOIN users u ON u.id = s.user_id"
+            " WHERE s.token_hash = $1 AND s.expires_at > $2",
+            token_hash, to_utc(now),
+        )
+        return None if row is None else user_from_row(row, ts_identity)
+
+    async def resident_homes(self, sectors: Sequence[str] | None = None) -> list[tuple[int, float, float, str | None]]:
+        sql = (
+            "SELECT id, home_lat, home_lon, home_sector FROM users"
+            f" WHERE validated AND role IN {RESIDENT_ROLES_SQL} AND home_lat IS NOT NULL AND home_lon IS NOT NULL"
+        )
+        args: list[Any] = []
+        if sectors is not None:
+            sql += " AND home_sector = ANY($1::text[])"
+            args.append(list(sectors))
+        rows = await self.pool.fetch(sql + " ORDER BY id", *args)
+        return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+    async def set_home_sectors(self, assign: Callable[[float, float], str | None]) -> int:
+        async with self.pool.acquire() as con, con.transaction():
+            rows = await con.fetch(
+                "SELECT id, home_lat, home_lon, home_sector FROM users"
+                " WHERE home_lat IS NOT NULL AND home_lon IS NOT NULL ORDER BY id FOR UPDATE"
+            )
+            changes = home_changes(rows, assign)
+            if changes:
+                await con.execute(
+                    "UPDATE users SET home_sector = c.s FROM unnest($1::bigint[], $2::text[]) AS c(id, s)"
+                    " WHERE users.id = c.id",
+                    [i for i, _ in changes], [s for _, s in changes],
+                )
+        return len(changes)
+
+    # -- alerts and broadcasts ---------------------------------------------
+
+    async def create_alert(self, new: NewAlert) -> tuple[Alert, Event | None]:
+        draft = provisional_alert(new)
+        args = (
+            new.author, new.category, new.lat, new.lon, new.text, new.client_id, new.sector, new.cell,
+            new.priority, draft.created_at, splice_tail(alert_staff(draft), ("id", "seq")),
+        )
+        async with self.pool.acquire() as con:
+            for _ in range(3):
+                try:
+                    row = await con.fetchrow(_CREATE_ALERT, *args)
+                except asyncpg.UniqueViolationError as exc:
+                    if exc.constraint_name != "alerts_author_client_id":
+                        raise
+                    # lost a race with the same (author, client_id): the
+                    # winner has committed, read its alert on the next turn
+                    continue
+                if row is None:  # the existing alert vanished? (not possible: no deletes)
+                    continue
+                alert = alert_from_row(row, ts_identity)
+                if not row["created"]:
+                    return alert, None
+                return alert, Event(alert.seq, "alert.created", alert_staff(alert), alert.created_at)
+        raise RuntimeError(f"create_alert: could not insert or find ({new.author}, {new.client_id!r})")
+
+    async def get_alert(self, alert_id: int) -> Alert | None:
+        row = await self.pool.fetchrow(f"SELECT {ALERT_COLUMNS} FROM alerts WHERE id = $1", alert_id)
+        return None if row is None else alert_from_row(row, ts_identity)
+
+    async def list_alerts(self, query: AlertQuery) -> list[Alert]:
+        sql, args = alert_query_sql(query, _DIALECT)
+        rows = await self.pool.fetch(sql, *args)
+        return [alert_from_row(r, ts_identity) for r in rows]
+
+    async def update_alert(self, alert_id: int, change: Callable[[Alert], Alert]) -> tuple[Alert, Event]:
+        async with self.pool.acquire() as con, con.transaction():
+            row = await con.fetchrow(f"SELECT {ALERT_COLUMNS} FROM alerts WHERE id = $1 FOR UPDATE", alert_id)
+            if row is None:
+                raise NotFound(f"alert {alert_id}")
+            alert = apply_change(alert_from_row(row, ts_identity), change)
+            data = alert_staff(alert)
+            seq = await con.fetchval(
+                _UPDATE_ALERT, alert_id, alert.status, alert.priority, alert.assignee, dumps(list(alert.notes)),
+                alert.updated_at, dumps(data),
+            )
+        return alert, Event(seq, "alert.updated", data, alert.updated_at)
+
+    async def create_broadcast(self, new: NewBroadcast) -> tuple[Broadcast, Event]:
+        b = Broadcast(
+            id=0, author=new.author, sectors=None if new.sectors is None else tuple(new.sectors),
+            circle=new.circle, text=new.text, level=new.level, recipients=new.recipients,
+            created_at=to_utc(new.created_at), seq=0,
+        )
+        row = await self.pool.fetchrow(
+            _CREATE_BROADCAST, new.author, sectors_json(new.sectors), circle_json(new.circle), new.text, new.level,
+            new.recipients, b.created_at, splice_tail(broadcast_view(b), ("id",)),
+        )
+        b = dataclasses.replace(b, id=row["id"], seq=row["seq"])
+        return b, Event(b.seq, "broadcast.sent", broadcast_view(b), b.created_at)
+
+    # -- the event log ------------------------------------------------------
+
+    async def events_after(self, seq: int, limit: int = 1000) -> list[Event]:
+        rows = await self.pool.fetch(
+            f"SELECT {EVENT_COLUMNS} FROM events WHERE seq > $1 ORDER BY seq LIMIT $2", seq, max(0, limit)
+        )
+        return [event_from_row(r, ts_identity) for r in rows]
+
+    async def head_seq(self) -> int:
+        value = await self.pool.fetchval("SELECT value FROM event_seq WHERE id = 1")
+        return 0 if value is None else int(value)
+
+    async def get_broadcast(self, broadcast_id: int) -> Broadcast | None:
+        """Not in the Store protocol (yet): lets the contract suite read back a broadcast."""
+        row = await self.pool.fetchrow(f"SELECT {BROADCAST_COLUMNS} FROM broadcasts WHERE id = $1", broadcast_id)
+        return None if row is None else broadcast_from_row(row, ts_identity)

@@ -1,0 +1,39 @@
+"""Status lifecycle shared by alerts and incidents.
+
+new -> acknowledged -> assigned -> in_progress -> resolved, with dismissed
+(unfounded) and duplicate as exits. resolved, dismissed and duplicate can be
+reached from any open state; nothing ever goes back to new, and a closed
+item stays closed."""
+
+from __future__ import annotations
+
+OPEN = ("new", "acknowledged", "assigned", "in_progress")
+CLOSED = ("resolved", "dismissed", "duplicate")
+STATUSES = OPEN + CLOSED
+
+_FORWARD = {
+    "new": ("acknowledged", "assigned", "in_progress"),
+    "acknowledged": ("assigned", "in_progress"),
+    "assigned": ("in_progress",),
+    "in_progress": (),
+}
+
+
+class TransitionError(Exception):
+    def __init__(self, current: str, target: str) -> None:
+        super().__init__(f"cannot go from {current} to {target}")
+        self.current = current
+        self.target = target
+
+
+def allowed(current: str, target: str) -> bool:
+    if current in CLOSED or target not in STATUSES or target == "new":
+        return False
+    if target in CLOSED:
+        return True
+    return target in _FORWARD.get(current, ())
+
+
+def check(current: str, target: str) -> None:
+    if not allowed(current, target):
+        raise TransitionError(current, target)

@@ -1,0 +1,146 @@
+"""Domain values. Frozen dataclasses; no I/O, no event loop."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+ROLES = ("resident", "referent", "dispatcher", "supervisor", "moderator", "admin")
+STAFF_ROLES = frozenset({"dispatcher", "supervisor", "moderator", "admin"})
+# Roles allowed to act on alerts and send broadcasts (contract: dispatcher, supervisor).
+OPERATOR_ROLES = frozenset({"dispatcher", "supervisor"})
+RESIDENT_ROLES = frozenset({"resident", "referent"})
+
+BroadcastLevel = Literal["info", "warning", "urgent"]
+BROADCAST_LEVELS = ("info", "warning", "urgent")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def iso(ts: datetime) -> str:
+    """ISO 8601 UTC with a Z, millisecond precision."""
+    return ts.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
+
+
+@dataclass(frozen=True)
+class NewUser:
+    role: str
+    email: str
+    password_hash: str
+    name: str = ""
+    home_lat: float | None = None
+    home_lon: float | None = None
+    home_sector: str | None = None
+    validated: bool = True
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    role: str
+    email: str
+    password_hash: str
+    name: str
+    home_lat: float | None
+    home_lon: float | None
+    home_sector: str | None
+    validated: bool
+    created_at: datetime
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in STAFF_ROLES
+
+    @property
+    def is_resident(self) -> bool:
+        return self.role in RESIDENT_ROLES
+
+
+@dataclass(frozen=True)
+class NewAlert:
+    author: int
+    category: str
+    lat: float
+    lon: float
+    text: str
+    client_id: str | None
+    sector: str
+    cell: str
+    priority: float
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Alert:
+    id: int
+    author: int
+    category: str
+    lat: float
+    lon: float
+    text: str
+    client_id: str | None
+    sector: str
+    cell: str
+    status: str
+    priority: float
+    assignee: str | None
+    created_at: datetime
+    updated_at: datetime
+    seq: int
+    notes: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class Circle:
+    lat: float
+    lon: float
+    radius_m: float
+
+
+@dataclass(frozen=True)
+class NewBroadcast:
+    author: int
+    sectors: tuple[str, ...] | None  # None with a circle target
+    circle: Circle | None
+    text: str
+    level: str
+    recipients: int
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Broadcast:
+    id: int
+    author: int
+    sectors: tuple[str, ...] | None
+    circle: Circle | None
+    text: str
+    level: str
+    recipients: int
+    created_at: datetime
+    seq: int
+
+
+@dataclass(frozen=True)
+class Event:
+    """One entry of the global event log. `data` is the staff view of the
+    subject; audiences and anonymised views are derived from it."""
+
+    seq: int
+    type: str
+    data: dict[str, Any]
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class AlertQuery:
+    status: str | None = None
+    sector: str | None = None
+    category: str | None = None
+    since: datetime | None = None
+    author: int | None = None
+    limit: int = 500
+    ids: tuple[int, ...] | None = field(default=None)

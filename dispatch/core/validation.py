@@ -1,0 +1,186 @@
+"""Request bodies -> validated values, or an InputError that the server turns
+into the contract's error shape. Pure: no framework types."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from dispatch.core.categories import CATEGORIES
+from dispatch.core.lifecycle import STATUSES
+from dispatch.core.model import BROADCAST_LEVELS, Circle
+
+MAX_BODY = 64 * 1024
+MAX_TEXT = 1000
+
+
+class InputError(Exception):
+    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.field = field
+
+    def body(self) -> dict[str, Any]:
+        err: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.field is not None:
+            err["field"] = self.field
+        return {"error": err}
+
+
+def parse_json_object(raw: bytes) -> dict[str, Any]:
+    if len(raw) > MAX_BODY:
+        raise InputError(413, "body_too_large", f"the body is over {MAX_BODY // 1024} KiB")
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise InputError(400, "malformed_json", "the body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise InputError(400, "not_an_object", "the body must be a JSON object")
+    return data
+
+
+def _reject_unknown(data: dict[str, Any], allowed: frozenset[str]) -> None:
+    for key in data:
+        if key not in allowed:
+            raise InputError(422, "unknown_field", f"unknown field {key!r}", key)
+
+
+def _require(data: dict[str, Any], key: str) -> Any:
+    if key not in data or data[key] is None:
+        raise InputError(422, "missing_field", f"{key} is required", key)
+    return data[key]
+
+
+def _number(value: Any, key: str, lo: float, hi: float) -> float:
+    # bool is an int subclass in Python, but true is not a latitude
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InputError(422, "invalid_type", f"{key} must be a number", key)
+    value = float(value)
+    if not math.isfinite(value) or not lo <= value <= hi:
+        raise InputError(422, "out_of_range", f"{key} must be between {lo:g} and {hi:g}", key)
+    return value
+
+
+def _string(value: Any, key: str, max_len: int, min_len: int = 0) -> str:
+    if not isinstance(value, str):
+        raise InputError(422, "invalid_type", f"{key} must be a string", key)
+    if len(value) > max_len:
+        raise InputError(422, "too_long", f"{key} is longer than {max_len} characters", key)
+    if len(value.strip()) < min_len:
+        raise InputError(422, "too_short", f"{key} must not be empty", key)
+    return value
+
+
+def latlon(data: dict[str, Any], lat_key: str = "lat", lon_key: str = "lon") -> tuple[float, float]:
+    return (
+        _number(_require(data, lat_key), lat_key, -90, 90),
+        _number(_require(data, lon_key), lon_key, -180, 180),
+    )
+
+
+@dataclass(frozen=True)
+class AlertInput:
+    category: str
+    lat: float
+    lon: float
+    text: str
+    client_id: str | None
+
+
+_ALERT_FIELDS = frozenset({"category", "lat", "lon", "text", "client_id"})
+
+
+def alert_input(data: dict[str, Any]) -> AlertInput:
+    _reject_unknown(data, _ALERT_FIELDS)
+    category = _string(_require(data, "category"), "category", 64)
+    if category not in CATEGORIES:
+        raise InputError(422, "unknown_category", f"unknown category {category!r}", "category")
+    lat, lon = latlon(data)
+    text = _string(data["text"], "text", MAX_TEXT) if data.get("text") is not None else ""
+    client_id = None
+    if data.get("client_id") is not None:
+        client_id = _string(data["client_id"], "client_id", 128, 1)
+    return AlertInput(category, lat, lon, text, client_id)
+
+
+@dataclass(frozen=True)
+class AlertPatch:
+    status: str | None = None
+    priority: float | None = None
+    assignee: str | None = None
+    clear_assignee: bool = False
+    note: str | None = None
+
+
+_PATCH_FIELDS = frozenset({"status", "priority", "assignee", "note"})
+
+
+def alert_patch(data: dict[str, Any]) -> AlertPatch:
+    _reject_unknown(data, _PATCH_FIELDS)
+    if not data:
+        raise InputError(422, "empty_patch", "nothing to change")
+    status = None
+    if "status" in data:
+        status = _string(data["status"], "status", 32)
+        if status not in STATUSES:
+            raise InputError(422, "unknown_status", f"unknown status {status!r}", "status")
+    priority = _number(data["priority"], "priority", 0, 1000) if "priority" in data else None
+    assignee, clear = None, False
+    if "assignee" in data:
+        if data["assignee"] is None:
+            clear = True
+        else:
+            assignee = _string(data["assignee"], "assignee", 100, 1)
+    note = _string(data["note"], "note", MAX_TEXT, 1) if "note" in data else None
+    return AlertPatch(status, priority, assignee, clear, note)
+
+
+@dataclass(frozen=True)
+class BroadcastInput:
+    sectors: tuple[str, ...] | None
+    circle: Circle | None
+    text: str
+    level: str
+
+
+_BROADCAST_FIELDS = frozenset({"sectors", "circle", "text", "level"})
+
+
+def broadcast_input(data: dict[str, Any], sector_ids: tuple[str, ...]) -> BroadcastInput:
+    _reject_unknown(data, _BROADCAST_FIELDS)
+    text = _string(_require(data, "text"), "text", MAX_TEXT, 1)
+    level = _string(_require(data, "level"), "level", 16)
+    if level not in BROADCAST_LEVELS:
+        raise InputError(422, "unknown_level", "level must be info, warning or urgent", "level")
+    has_sectors, has_circle = "sectors" in data, "circle" in data
+    if has_sectors == has_circle:
+        raise InputError(422, "missing_field", "give exactly one target: sectors or circle", "sectors")
+    if has_circle:
+        c = data["circle"]
+        if not isinstance(c, dict):
+            raise InputError(422, "invalid_type", "circle must be an object", "circle")
+        _reject_unknown(c, frozenset({"lat", "lon", "radius_m"}))
+        lat, lon = latlon(c)
+        radius = _number(_require(c, "radius_m"), "radius_m", 1, 50_000)
+        return BroadcastInput(None, Circle(lat, lon, radius), text, level)
+    raw = data["sectors"]
+    if raw == "all":
+        return BroadcastInput(tuple(sector_ids), None, text, level)
+    if not isinstance(raw, list) or not raw or not all(isinstance(s, str) for s in raw):
+        raise InputError(422, "invalid_type", 'sectors must be "all" or a non-empty list of sector ids', "sectors")
+    for s in raw:
+        if s not in sector_ids:
+            raise InputError(422, "unknown_sector", f"unknown sector {s!r}", "sectors")
+    return BroadcastInput(tuple(dict.fromkeys(raw)), None, text, level)
+
+
+def login_input(data: dict[str, Any]) -> tuple[str, str]:
+    _reject_unknown(data, frozenset({"email", "password"}))
+    email = _string(_require(data, "email"), "email", 254, 1)
+    password = _string(_require(data, "password"), "password", 1024, 1)
+    return email.strip().lower(), password

@@ -1,0 +1,110 @@
+"""The socket side of the hot path.
+
+Measured on these machines (ARCHITECTURE.md): an ASGI `send_text` per
+connection costs about half of a raw `transport.write` per frame (45k vs
+85-95k frames/s on one core), so a per-connection send loop cannot reach the
+0.6 x floor target. We keep uvicorn's sans-I/O protocol for the handshake,
+pings and close, and add one ASGI extension that gives our endpoint the
+protocol object, so the hub can write one prebuilt frame to many transports.
+permessage-deflate is off on purpose (see dispatch.cli): alert frames are a
+few hundred bytes, and a deflate context costs tens of KiB per connection."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
+from dispatch.core.codec import close_frame
+
+RAW_EXTENSION = "dispatch.raw_frames"
+
+# Close code for a connection that fell further behind than the send bound
+# (stream.send_queue_bytes). The client reconnects with ?since=SEQ.
+CLOSE_TOO_SLOW = 4008
+
+
+class FastWSProtocol(WebSocketsSansIOProtocol):
+    def handle_connect(self, event: Any) -> None:
+        super().handle_connect(event)
+        if self.response.status_code == 101:
+            self.scope["extensions"][RAW_EXTENSION] = self
+
+
+class RawSink:
+    """Writes prebuilt frames straight to the transport. The transport's own
+    buffer is the per-connection queue; `limit` bounds it."""
+
+    __slots__ = ("proto", "transport", "limit")
+
+    def __init__(self, proto: WebSocketsSansIOProtocol, limit: int) -> None:
+        self.proto = proto
+        self.transport: asyncio.Transport = proto.transport
+        self.limit = limit
+
+    def write(self, frame: bytes, payload: bytes) -> bool:
+        """False when the connection is gone or past the bound."""
+        transport = self.transport
+        if self.proto.close_sent or transport.is_closing():
+            return False
+        transport.write(frame)
+        return transport.get_write_buffer_size() <= self.limit
+
+    def close_slow(self) -> None:
+        proto, transport = self.proto, self.transport
+        if proto.close_sent or transport.is_closing():
+            return
+        proto.close_sent = True
+        # Queued behind what the client has not read; if it never reads,
+        # abort rather than hold the buffer.
+        transport.write(close_frame(CLOSE_TOO_SLOW, "too slow: reconnect with since"))
+        transport.close()
+        proto.loop.call_later(5.0, transport.abort)
+
+
+class AsgiSink:
+    """Fallback under another ASGI server: a bounded queue drained by one
+    task per connection through the standard `websocket.send`."""
+
+    def __init__(self, send: Any, limit: int) -> None:
+        self._send = send
+        self.limit = limit
+        self._queue: list[bytes] = []
+        self._size = 0
+        self._wake = asyncio.Event()
+        self._closed = False
+        self._task = asyncio.get_running_loop().create_task(self._drain())
+
+    def write(self, frame: bytes, payload: bytes) -> bool:
+        if self._closed:
+            return False
+        self._queue.append(payload)
+        self._size += len(payload)
+        self._wake.set()
+        return self._size <= self.limit
+
+    def close_slow(self) -> None:
+        self._closed = True
+        self._queue.clear()
+        self._task.cancel()
+        asyncio.get_running_loop().create_task(
+            self._send({"type": "websocket.close", "code": CLOSE_TOO_SLOW, "reason": "too slow"})
+        )
+
+    def stop(self) -> None:
+        self._closed = True
+        self._task.cancel()
+
+    async def _drain(self) -> None:
+        try:
+            while True:
+                await self._wake.wait()
+                self._wake.clear()
+                batch, self._queue, self._size = self._queue, [], 0
+                for payload in batch:
+                    await self._send({"type": "websocket.send", "text": payload.decode()})
+        except asyncio.CancelledError:
+            pass
+        except Exception:
+            self._closed = True

@@ -1,0 +1,113 @@
+"""The two small interfaces the server depends on. Each has two adapters in
+dispatch/adapters/, chosen by URL scheme (sqlite:/postgresql:, memory:/redis:),
+and one contract test suite that runs against both."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Protocol
+
+from dispatch.core.model import (
+    Alert,
+    AlertQuery,
+    Broadcast,
+    Event,
+    NewAlert,
+    NewBroadcast,
+    NewUser,
+    User,
+)
+from datetime import datetime
+
+
+class DuplicateEmail(Exception):
+    """An account with this email exists. `index` is the position in the batch."""
+
+    def __init__(self, email: str, index: int) -> None:
+        super().__init__(f"an account with email {email!r} already exists")
+        self.email = email
+        self.index = index
+
+
+class NotFound(Exception):
+    pass
+
+
+class Store(Protocol):
+    """Durable state and the global event log.
+
+    Invariant the live path relies on: event `seq` values are gapless and
+    commit order equals seq order, so once seq N is visible every seq < N is
+    visible too. Both adapters get it by bumping a single counter row inside
+    the writing transaction (PostgreSQL holds that row lock until commit;
+    SQLite has one writer)."""
+
+    async def connect(self) -> None: ...
+    async def close(self) -> None: ...
+    async def migrate(self) -> list[int]:
+        """Apply pending migrations; return the versions applied (idempotent)."""
+        ...
+    async def ping(self) -> None: ...
+
+    # accounts
+    async def add_users(self, users: Sequence[NewUser]) -> list[int]:
+        """All or nothing, in one transaction. Raises DuplicateEmail."""
+        ...
+    async def user_by_email(self, email: str) -> User | None: ...
+    async def user_by_id(self, user_id: int) -> User | None: ...
+    async def add_session(self, token_hash: str, user_id: int, expires_at: datetime) -> None: ...
+    async def session_user(self, token_hash: str, now: datetime) -> User | None: ...
+    async def resident_homes(self, sectors: Sequence[str] | None = None) -> list[tuple[int, float, float, str | None]]:
+        """(user_id, lat, lon, home_sector) of validated residents, optionally
+        only those whose home sector is in `sectors`."""
+        ...
+    async def set_home_sectors(self, assign: Callable[[float, float], str | None]) -> int:
+        """Recompute every resident's home_sector (after the city changed)."""
+        ...
+
+    # alerts and broadcasts, each written with its event in one transaction
+    async def create_alert(self, new: NewAlert) -> tuple[Alert, Event | None]:
+        """Insert the alert and its `alert.created` event. If (author,
+        client_id) exists already, return (that alert, None) and write nothing."""
+        ...
+    async def get_alert(self, alert_id: int) -> Alert | None: ...
+    async def list_alerts(self, query: AlertQuery) -> list[Alert]:
+        """Newest first."""
+        ...
+    async def update_alert(self, alert_id: int, change: Callable[[Alert], Alert]) -> tuple[Alert, Event]:
+        """Lock the row, apply the pure `change` (it may raise to abort), store
+        the result and an `alert.updated` event. Raises NotFound."""
+        ...
+    async def create_broadcast(self, new: NewBroadcast) -> tuple[Broadcast, Event]: ...
+
+    # the event log
+    async def events_after(self, seq: int, limit: int = 1000) -> list[Event]:
+        """Events with seq > `seq`, ascending, at most `limit`."""
+        ...
+    async def head_seq(self) -> int:
+        """The highest committed seq (0 when empty)."""
+        ...
+
+
+class Subscription(Protocol):
+    def __aiter__(self) -> AsyncIterator[bytes]: ...
+
+
+class Bus(Protocol):
+    """Fast, lossy fan-out of encoded events between workers. Delivery is
+    at-most-once; the store is the source of truth, so a consumer that sees a
+    gap or a reconnect catches up from Store.events_after()."""
+
+    async def connect(self) -> None: ...
+    async def close(self) -> None: ...
+    async def ping(self) -> None: ...
+    async def publish(self, channel: str, message: bytes) -> None: ...
+    async def subscribe(self, channel: str) -> None: ...
+    async def unsubscribe(self, channel: str) -> None: ...
+    def messages(self) -> AsyncIterator[tuple[str, bytes]]:
+        """(channel, message) for every subscribed channel, as they arrive.
+        Never ends while the bus is open: across a lost link it reconnects
+        by itself, and calls `on_reconnect` callbacks so the consumer can
+        catch up."""
+        ...
+    def on_reconnect(self, callback: Callable[[], None]) -> None: ...

@@ -1,0 +1,146 @@
+"""/ws/ops and /ws/resident: authenticate at the handshake, replay from the
+store after ?since=SEQ, then go live through the hub."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from starlette.routing import WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from dispatch.auth import credentials, origin_allowed
+from dispatch.core.audience import Home, resident_wants
+from dispatch.core.codec import message, text_frame
+from dispatch.core.events import OPS_TYPES, RESIDENT_MESSAGES, resident_view
+from dispatch.core.model import RESIDENT_ROLES, STAFF_ROLES, User
+from dispatch.fastws import RAW_EXTENSION, AsgiSink, RawSink
+from dispatch.hub import Conn
+from dispatch.http_util import JSON
+
+log = logging.getLogger("dispatch.ws")
+
+# Close codes when a server cannot answer the handshake with an HTTP status
+# (we answer 401/403 with the contract's error body where the server allows).
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+
+
+async def _deny(ws: WebSocket, status: int, code: str, text: str) -> None:
+    if "websocket.http.response" in ws.scope.get("extensions", {}):
+        await ws.send_denial_response(JSON({"error": {"code": code, "message": text}}, status_code=status))
+    else:
+        await ws.close(CLOSE_UNAUTHENTICATED if status == 401 else CLOSE_FORBIDDEN, text)
+
+
+async def _authorise(ws: WebSocket, roles: frozenset[str]) -> User | None:
+    svc = ws.app.state.svc
+    if not origin_allowed(ws.headers.get("origin"), ws.headers.get("host"), svc.settings.server_allowed_origins):
+        await _deny(ws, 403, "forbidden_origin", "this origin may not open the stream")
+        return None
+    token, _ = credentials(ws.headers, ws.cookies)
+    user = await svc.sessions.user_for(token)
+    if user is None:
+        await _deny(ws, 401, "unauthenticated", "log in first: session cookie or Authorization: Bearer")
+        return None
+    if user.role not in roles:
+        await _deny(ws, 403, "forbidden", f"the {user.role} role cannot open this stream")
+        return None
+    return user
+
+
+def _since(ws: WebSocket) -> int | None:
+    raw = ws.query_params.get("since")
+    if raw is None or raw == "":
+        return None
+    return int(raw) if raw.isdigit() else -1
+
+
+def _sink(ws: WebSocket, limit: int) -> Any:
+    proto = ws.scope.get("extensions", {}).get(RAW_EXTENSION)
+    return RawSink(proto, limit) if proto is not None else AsgiSink(ws.send, limit)
+
+
+async def _replay(ws: WebSocket, conn: Conn, since: int | None, home: Home | None) -> None:
+    """Send what the client missed after `since`, up to the worker's live
+    watermark; everything above it arrives through conn.pending."""
+    svc = ws.app.state.svc
+    head = svc.sequencer.last
+    if since is None:
+        conn.last_seq = head
+        return
+    oldest = head - svc.settings.stream_replay_max
+    too_new = since > head and since > await svc.store.head_seq()
+    if since < 0 or since < oldest or too_new:
+        conn.last_seq = head
+        reason = "too_old" if 0 <= since < oldest else "unknown_seq"
+        payload = message("resync", head, {"reason": reason, "head": head})
+        conn.sink.write(text_frame(payload), payload)
+        return
+    cursor = since
+    while cursor < head:
+        events = await svc.store.events_after(cursor, limit=1000)
+        if not events:
+            break
+        for ev in events:
+            if ev.seq > head:
+                return
+            cursor = ev.seq
+            payload = _message_for(ev.type, ev.seq, ev.data, home, svc.settings.alerts_radius_m)
+            if payload is not None and ev.seq > conn.last_seq:
+                conn.last_seq = ev.seq
+                if not conn.sink.write(text_frame(payload), payload):
+                    return
+
+
+def _message_for(event_type: str, seq: int, data: dict[str, Any], home: Home | None, radius: float) -> bytes | None:
+    if home is None:
+        return message(event_type, seq, data) if event_type in OPS_TYPES else None
+    msg_type = RESIDENT_MESSAGES.get(event_type)
+    if msg_type is None or not resident_wants(event_type, data, home, radius):
+        return None
+    return message(msg_type, seq, resident_view(event_type, data))
+
+
+async def _serve(ws: WebSocket, roles: frozenset[str], resident: bool) -> None:
+    svc = ws.app.state.svc
+    user = await _authorise(ws, roles)
+    if user is None:
+        return
+    home = None
+    if resident:
+        home = svc.dispatch.home_of(user)
+        if home is None:
+            await _deny(ws, 403, "no_home", "this account has no home position")
+            return
+    await ws.accept()
+    sink = _sink(ws, svc.settings.stream_send_queue_bytes)
+    since = _since(ws)
+    conn = svc.hub.attach_resident(sink, home, since or 0) if home else svc.hub.attach_ops(sink, since or 0)
+    try:
+        await _replay(ws, conn, since, home)
+        svc.hub.go_live(conn)
+        while True:  # clients have nothing to say; wait for the close
+            msg = await ws.receive()
+            if msg["type"] == "websocket.disconnect":
+                break
+    except WebSocketDisconnect:
+        pass
+    finally:
+        svc.hub.detach(conn)
+        if isinstance(sink, AsgiSink):
+            sink.stop()
+
+
+async def ops_stream(ws: WebSocket) -> None:
+    await _serve(ws, STAFF_ROLES, resident=False)
+
+
+async def resident_stream(ws: WebSocket) -> None:
+    await _serve(ws, RESIDENT_ROLES, resident=True)
+
+
+routes = [
+    WebSocketRoute("/ws/ops", ops_stream),
+    WebSocketRoute("/ws/resident", resident_stream),
+]

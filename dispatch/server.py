@@ -1,0 +1,74 @@
+"""The Starlette application: routes, pages, error shape, lifespan."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import xstatic.pkg.leaflet
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
+
+from dispatch import pages, routes_api, routes_ws
+from dispatch.core.validation import InputError
+from dispatch.http_util import JSON, error_response
+from dispatch.services import start_services
+from dispatch.settings import Settings, load_settings
+
+log = logging.getLogger("dispatch")
+WEB = Path(__file__).resolve().parent.parent / "web"
+
+
+async def _input_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, InputError)
+    return error_response(exc)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "bad_request")
+    return JSON({"error": {"code": code, "message": str(exc.detail)}}, status_code=exc.status_code, headers=exc.headers)
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    # a bug: log it (no personal data: the path only), never a traceback to the client
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return JSON({"error": {"code": "internal", "message": "internal error"}}, status_code=500)
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or load_settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        app.state.svc = await start_services(settings)
+        try:
+            yield
+        finally:
+            await app.state.svc.stop()
+
+    app = Starlette(
+        routes=[
+            *routes_api.routes,
+            *routes_ws.routes,
+            *pages.routes,
+            Mount("/static", StaticFiles(directory=WEB / "static"), name="static"),
+            Mount("/vendor/leaflet", StaticFiles(directory=xstatic.pkg.leaflet.BASE_DIR), name="leaflet"),
+        ],
+        exception_handlers={InputError: _input_error, HTTPException: _http_error, Exception: _unexpected},
+        lifespan=lifespan,
+    )
+    app.add_middleware(pages.SecurityHeaders)
+    return app
+
+
+def app_from_env() -> Starlette:
+    """Factory for `uvicorn --factory` workers: the CLI hands the config path
+    down in DISPATCH_CONFIG."""
+    return create_app(load_settings())

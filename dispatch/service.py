@@ -1,0 +1,124 @@
+"""Use cases: what happens when a resident reports, an operator acts, a
+broadcast is sent. Validation and geography are pure (core/, geo/); this
+module orders the steps: locate, store durably, then publish."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from dispatch.core import lifecycle
+from dispatch.core.audience import Home, resident_wants, within
+from dispatch.core.categories import initial_priority
+from dispatch.core.model import Alert, AlertQuery, Broadcast, NewAlert, NewBroadcast, User, iso, utcnow
+from dispatch.core.validation import AlertInput, AlertPatch, BroadcastInput, InputError
+from dispatch.core.views import alert_resident, alert_staff
+from dispatch.ports import NotFound, Store
+from dispatch.sequencer import Sequencer
+from geo import City, cell_of
+
+
+class Dispatch:
+    def __init__(self, city: City, store: Store, sequencer: Sequencer, radius_m: float, cell_res: int) -> None:
+        self.city = city
+        self.store = store
+        self.sequencer = sequencer
+        self.radius_m = radius_m
+        self.cell_res = cell_res
+
+    def home_of(self, user: User) -> Home | None:
+        if user.home_lat is None or user.home_lon is None:
+            return None
+        return Home(user.id, user.home_lat, user.home_lon, self.city.sector_of(user.home_lat, user.home_lon))
+
+    # alerts ---------------------------------------------------------------
+    async def submit_alert(self, author: User, body: AlertInput) -> tuple[Alert, bool]:
+        sector = self.city.sector_of(body.lat, body.lon)
+        if sector is None:
+            raise InputError(422, "outside_city", "this point is in no sector of the city", "lat")
+        new = NewAlert(
+            author=author.id,
+            category=body.category,
+            lat=body.lat,
+            lon=body.lon,
+            text=body.text,
+            client_id=body.client_id,
+            sector=sector,
+            cell=cell_of(body.lat, body.lon, self.cell_res),
+            priority=initial_priority(body.category),
+            created_at=utcnow(),
+        )
+        alert, event = await self.store.create_alert(new)
+        if event is not None:
+            await self.sequencer.publish(event)
+        return alert, event is not None
+
+    async def update_alert(self, actor: User, alert_id: int, patch: AlertPatch) -> Alert:
+        def change(alert: Alert) -> Alert:
+            now = utcnow()
+            changes: dict[str, Any] = {"updated_at": now}
+            if patch.status is not None and patch.status != alert.status:
+                lifecycle.check(alert.status, patch.status)
+                changes["status"] = patch.status
+            if patch.priority is not None:
+                changes["priority"] = patch.priority
+            if patch.assignee is not None:
+                changes["assignee"] = patch.assignee
+            elif patch.clear_assignee:
+                changes["assignee"] = None
+            if patch.note is not None or "status" in changes:
+                entry = {"at": iso(now), "by": actor.id, "status": changes.get("status", alert.status)}
+                if patch.note is not None:
+                    entry["note"] = patch.note
+                changes["notes"] = (*alert.notes, entry)
+            return dataclasses.replace(alert, **changes)
+
+        try:
+            alert, event = await self.store.update_alert(alert_id, change)
+        except NotFound:
+            raise InputError(404, "not_found", f"no alert {alert_id}") from None
+        except lifecycle.TransitionError as exc:
+            raise InputError(409, "forbidden_transition", str(exc), "status") from None
+        await self.sequencer.publish(event)
+        return alert
+
+    async def alerts_for(self, user: User, query: AlertQuery) -> list[dict[str, Any]]:
+        if user.is_staff:
+            return [alert_staff(a) for a in await self.store.list_alerts(query)]
+        home = self.home_of(user)
+        out = []
+        for alert in await self.store.list_alerts(query):
+            staff = alert_staff(alert)
+            if alert.author == user.id:
+                out.append({**alert_resident(staff), "mine": True})
+            elif home is not None and resident_wants("alert.created", staff, home, self.radius_m):
+                out.append(alert_resident(staff))
+        return out
+
+    # broadcasts -----------------------------------------------------------
+    async def recipients(self, target: BroadcastInput) -> int:
+        if target.circle is not None:
+            c = target.circle
+            homes = await self.store.resident_homes(None)
+            return sum(1 for _, lat, lon, _s in homes if within(lat, lon, c.lat, c.lon, c.radius_m))
+        return len(await self.store.resident_homes(list(target.sectors or ())))
+
+    async def broadcast(self, author: User, body: BroadcastInput) -> Broadcast:
+        new = NewBroadcast(
+            author=author.id,
+            sectors=body.sectors,
+            circle=body.circle,
+            text=body.text,
+            level=body.level,
+            recipients=await self.recipients(body),
+            created_at=utcnow(),
+        )
+        b, event = await self.store.create_broadcast(new)
+        await self.sequencer.publish(event)
+        return b
+
+
+def sector_ids(city: City) -> tuple[str, ...]:
+    return tuple(city.sector_ids)
+
+

@@ -1,0 +1,146 @@
+"""One frozen settings object, built once at start-up from config.toml plus
+DISPATCH_<SECTION>_<KEY> environment variables. Nothing else reads the
+environment."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = REPO_ROOT / "config.toml"
+CONFIG_ENV = "DISPATCH_CONFIG"  # lets `serve --workers N` hand the path to its workers
+
+
+class ConfigError(Exception):
+    pass
+
+
+def _mask_url(url: str) -> str:
+    # postgresql://user:secret@host -> postgresql://user:***@host
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        if ":" in creds:
+            creds = creds.split(":", 1)[0] + ":***"
+        return f"{scheme}://{creds}@{host}"
+    return url
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    database_pool_size: int
+    bus_url: str
+    bus_prefix: str
+    city_name: str
+    city_sectors: Path
+    city_cell_resolution: int
+    alerts_radius_m: float
+    server_host: str
+    server_port: int
+    server_workers: int
+    server_allowed_origins: tuple[str, ...]
+    server_session_ttl_hours: float
+    stream_replay_max: int
+    stream_send_queue_bytes: int
+    map_tile_url: str
+    map_attribution: str
+    triage: Mapping[str, Any] = field(default_factory=dict)
+    config_path: Path = DEFAULT_CONFIG
+
+    def __repr__(self) -> str:
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        fields["database_url"] = _mask_url(self.database_url)
+        fields["bus_url"] = _mask_url(self.bus_url)
+        inner = ", ".join(f"{k}={v!r}" for k, v in fields.items())
+        return f"Settings({inner})"
+
+    @property
+    def sqlite_path(self) -> Path:
+        return Path(self.database_url.removeprefix("sqlite:///"))
+
+
+# (section, key) -> (attribute, type); the table documents every key we read.
+KEYS: dict[tuple[str, str], tuple[str, type]] = {
+    ("database", "url"): ("database_url", str),
+    ("database", "pool_size"): ("database_pool_size", int),
+    ("bus", "url"): ("bus_url", str),
+    ("bus", "prefix"): ("bus_prefix", str),
+    ("city", "name"): ("city_name", str),
+    ("city", "sectors"): ("city_sectors", Path),
+    ("city", "cell_resolution"): ("city_cell_resolution", int),
+    ("alerts", "radius_m"): ("alerts_radius_m", float),
+    ("server", "host"): ("server_host", str),
+    ("server", "port"): ("server_port", int),
+    ("server", "workers"): ("server_workers", int),
+    ("server", "allowed_origins"): ("server_allowed_origins", tuple),
+    ("server", "session_ttl_hours"): ("server_session_ttl_hours", float),
+    ("stream", "replay_max"): ("stream_replay_max", int),
+    ("stream", "send_queue_bytes"): ("stream_send_queue_bytes", int),
+    ("map", "tile_url"): ("map_tile_url", str),
+    ("map", "attribution"): ("map_attribution", str),
+}
+
+
+def _coerce(raw: Any, typ: type, name: str) -> Any:
+    try:
+        if typ is tuple:
+            if isinstance(raw, str):
+                raw = raw.strip()
+                if raw.startswith("["):
+                    raw = json.loads(raw)
+                else:
+                    raw = [p.strip() for p in raw.split(",") if p.strip()]
+            return tuple(str(x) for x in raw)
+        if typ is bool and isinstance(raw, str):
+            return raw.strip().lower() in ("1", "true", "yes", "on")
+        return typ(raw)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"config key {name}: cannot read {raw!r} as {typ.__name__}") from exc
+
+
+def load_settings(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if env is None else env
+    path = Path(path or env.get(CONFIG_ENV) or DEFAULT_CONFIG).resolve()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file not found: {path}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path}: {exc}") from exc
+    base = path.parent
+    values: dict[str, Any] = {}
+    for (section, key), (attr, typ) in KEYS.items():
+        name = f"{section}.{key}"
+        env_name = f"DISPATCH_{section}_{key}".upper()
+        if env_name in env:
+            raw: Any = env[env_name]
+        elif key in data.get(section, {}):
+            raw = data[section][key]
+        else:
+            raise ConfigError(f"config file {path}: missing key {name}")
+        values[attr] = _coerce(raw, typ, name)
+    if not values["city_sectors"].is_absolute():
+        values["city_sectors"] = (base / values["city_sectors"]).resolve()
+    url = values["database_url"]
+    if url.startswith("sqlite:///"):
+        p = Path(url.removeprefix("sqlite:///"))
+        if not p.is_absolute():
+            p = (base / p).resolve()
+        values["database_url"] = f"sqlite:///{p}"
+    elif not url.startswith(("postgresql://", "postgres://")):
+        raise ConfigError(f"database.url must start with sqlite:/// or postgresql://, got {_mask_url(url)!r}")
+    if not values["bus_url"].startswith(("memory://", "redis://", "rediss://")):
+        raise ConfigError(f"bus.url must start with memory:// or redis://, got {_mask_url(values['bus_url'])!r}")
+    triage = dict(data.get("triage", {}))
+    return Settings(**values, triage=triage, config_path=path)
+
+
+def with_overrides(settings: Settings, **changes: Any) -> Settings:
+    return dataclasses.replace(settings, **changes)

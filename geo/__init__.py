@@ -1,0 +1,28 @@
+"""Pure geometry for the operations centre: distances, H3 cells, city sectors.
+
+No I/O beyond reading a sectors file, no asyncio: safe to call anywhere.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from geo.cells import cell_boundary, cell_center, cell_of, disk_cells, haversine_m
+from geo.sectors import City, Sector, SectorFileError, load_city, parse_city
+
+DEMO_CITY_PATH = Path(__file__).resolve().parent / "cities" / "narbonne.geojson"
+"""The bundled demo city (approximate outlines of Narbonne's 8 council areas)."""
+
+__all__ = [
+    "DEMO_CITY_PATH",
+    "City",
+    "Sector",
+    "SectorFileError",
+    "cell_boundary",
+    "cell_center",
+    "cell_of",
+    "disk_cells",
+    "haversine_m",
+    "load_city",
+    "parse_city",
+]

@@ -1,0 +1,55 @@
+"""Fixtures shared by the end-to-end tests: environments for each backend,
+accounts created through the real CLI, running servers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import free_port
+from tests.support import Server, dispatch_cli
+
+# Points inside the demo city (Narbonne): the town centre, and a point in
+# Narbonne-Plage.
+CENTRE = (43.1837, 3.0042)
+PASSWORD = "correct horse battery staple"
+
+
+@dataclass
+class Accounts:
+    env: dict[str, str]
+
+    def add(self, role: str, email: str, lat: float | None = None, lon: float | None = None, name: str = "") -> int:
+        args = ["user", "add", "--role", role, "--email", email, "--password", PASSWORD]
+        if name:
+            args += ["--name", name]
+        if lat is not None and lon is not None:
+            args += ["--lat", str(lat), "--lon", str(lon)]
+        out = dispatch_cli(*args, env=self.env)
+        return int(out.stdout.strip())
+
+
+def embedded_env(tmp: Path) -> dict[str, str]:
+    return {"DISPATCH_DATABASE_URL": f"sqlite:///{tmp / 'dispatch.sqlite3'}", "DISPATCH_BUS_URL": "memory://"}
+
+
+def production_env(pg_url: str, redis_url: str, prefix: str) -> dict[str, str]:
+    return {"DISPATCH_DATABASE_URL": pg_url, "DISPATCH_BUS_URL": redis_url, "DISPATCH_BUS_PREFIX": prefix}
+
+
+@pytest.fixture
+def server_factory(tmp_path: Path) -> Iterator[object]:
+    servers: list[Server] = []
+
+    def make(env: dict[str, str], workers: int = 1, port: int | None = None) -> Server:
+        s = Server(port or free_port(), env, workers=workers, log_path=tmp_path / f"server-{len(servers)}.log")
+        servers.append(s)
+        s.start()
+        return s
+
+    yield make
+    for s in servers:
+        s.stop()

@@ -1,0 +1,535 @@
+"""One contract for dispatch.ports.Store, run against both adapters:
+SQLite in tmp_path and PostgreSQL on a fresh database (the `pg_url` fixture)."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from dispatch.adapters import open_store
+from dispatch.adapters.migrations import MIGRATIONS
+from dispatch.adapters.store_postgres import PostgresStore
+from dispatch.adapters.store_sqlite import SqliteStore
+from dispatch.core.model import AlertQuery, Circle, NewAlert, NewBroadcast, NewUser
+from dispatch.core.views import alert_staff, broadcast_view
+from dispatch.ports import DuplicateEmail, NotFound, Store
+
+UTC = timezone.utc
+T0 = datetime(2024, 5, 1, 8, 30, 0, 123456, tzinfo=UTC)
+ALL_VERSIONS = [m.version for m in MIGRATIONS]
+POOL = 8  # keep well under the server's 100 connections shared with other suites
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def db_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if backend == "sqlite":
+        # a folder that does not exist yet: the store creates it
+        return f"sqlite:///{tmp_path / 'not' / 'yet' / 'dispatch.sqlite3'}"
+    return str(request.getfixturevalue("pg_url"))
+
+
+def make(db_url: str) -> Store:
+    return open_store(db_url, pool_size=POOL)
+
+
+@pytest.fixture
+async def store(db_url: str):
+    s = make(db_url)
+    await s.connect()
+    assert await s.migrate() == ALL_VERSIONS
+    yield s
+    await s.close()
+
+
+def user(email: str, role: str = "resident", **kw) -> NewUser:
+    kw.setdefault("password_hash", "argon2$x")
+    return NewUser(role=role, email=email, **kw)
+
+
+def new_alert(author: int, client_id: str | None = None, *, created_at: datetime = T0, **kw) -> NewAlert:
+    fields = dict(
+        author=author, category="noise", lat=43.184277, lon=3.003078, text="Tapage nocturne",
+        client_id=client_id, sector="centre", cell="891f8d7a49bffff", priority=0.7, created_at=created_at,
+    )
+    fields.update(kw)
+    return NewAlert(**fields)
+
+
+async def author(store: Store, email: str = "a@example.org") -> int:
+    (uid,) = await store.add_users([user(email)])
+    return uid
+
+
+def assert_utc(ts: datetime) -> None:
+    assert ts.tzinfo is not None and ts.utcoffset() == timedelta(0)
+
+
+# -- lifecycle and migrations -------------------------------------------------
+
+async def test_migrate_is_idempotent(db_url: str) -> None:
+    s = make(db_url)
+    await s.connect()
+    try:
+        assert await s.migrate() == ALL_VERSIONS
+        assert await s.migrate() == []
+        assert await s.head_seq() == 0
+        assert await s.events_after(0) == []
+    finally:
+        await s.close()
+
+
+async def test_concurrent_migrate_applies_each_version_once(db_url: str) -> None:
+    stores = [make(db_url) for _ in range(4)]
+    for s in stores:
+        await s.connect()
+    try:
+        results = await asyncio.gather(*(s.migrate() for s in stores))
+        applied = sorted(v for r in results for v in r)
+        assert applied == ALL_VERSIONS
+        await stores[0].add_users([user("x@example.org")])  # the schema works
+    finally:
+        for s in stores:
+            await s.close()
+
+
+async def test_ping(db_url: str) -> None:
+    s = make(db_url)
+    with pytest.raises(Exception):
+        await s.ping()  # not connected
+    await s.connect()
+    await s.ping()
+    await s.close()
+    with pytest.raises(Exception):
+        await s.ping()
+
+
+async def test_ping_raises_when_the_server_is_unreachable() -> None:
+    s = PostgresStore("postgresql://postgres@127.0.0.1:1/nowhere", pool_size=1)
+    with pytest.raises(Exception):
+        await s.connect()
+    with pytest.raises(Exception):
+        await s.ping()
+
+
+def test_open_store_by_scheme() -> None:
+    s = open_store("sqlite:////tmp/x/dispatch.db")
+    assert isinstance(s, SqliteStore) and s.path == Path("/tmp/x/dispatch.db")
+    for url in ("postgresql://u@h:5432/db", "postgres://u@h/db"):
+        p = open_store(url, pool_size=3)
+        assert isinstance(p, PostgresStore) and p.url == url and p.pool_size == 3
+    for bad in ("mysql://h/db", "sqlite:///", "nonsense"):
+        with pytest.raises(ValueError):
+            open_store(bad)
+
+
+async def test_sqlite_pragmas(tmp_path: Path) -> None:
+    s = SqliteStore(tmp_path / "new" / "dir" / "d.sqlite3")
+    await s.connect()
+    try:
+        assert (tmp_path / "new" / "dir").is_dir()
+        async with s._read() as db:
+            pragmas = {p: (await db.execute_fetchall(f"PRAGMA {p}"))[0][0]
+                       for p in ("journal_mode", "synchronous", "foreign_keys", "busy_timeout")}
+        assert pragmas["journal_mode"] == "wal"
+        assert pragmas["synchronous"] == 2  # FULL
+        assert pragmas["foreign_keys"] == 1
+        assert pragmas["busy_timeout"] > 0
+    finally:
+        await s.close()
+
+
+async def test_durable_across_reopen(db_url: str) -> None:
+    s = make(db_url)
+    await s.connect()
+    await s.migrate()
+    uid = await author(s)
+    alert, event = await s.create_alert(new_alert(uid, "c1"))
+    b, _ = await s.create_broadcast(NewBroadcast(uid, ("centre",), None, "Route fermée", "warning", 3, T0))
+    await s.close()
+
+    s2 = make(db_url)
+    await s2.connect()
+    try:
+        assert await s2.migrate() == []
+        assert await s2.get_alert(alert.id) == alert
+        assert await s2.events_after(0) == [event, (await s2.events_after(1))[0]]
+        assert await s2.head_seq() == 2
+        assert await s2.get_broadcast(b.id) == b  # type: ignore[attr-defined]
+        again, none = await s2.create_alert(new_alert(uid, "c1"))
+        assert again == alert and none is None
+    finally:
+        await s2.close()
+
+
+# -- accounts -----------------------------------------------------------------
+
+async def test_add_users_and_lookup(store: Store) -> None:
+    before = datetime.now(UTC)
+    ids = await store.add_users([
+        user("Alice@Example.org", name="Alice", home_lat=43.18, home_lon=3.0, home_sector="centre"),
+        user("bob@example.org", role="dispatcher", validated=False),
+    ])
+    assert len(ids) == 2 and ids[0] != ids[1]
+    alice = await store.user_by_email("ALICE@example.ORG")
+    assert alice is not None and alice.id == ids[0]
+    assert alice.email == "alice@example.org"  # stored lower-cased
+    assert (alice.role, alice.name, alice.home_lat, alice.home_lon, alice.home_sector, alice.validated) == (
+        "resident", "Alice", 43.18, 3.0, "centre", True)
+    assert alice.password_hash == "argon2$x"
+    assert_utc(alice.created_at)
+    assert before - timedelta(seconds=5) <= alice.created_at <= datetime.now(UTC) + timedelta(seconds=5)
+    bob = await store.user_by_id(ids[1])
+    assert bob is not None and bob.email == "bob@example.org" and bob.validated is False and bob.is_staff
+    assert bob.home_lat is None and bob.home_sector is None
+    assert await store.user_by_email("nobody@example.org") is None
+    assert await store.user_by_id(999_999) is None
+    assert await store.add_users([]) == []
+
+
+async def test_add_users_returns_ids_in_order(store: Store) -> None:
+    batch = [user(f"u{i:03d}@example.org", name=str(i)) for i in range(150)]
+    ids = await store.add_users(batch)
+    assert len(set(ids)) == 150
+    for i in (0, 77, 149):
+        u = await store.user_by_id(ids[i])
+        assert u is not None and u.name == str(i) and u.email == f"u{i:03d}@example.org"
+
+
+async def test_add_users_duplicate_within_batch_inserts_nothing(store: Store) -> None:
+    with pytest.raises(DuplicateEmail) as info:
+        await store.add_users([user("a@example.org"), user("b@example.org"), user("A@EXAMPLE.org")])
+    assert info.value.index == 2 and info.value.email.lower() == "a@example.org"
+    assert await store.user_by_email("a@example.org") is None
+    assert await store.user_by_email("b@example.org") is None
+
+
+async def test_add_users_duplicate_of_existing_inserts_nothing(store: Store) -> None:
+    await store.add_users([user("taken@example.org")])
+    with pytest.raises(DuplicateEmail) as info:
+        await store.add_users([user("fresh@example.org"), user("Taken@Example.org"), user("other@example.org")])
+    assert info.value.index == 1
+    assert await store.user_by_email("fresh@example.org") is None
+    assert await store.user_by_email("other@example.org") is None
+
+
+async def test_concurrent_add_users_same_email(store: Store) -> None:
+    results = await asyncio.gather(
+        *(store.add_users([user(f"solo{i}@example.org"), user("race@example.org")]) for i in range(6)),
+        return_exceptions=True,
+    )
+    ok = [r for r in results if isinstance(r, list)]
+    dup = [r for r in results if isinstance(r, DuplicateEmail)]
+    assert len(ok) == 1 and len(dup) == 5, results
+    assert all(d.index == 1 for d in dup)
+
+
+async def test_sessions(store: Store) -> None:
+    uid = await author(store)
+    await store.add_session("h1", uid, T0 + timedelta(hours=12))
+    u = await store.session_user("h1", T0)
+    assert u is not None and u.id == uid
+    assert await store.session_user("h1", T0 + timedelta(hours=11, minutes=59)) is not None
+    assert await store.session_user("h1", T0 + timedelta(hours=12)) is None  # expires_at > now, strictly
+    assert await store.session_user("h2", T0) is None
+    # the same instant in another zone
+    paris = timezone(timedelta(hours=2))
+    assert await store.session_user("h1", (T0 + timedelta(hours=13)).astimezone(paris)) is None
+    assert await store.session_user("h1", (T0 + timedelta(hours=1)).astimezone(paris)) is not None
+
+
+async def test_resident_homes(store: Store) -> None:
+    ids = await store.add_users([
+        user("r1@x.org", home_lat=43.1, home_lon=3.0, home_sector="nord"),
+        user("r2@x.org", role="referent", home_lat=43.2, home_lon=3.1, home_sector="sud"),
+        user("r3@x.org", home_lat=43.3, home_lon=3.2, home_sector=None),
+        user("r4@x.org", home_lat=43.4, home_lon=3.3, home_sector="nord", validated=False),
+        user("r5@x.org"),  # no home
+        user("d1@x.org", role="dispatcher", home_lat=43.5, home_lon=3.4, home_sector="nord"),
+    ])
+    homes = await store.resident_homes()
+    assert sorted(homes) == sorted([
+        (ids[0], 43.1, 3.0, "nord"), (ids[1], 43.2, 3.1, "sud"), (ids[2], 43.3, 3.2, None)])
+    assert await store.resident_homes(["nord"]) == [(ids[0], 43.1, 3.0, "nord")]
+    assert sorted(await store.resident_homes(["nord", "sud"])) == sorted(
+        [(ids[0], 43.1, 3.0, "nord"), (ids[1], 43.2, 3.1, "sud")])
+    assert await store.resident_homes([]) == []
+
+
+async def test_set_home_sectors(store: Store) -> None:
+    ids = await store.add_users([
+        user("r1@x.org", home_lat=43.1, home_lon=3.0, home_sector="nord"),
+        user("r2@x.org", home_lat=43.2, home_lon=3.0, home_sector="nord"),
+        user("r3@x.org", home_lat=43.3, home_lon=3.0, home_sector=None),
+        user("r4@x.org"),
+    ])
+
+    def assign(lat: float, lon: float) -> str | None:
+        return {43.1: "nord", 43.2: "sud", 43.3: "est"}.get(lat)
+
+    assert await store.set_home_sectors(assign) == 2
+    assert [(await store.user_by_id(i)).home_sector for i in ids] == ["nord", "sud", "est", None]  # type: ignore[union-attr]
+    assert await store.set_home_sectors(assign) == 0
+    assert await store.set_home_sectors(lambda lat, lon: None) == 3
+    assert await store.resident_homes(["nord", "sud", "est"]) == []
+
+    def boom(lat: float, lon: float) -> str | None:
+        if lat > 43.15:
+            raise ZeroDivisionError
+        return "x"
+
+    with pytest.raises(ZeroDivisionError):
+        await store.set_home_sectors(boom)
+    assert (await store.user_by_id(ids[0])).home_sector is None  # type: ignore[union-attr]
+
+
+# -- alerts ---------------------------------------------------------------------
+
+async def test_create_alert(store: Store) -> None:
+    uid = await author(store)
+    alert, event = await store.create_alert(new_alert(uid, "c-1"))
+    assert event is not None
+    assert (alert.author, alert.category, alert.lat, alert.lon, alert.text, alert.client_id) == (
+        uid, "noise", 43.184277, 3.003078, "Tapage nocturne", "c-1")
+    assert (alert.sector, alert.cell, alert.priority) == ("centre", "891f8d7a49bffff", 0.7)
+    assert (alert.status, alert.assignee, alert.notes) == ("new", None, ())
+    assert alert.created_at == alert.updated_at == T0
+    assert_utc(alert.created_at)
+    assert alert.seq == event.seq == 1
+    assert event.type == "alert.created" and event.data == alert_staff(alert)
+    assert_utc(event.created_at)
+    assert await store.get_alert(alert.id) == alert
+    assert await store.get_alert(alert.id + 1000) is None
+    assert await store.events_after(0) == [event]
+    assert await store.head_seq() == 1
+
+
+async def test_create_alert_normalises_timezones(store: Store) -> None:
+    uid = await author(store)
+    paris = timezone(timedelta(hours=2))
+    alert, event = await store.create_alert(new_alert(uid, created_at=T0.astimezone(paris)))
+    assert alert.created_at == T0 and alert.created_at.utcoffset() == timedelta(0)
+    stored = await store.get_alert(alert.id)
+    assert stored is not None and stored.created_at == T0 and stored.created_at.utcoffset() == timedelta(0)
+    assert event is not None and event.data["created_at"] == "2024-05-01T08:30:00.123Z"
+    assert (await store.events_after(0))[0].data == event.data
+
+
+async def test_create_alert_is_idempotent_per_author_and_client_id(store: Store) -> None:
+    a1, a2 = await store.add_users([user("a1@x.org"), user("a2@x.org")])
+    first, ev = await store.create_alert(new_alert(a1, "same"))
+    again, none = await store.create_alert(new_alert(a1, "same", text="changed", created_at=T0 + timedelta(1)))
+    assert ev is not None and none is None
+    assert again == first
+    other, ev2 = await store.create_alert(new_alert(a2, "same"))  # another author may reuse it
+    assert ev2 is not None and other.id != first.id
+    n1, e1 = await store.create_alert(new_alert(a1, None))
+    n2, e2 = await store.create_alert(new_alert(a1, None))  # no client_id: never deduplicated
+    assert e1 is not None and e2 is not None and n1.id != n2.id
+    assert [e.seq for e in await store.events_after(0)] == [1, 2, 3, 4]
+    assert await store.head_seq() == 4
+
+
+async def test_create_alert_idempotent_under_concurrency(store: Store) -> None:
+    uid = await author(store)
+    results = await asyncio.gather(*(store.create_alert(new_alert(uid, "retry")) for _ in range(30)))
+    assert len({a.id for a, _ in results}) == 1
+    assert sum(e is not None for _, e in results) == 1
+    assert all(a == results[0][0] for a, _ in results)
+    events = await store.events_after(0)
+    assert len(events) == 1 and await store.head_seq() == 1
+
+
+async def test_failed_create_alert_leaves_no_gap(store: Store) -> None:
+    uid = await author(store)
+    with pytest.raises(Exception):
+        await store.create_alert(new_alert(987_654))  # unknown author: foreign key
+    assert await store.head_seq() == 0
+    a, e = await store.create_alert(new_alert(uid))
+    assert e is not None and e.seq == a.seq == 1
+
+
+async def test_concurrent_writes_are_gapless_and_in_order(store: Store, backend: str) -> None:
+    uid = await author(store)
+    n = 200
+    results = await asyncio.gather(*(store.create_alert(new_alert(uid, f"c{i}")) for i in range(n)))
+    seqs = sorted(e.seq for _, e in results if e is not None)
+    assert seqs == list(range(1, n + 1))
+    events = await store.events_after(0, limit=10_000)
+    assert [e.seq for e in events] == list(range(1, n + 1))
+    by_seq = {e.seq: (a, e) for a, e in results if e is not None}
+    for ev in events:
+        alert, returned = by_seq[ev.seq]
+        assert ev.type == "alert.created" and ev.data == returned.data == alert_staff(alert)
+        assert alert.seq == ev.seq
+    assert await store.head_seq() == n
+
+
+async def test_mixed_concurrent_writes_are_gapless(store: Store) -> None:
+    uid = await author(store)
+    base = [a for a, _ in await asyncio.gather(*(store.create_alert(new_alert(uid)) for _ in range(10)))]
+
+    def bump(a):  # type: ignore[no-untyped-def]
+        return dataclasses.replace(a, priority=a.priority + 1, updated_at=a.updated_at + timedelta(seconds=1))
+
+    tasks = []
+    for i in range(60):
+        if i % 3 == 0:
+            tasks.append(store.create_alert(new_alert(uid)))
+        elif i % 3 == 1:
+            tasks.append(store.update_alert(base[i % 10].id, bump))
+        else:
+            tasks.append(store.create_broadcast(NewBroadcast(uid, ("centre",), None, f"b{i}", "info", 0, T0)))
+    results = await asyncio.gather(*tasks)
+    events = await store.events_after(0, limit=10_000)
+    assert [e.seq for e in events] == list(range(1, 71))
+    returned = {e.seq: e for _, e in results if e is not None}
+    for ev in events[10:]:
+        assert returned[ev.seq] == ev
+    assert sorted(e.type for e in events[10:]) == ["alert.created"] * 20 + ["alert.updated"] * 20 + [
+        "broadcast.sent"] * 20
+    assert await store.head_seq() == 70
+
+
+async def test_update_alert(store: Store) -> None:
+    uid = await author(store)
+    alert, created = await store.create_alert(new_alert(uid, "u1"))
+    later = T0 + timedelta(minutes=5)
+    note = {"by": "disp1", "text": "Patrouille en route", "at": "2024-05-01T08:35:00.000Z"}
+
+    def take(a):  # type: ignore[no-untyped-def]
+        return dataclasses.replace(a, status="in_progress", assignee="Patrouille 3", priority=0.95,
+                                   notes=a.notes + (note,), updated_at=later)
+
+    updated, event = await store.update_alert(alert.id, take)
+    assert (updated.status, updated.assignee, updated.priority, updated.notes) == (
+        "in_progress", "Patrouille 3", 0.95, (note,))
+    assert updated.updated_at == later and updated.created_at == T0
+    assert updated.seq == alert.seq == 1  # alerts.seq stays the creation seq
+    assert event.seq == 2 and event.type == "alert.updated" and event.data == alert_staff(updated)
+    assert_utc(event.created_at)
+    assert await store.get_alert(alert.id) == updated
+    assert await store.events_after(1) == [event]
+    assert (await store.events_after(0))[0] == created
+
+
+async def test_update_alert_unknown_id(store: Store) -> None:
+    with pytest.raises(NotFound):
+        await store.update_alert(12345, lambda a: a)
+    assert await store.head_seq() == 0
+
+
+async def test_update_alert_change_raising_rolls_back(store: Store) -> None:
+    uid = await author(store)
+    alert, _ = await store.create_alert(new_alert(uid))
+
+    class Refused(Exception):
+        pass
+
+    def refuse(a):  # type: ignore[no-untyped-def]
+        raise Refused("already closed")
+
+    with pytest.raises(Refused, match="already closed"):
+        await store.update_alert(alert.id, refuse)
+    with pytest.raises(ValueError):  # fields the store does not write may not change
+        await store.update_alert(alert.id, lambda a: dataclasses.replace(a, text="rewritten"))
+    assert await store.get_alert(alert.id) == alert
+    assert await store.head_seq() == 1
+    # the store is still usable afterwards
+    _, ev = await store.update_alert(alert.id, lambda a: dataclasses.replace(a, status="closed"))
+    assert ev.seq == 2
+
+
+async def test_concurrent_updates_do_not_lose_writes(store: Store) -> None:
+    uid = await author(store)
+    alert, _ = await store.create_alert(new_alert(uid))
+
+    def add_note(i: int):  # type: ignore[no-untyped-def]
+        return lambda a: dataclasses.replace(a, notes=a.notes + ({"n": i},))
+
+    results = await asyncio.gather(*(store.update_alert(alert.id, add_note(i)) for i in range(25)))
+    final = await store.get_alert(alert.id)
+    assert final is not None and sorted(n["n"] for n in final.notes) == list(range(25))
+    assert sorted(e.seq for _, e in results) == list(range(2, 27))
+    # each event carries the notes as they were after that update
+    for _, ev in results:
+        assert len(ev.data["notes"]) == ev.seq - 1
+
+
+async def test_list_alerts(store: Store) -> None:
+    a1, a2 = await store.add_users([user("a1@x.org"), user("a2@x.org")])
+    specs = [
+        (a1, "noise", "centre", 0), (a1, "theft", "nord", 1), (a2, "noise", "nord", 2),
+        (a2, "fire", "centre", 3), (a1, "noise", "centre", 4),
+    ]
+    made = []
+    for who, cat, sector, minutes in specs:
+        a, _ = await store.create_alert(new_alert(who, category=cat, sector=sector,
+                                                  created_at=T0 + timedelta(minutes=minutes)))
+        made.append(a)
+    await store.update_alert(made[1].id, lambda a: dataclasses.replace(a, status="closed"))
+
+    def ids(alerts):  # type: ignore[no-untyped-def]
+        return [a.id for a in alerts]
+
+    everything = await store.list_alerts(AlertQuery())
+    assert ids(everything) == ids(reversed(made))  # newest first
+    assert everything[3].status == "closed"
+    assert ids(await store.list_alerts(AlertQuery(limit=2))) == [made[4].id, made[3].id]
+    assert ids(await store.list_alerts(AlertQuery(status="closed"))) == [made[1].id]
+    assert ids(await store.list_alerts(AlertQuery(status="new", sector="nord"))) == [made[2].id]
+    assert ids(await store.list_alerts(AlertQuery(category="noise"))) == [made[4].id, made[2].id, made[0].id]
+    assert ids(await store.list_alerts(AlertQuery(author=a2))) == [made[3].id, made[2].id]
+    since = T0 + timedelta(minutes=3)
+    assert ids(await store.list_alerts(AlertQuery(since=since))) == [made[4].id, made[3].id]  # inclusive
+    paris = timezone(timedelta(hours=2))
+    assert ids(await store.list_alerts(AlertQuery(since=since.astimezone(paris)))) == [made[4].id, made[3].id]
+    assert ids(await store.list_alerts(AlertQuery(ids=(made[0].id, made[3].id, 99999)))) == [
+        made[3].id, made[0].id]
+    assert await store.list_alerts(AlertQuery(ids=())) == []
+    assert ids(await store.list_alerts(AlertQuery(ids=(made[0].id, made[3].id), sector="centre", author=a1))) == [
+        made[0].id]
+    assert await store.list_alerts(AlertQuery(sector="nowhere")) == []
+
+
+# -- broadcasts -----------------------------------------------------------------
+
+async def test_create_broadcast(store: Store) -> None:
+    uid = await author(store)
+    b1, e1 = await store.create_broadcast(NewBroadcast(uid, ("centre", "nord"), None, "Inondation", "urgent", 42, T0))
+    assert (b1.author, b1.sectors, b1.circle, b1.text, b1.level, b1.recipients) == (
+        uid, ("centre", "nord"), None, "Inondation", "urgent", 42)
+    assert b1.created_at == T0 and b1.seq == e1.seq == 1
+    assert e1.type == "broadcast.sent" and e1.data == broadcast_view(b1)
+    circle = Circle(43.18, 3.0, 250.0)
+    b2, e2 = await store.create_broadcast(NewBroadcast(uid, None, circle, "Fuite de gaz", "warning", 7, T0))
+    assert b2.circle == circle and b2.sectors is None and e2.seq == 2 and b2.id != b1.id
+    assert e2.data == broadcast_view(b2) and e2.data["circle"] == {"lat": 43.18, "lon": 3.0, "radius_m": 250.0}
+    assert await store.events_after(0) == [e1, e2]
+    assert await store.get_broadcast(b1.id) == b1  # type: ignore[attr-defined]
+    assert await store.get_broadcast(b2.id) == b2  # type: ignore[attr-defined]
+
+
+# -- the event log ----------------------------------------------------------------
+
+async def test_events_after_pages_in_order(store: Store) -> None:
+    uid = await author(store)
+    assert await store.head_seq() == 0
+    for i in range(7):
+        await store.create_alert(new_alert(uid, f"p{i}"))
+    assert [e.seq for e in await store.events_after(0, limit=3)] == [1, 2, 3]
+    assert [e.seq for e in await store.events_after(3, limit=3)] == [4, 5, 6]
+    assert [e.seq for e in await store.events_after(6, limit=3)] == [7]
+    assert await store.events_after(7) == []
+    assert await store.events_after(2, limit=0) == []
+    ev = (await store.events_after(4, limit=1))[0]
+    assert isinstance(ev.data, dict) and ev.data["client_id"] == "p4" and ev.data["seq"] == 5
+    assert await store.head_seq() == 7
