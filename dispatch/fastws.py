@@ -36,7 +36,7 @@ class RawSink:
     """Writes prebuilt frames straight to the transport. The transport's own
     buffer is the per-connection queue; `limit` bounds it."""
 
-    __slots__ = ("proto", "transport", "limit")
+    __slots__ = ("limit", "proto", "transport")
 
     def __init__(self, proto: WebSocketsSansIOProtocol, limit: int) -> None:
         self.proto = proto

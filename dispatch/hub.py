@@ -8,13 +8,14 @@ an event's audience is found without scanning every connection."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from dispatch.core.audience import Home, HomeIndex
 from dispatch.core.codec import message, text_frame
 from dispatch.core.events import OPS_TYPES, RESIDENT_MESSAGES, resident_view
 from dispatch.core.model import Event
+from dispatch.core.routing import OPS, home_channel
 
 log = logging.getLogger("dispatch.hub")
 
@@ -29,11 +30,12 @@ class Conn:
     from the store and live messages wait there, so the seam between replay
     and live has no gap and no duplicate (seq dedup)."""
 
-    __slots__ = ("sink", "home", "last_seq", "pending", "alive", "__weakref__")
+    __slots__ = ("__weakref__", "alive", "channel", "home", "last_seq", "pending", "sink")
 
-    def __init__(self, sink: Sink, home: Home | None, last_seq: int) -> None:
+    def __init__(self, sink: Sink, home: Home | None, channel: str, last_seq: int) -> None:
         self.sink = sink
         self.home = home
+        self.channel = channel
         self.last_seq = last_seq
         self.pending: list[tuple[int, bytes, bytes]] | None = []
         self.alive = True
@@ -53,29 +55,47 @@ class Hub:
     def __init__(self, radius_m: float) -> None:
         self.radius_m = radius_m
         self.ops: set[Conn] = set()
-        self.residents: HomeIndex[Conn] = HomeIndex()
+        # one index per resident channel (coarse home cell, core.routing):
+        # an event arriving on a channel is for that channel's members only,
+        # so each resident gets it exactly once, in its channel's order
+        self.residents: dict[str, HomeIndex[Conn]] = {}
         self.by_user: dict[int, set[Conn]] = {}
         self.dropped_slow = 0
         self.delivered = 0
+        self._encoded: dict[tuple[int, str], tuple[bytes, bytes]] = {}
+        self.on_empty: Callable[[str], None] = lambda channel: None
 
     # membership -----------------------------------------------------------
     def attach_ops(self, sink: Sink, last_seq: int) -> Conn:
-        conn = Conn(sink, None, last_seq)
+        conn = Conn(sink, None, OPS, last_seq)
         self.ops.add(conn)
         return conn
 
     def attach_resident(self, sink: Sink, home: Home, last_seq: int) -> Conn:
-        conn = Conn(sink, home, last_seq)
-        self.residents.add(conn, home.lat, home.lon, home.sector)
+        channel = home_channel(home.lat, home.lon)
+        conn = Conn(sink, home, channel, last_seq)
+        index = self.residents.get(channel)
+        if index is None:
+            index = self.residents[channel] = HomeIndex()
+        index.add(conn, home.lat, home.lon, home.sector)
         self.by_user.setdefault(home.user_id, set()).add(conn)
         return conn
 
     def detach(self, conn: Conn) -> None:
+        if not conn.alive:
+            return
         conn.alive = False
         if conn.home is None:
             self.ops.discard(conn)
+            if not self.ops:
+                self.on_empty(OPS)
             return
-        self.residents.remove(conn)
+        index = self.residents.get(conn.channel)
+        if index is not None:
+            index.remove(conn)
+            if not len(index):
+                del self.residents[conn.channel]
+                self.on_empty(conn.channel)
         mine = self.by_user.get(conn.home.user_id)
         if mine is not None:
             mine.discard(conn)
@@ -91,31 +111,43 @@ class Hub:
                 return
 
     def connections(self) -> int:
-        return len(self.ops) + len(self.residents)
+        return len(self.ops) + sum(len(i) for i in self.residents.values())
 
     # delivery -------------------------------------------------------------
-    def deliver(self, event: Event) -> None:
-        if self.ops and event.type in OPS_TYPES:
-            self._send(self.ops, event.seq, message(event.type, event.seq, event.data))
-        msg_type = RESIDENT_MESSAGES.get(event.type)
-        if msg_type is None or not len(self.residents):
+    def deliver(self, channel: str, event: Event) -> None:
+        if channel == OPS:
+            if self.ops and event.type in OPS_TYPES:
+                payload = message(event.type, event.seq, event.data)
+                self._send(self.ops, event.seq, payload, text_frame(payload))
             return
-        audience = self.resident_audience(event.type, event.data)
+        index = self.residents.get(channel)
+        if index is None or event.type not in RESIDENT_MESSAGES:
+            return
+        audience = self.resident_audience(index, event.type, event.data)
         if audience:
-            payload = message(msg_type, event.seq, resident_view(event.type, event.data))
-            self._send(audience, event.seq, payload)
+            self._send(audience, event.seq, *self._resident_bytes(event))
 
-    def resident_audience(self, event_type: str, data: dict[str, Any]) -> Iterable[Conn]:
+    def _resident_bytes(self, event: Event) -> tuple[bytes, bytes]:
+        """Encode once per event, however many channels it arrives on."""
+        key = (event.seq, event.type)
+        hit = self._encoded.get(key)
+        if hit is None:
+            payload = message(RESIDENT_MESSAGES[event.type], event.seq, resident_view(event.type, event.data))
+            hit = self._encoded[key] = (payload, text_frame(payload))
+            if len(self._encoded) > 64:
+                del self._encoded[next(iter(self._encoded))]
+        return hit
+
+    def resident_audience(self, index: HomeIndex[Conn], event_type: str, data: dict[str, Any]) -> Iterable[Conn]:
         if event_type == "alert.created":
-            return self.residents.alert_audience(data["lat"], data["lon"], data["sector"], self.radius_m)
+            return index.alert_audience(data["lat"], data["lon"], data["sector"], self.radius_m)
         if event_type == "broadcast.sent":
-            return self.residents.broadcast_audience(data)
+            return index.broadcast_audience(data)
         if event_type == "alert.status":
             return self.by_user.get(data["author"], ())
         return ()
 
-    def _send(self, conns: Iterable[Conn], seq: int, payload: bytes) -> None:
-        frame = text_frame(payload)
+    def _send(self, conns: Iterable[Conn], seq: int, payload: bytes, frame: bytes) -> None:
         slow: list[Conn] = []
         n = 0
         for conn in conns:

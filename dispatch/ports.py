@@ -5,6 +5,7 @@ and one contract test suite that runs against both."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import datetime
 from typing import Protocol
 
 from dispatch.core.model import (
@@ -17,7 +18,6 @@ from dispatch.core.model import (
     NewUser,
     User,
 )
-from datetime import datetime
 
 
 class DuplicateEmail(Exception):
@@ -36,11 +36,14 @@ class NotFound(Exception):
 class Store(Protocol):
     """Durable state and the global event log.
 
-    Invariant the live path relies on: event `seq` values are gapless and
+    Invariants the live path relies on: event `seq` values are gapless and
     commit order equals seq order, so once seq N is visible every seq < N is
     visible too. Both adapters get it by bumping a single counter row inside
     the writing transaction (PostgreSQL holds that row lock until commit;
-    SQLite has one writer)."""
+    SQLite has one writer). Each event is published on bus channels (the
+    `channels` of NewAlert/NewBroadcast, or given to the update); its `links`
+    name, per channel, the seq of that channel's previous event, written in
+    the same transaction, so a consumer of one channel sees its gaps."""
 
     async def connect(self) -> None: ...
     async def close(self) -> None: ...
@@ -74,16 +77,25 @@ class Store(Protocol):
     async def list_alerts(self, query: AlertQuery) -> list[Alert]:
         """Newest first."""
         ...
-    async def update_alert(self, alert_id: int, change: Callable[[Alert], Alert]) -> tuple[Alert, Event]:
+    async def update_alert(
+        self, alert_id: int, change: Callable[[Alert], Alert], channels: Sequence[str] = ()
+    ) -> tuple[Alert, Event]:
         """Lock the row, apply the pure `change` (it may raise to abort), store
-        the result and an `alert.updated` event. Raises NotFound."""
+        the result and an `alert.updated` event on `channels`. Raises NotFound.
+        `change` may alter only status, priority, assignee, notes and updated_at."""
         ...
     async def create_broadcast(self, new: NewBroadcast) -> tuple[Broadcast, Event]: ...
+    async def get_broadcast(self, broadcast_id: int) -> Broadcast | None: ...
 
     # the event log
-    async def events_after(self, seq: int, limit: int = 1000) -> list[Event]:
-        """Events with seq > `seq`, ascending, at most `limit`."""
+    async def events_after(self, seq: int, limit: int = 1000, channel: str | None = None) -> list[Event]:
+        """Events with seq > `seq`, ascending, at most `limit`; only those
+        published on `channel` when given."""
         ...
+    async def channel_heads(self, channels: Sequence[str]) -> dict[str, int]:
+        """The seq of each channel's latest event (0 when none)."""
+        ...
+    async def channel_head(self, channel: str) -> int: ...
     async def head_seq(self) -> int:
         """The highest committed seq (0 when empty)."""
         ...

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -11,8 +11,20 @@ from starlette.routing import Route
 from dispatch.auth import COOKIE
 from dispatch.core.categories import CATEGORIES
 from dispatch.core.lifecycle import STATUSES
-from dispatch.core.model import OPERATOR_ROLES, RESIDENT_ROLES, ROLES, STAFF_ROLES, AlertQuery
-from dispatch.core.validation import InputError, alert_input, alert_patch, broadcast_input, login_input
+from dispatch.core.model import (
+    OPERATOR_ROLES,
+    RESIDENT_ROLES,
+    ROLES,
+    STAFF_ROLES,
+    AlertQuery,
+)
+from dispatch.core.validation import (
+    InputError,
+    alert_input,
+    alert_patch,
+    broadcast_input,
+    login_input,
+)
 from dispatch.core.views import alert_staff
 from dispatch.http_util import JSON, check_query, principal, read_json
 
@@ -26,7 +38,7 @@ async def healthz(request: Request) -> Response:
         "status": "ok" if not problems else "unavailable",
         "store": svc.store_kind,
         "bus": svc.bus_kind,
-        "seq": svc.sequencer.last,
+        "seq": await svc.store.head_seq() if not problems else None,
         "connections": svc.hub.connections(),
     }
     if problems:
@@ -84,7 +96,7 @@ def _parse_since(raw: str) -> datetime:
         ts = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
         raise InputError(422, "invalid_type", "since must be an ISO 8601 date-time", "since") from None
-    return ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)
+    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
 
 
 _ALERT_FILTERS = frozenset({"status", "sector", "category", "since", "limit"})

@@ -14,9 +14,10 @@ from dispatch.core.audience import Home, resident_wants
 from dispatch.core.codec import message, text_frame
 from dispatch.core.events import OPS_TYPES, RESIDENT_MESSAGES, resident_view
 from dispatch.core.model import RESIDENT_ROLES, STAFF_ROLES, User
+from dispatch.core.routing import OPS, home_channel
 from dispatch.fastws import RAW_EXTENSION, AsgiSink, RawSink
-from dispatch.hub import Conn
 from dispatch.http_util import JSON
+from dispatch.hub import Conn
 
 log = logging.getLogger("dispatch.ws")
 
@@ -61,16 +62,16 @@ def _sink(ws: WebSocket, limit: int) -> Any:
     return RawSink(proto, limit) if proto is not None else AsgiSink(ws.send, limit)
 
 
-async def _replay(ws: WebSocket, conn: Conn, since: int | None, home: Home | None) -> None:
-    """Send what the client missed after `since`, up to the worker's live
-    watermark; everything above it arrives through conn.pending."""
+async def _replay(ws: WebSocket, conn: Conn, since: int | None, home: Home | None, head: int) -> None:
+    """Send what the client missed after `since`, up to the channel's
+    watermark `head`; everything above it arrives through conn.pending."""
     svc = ws.app.state.svc
-    head = svc.sequencer.last
     if since is None:
         conn.last_seq = head
         return
-    oldest = head - svc.settings.stream_replay_max
-    too_new = since > head and since > await svc.store.head_seq()
+    store_head = await svc.store.head_seq()
+    oldest = store_head - svc.settings.stream_replay_max
+    too_new = since > store_head
     if since < 0 or since < oldest or too_new:
         conn.last_seq = head
         reason = "too_old" if 0 <= since < oldest else "unknown_seq"
@@ -116,9 +117,14 @@ async def _serve(ws: WebSocket, roles: frozenset[str], resident: bool) -> None:
     await ws.accept()
     sink = _sink(ws, svc.settings.stream_send_queue_bytes)
     since = _since(ws)
+    channel = home_channel(home.lat, home.lon) if home else OPS
+    await svc.sequencer.join(channel)
+    # no await between these two lines: no event can slip between the
+    # watermark and the start of buffering
     conn = svc.hub.attach_resident(sink, home, since or 0) if home else svc.hub.attach_ops(sink, since or 0)
+    head = svc.sequencer.watermark(channel)
     try:
-        await _replay(ws, conn, since, home)
+        await _replay(ws, conn, since, home, head)
         svc.hub.go_live(conn)
         while True:  # clients have nothing to say; wait for the close
             msg = await ws.receive()

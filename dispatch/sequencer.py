@@ -1,11 +1,14 @@
-"""Delivers the global event log to this worker's hub in seq order, exactly once.
+"""Delivers each subscribed channel's events to this worker's hub in order,
+exactly once.
 
 Events reach a worker by three roads: its own commits (the fast path, no
 round trip), the bus (other workers' commits; lossy), and the store (the
-truth). The store's seqs are gapless and commit-ordered (ports.Store), so a
-gap means "missing", never "skipped": after a short wait for the bus, the
-missing range is read from the store. A periodic check of the store head
-catches an event lost at the tail, when no later event reveals the gap."""
+truth). Every event names, for each channel it is published on, the seq of
+the previous event of that channel (`links`), written in the same
+transaction that commits the event (ports.Store). So a worker knows at once
+when it missed something on a channel: after a short wait for the bus, it
+reads the missing range from the store. A periodic check of the channel
+heads catches an event lost at the tail, when no later one reveals the gap."""
 
 from __future__ import annotations
 
@@ -21,19 +24,37 @@ from dispatch.ports import Bus, Store
 
 log = logging.getLogger("dispatch.sequencer")
 
-CHANNEL = "events"
+# How long a channel may stay without listeners before we unsubscribe:
+# reconnecting clients come back within seconds.
+LINGER_S = 30.0
 
 
 def encode_event(event: Event) -> bytes:
     return orjson.dumps(
-        {"seq": event.seq, "type": event.type, "data": event.data, "created_at": iso(event.created_at)}
+        {
+            "seq": event.seq,
+            "type": event.type,
+            "data": event.data,
+            "created_at": iso(event.created_at),
+            "links": event.links,
+        }
     )
 
 
 def decode_event(raw: bytes) -> Event:
     obj = orjson.loads(raw)
     created = datetime.fromisoformat(obj["created_at"].replace("Z", "+00:00"))
-    return Event(int(obj["seq"]), obj["type"], obj["data"], created)
+    return Event(int(obj["seq"]), obj["type"], obj["data"], created, obj.get("links") or {})
+
+
+class _Channel:
+    __slots__ = ("filling", "held", "last", "name")
+
+    def __init__(self, name: str, last: int) -> None:
+        self.name = name
+        self.last = last
+        self.held: dict[int, Event] = {}  # by the seq of their predecessor
+        self.filling: asyncio.Task[None] | None = None
 
 
 class Sequencer:
@@ -41,7 +62,7 @@ class Sequencer:
         self,
         store: Store,
         bus: Bus,
-        deliver: Callable[[Event], None],
+        deliver: Callable[[str, Event], None],
         gap_wait: float = 0.02,
         poll_every: float = 1.0,
     ) -> None:
@@ -50,103 +71,162 @@ class Sequencer:
         self.deliver = deliver
         self.gap_wait = gap_wait
         self.poll_every = poll_every
-        self.last = 0
-        self._held: dict[int, Event] = {}
-        self._filling: asyncio.Task[None] | None = None
+        self.channels: dict[str, _Channel] = {}
+        self._joining: dict[str, asyncio.Future[_Channel]] = {}
+        self._leaving: dict[str, asyncio.TimerHandle] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self.filled_from_store = 0
 
     async def start(self) -> None:
-        await self.bus.subscribe(CHANNEL)
         self.bus.on_reconnect(self._on_reconnect)
-        self.last = await self.store.head_seq()
         self._tasks = [
             asyncio.create_task(self._read_bus(), name="sequencer-bus"),
             asyncio.create_task(self._poll(), name="sequencer-poll"),
         ]
 
     async def stop(self) -> None:
-        for task in [*self._tasks, self._filling]:
-            if task is not None:
-                task.cancel()
-        for task in self._tasks:
+        for handle in self._leaving.values():
+            handle.cancel()
+        tasks = [*self._tasks, *(c.filling for c in self.channels.values() if c.filling)]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
             try:
                 await task
             except (asyncio.CancelledError, Exception):
                 pass
 
+    # subscriptions ------------------------------------------------------------
+    async def join(self, name: str) -> int:
+        """Listen on a channel; returns its watermark: every event of the
+        channel up to it is in the store, every later one will be delivered."""
+        handle = self._leaving.pop(name, None)
+        if handle is not None:
+            handle.cancel()
+        channel = self.channels.get(name)
+        if channel is not None:
+            return channel.last
+        pending = self._joining.get(name)
+        if pending is None:
+            pending = asyncio.get_running_loop().create_future()
+            self._joining[name] = pending
+            try:
+                await self.bus.subscribe(name)  # first, so nothing after the head read is missed
+                channel = self.channels[name] = _Channel(name, await self.store.channel_head(name))
+                pending.set_result(channel)
+            except BaseException as exc:
+                pending.set_exception(exc)
+                raise
+            finally:
+                del self._joining[name]
+        return (await asyncio.shield(pending)).last
+
+    def leave_later(self, name: str) -> None:
+        if name in self.channels and name not in self._leaving:
+            self._leaving[name] = asyncio.get_running_loop().call_later(LINGER_S, self._leave, name)
+
+    def _leave(self, name: str) -> None:
+        self._leaving.pop(name, None)
+        channel = self.channels.pop(name, None)
+        if channel is not None:
+            if channel.filling is not None:
+                channel.filling.cancel()
+            task = asyncio.get_running_loop().create_task(self._unsubscribe(name))
+            self._tasks.append(task)
+            task.add_done_callback(self._tasks.remove)
+
+    async def _unsubscribe(self, name: str) -> None:
+        # subscribe/unsubscribe are set operations: a join() that ran since
+        # we decided to leave must win
+        if name not in self.channels and name not in self._joining:
+            await self.bus.unsubscribe(name)
+
+    def watermark(self, name: str) -> int:
+        channel = self.channels.get(name)
+        return channel.last if channel else 0
+
+    # events -------------------------------------------------------------------
     async def publish(self, event: Event) -> None:
         """Called after a commit on this worker."""
-        self.offer(event)
+        for name in event.links:
+            self.offer(name, event)
+        raw = encode_event(event)
         try:
-            await self.bus.publish(CHANNEL, encode_event(event))
+            await asyncio.gather(*(self.bus.publish(name, raw) for name in event.links))
         except Exception:  # the store has it; other workers catch up from there
             log.warning("bus publish failed; other workers will catch up from the store")
 
-    def offer(self, event: Event) -> None:
-        seq = event.seq
-        if seq <= self.last:
+    def offer(self, name: str, event: Event) -> None:
+        channel = self.channels.get(name)
+        if channel is None or event.seq <= channel.last:
             return
-        if seq != self.last + 1:
-            self._held[seq] = event
-            self._schedule_fill(self.gap_wait)
+        prev = event.links.get(name, 0)
+        if prev > channel.last:
+            channel.held[prev] = event
+            self._schedule_fill(channel, self.gap_wait)
             return
-        self._emit(event)
-        held = self._held
-        while held:
-            nxt = held.pop(self.last + 1, None)
+        self._emit(channel, event)
+        while channel.held:
+            nxt = channel.held.pop(channel.last, None)
             if nxt is None:
                 break
-            self._emit(nxt)
+            self._emit(channel, nxt)
 
-    def _emit(self, event: Event) -> None:
-        self.last = event.seq
+    def _emit(self, channel: _Channel, event: Event) -> None:
+        channel.last = event.seq
         try:
-            self.deliver(event)
+            self.deliver(channel.name, event)
         except Exception:
             log.exception("delivering event %s failed", event.seq)
 
-    def _schedule_fill(self, delay: float) -> None:
-        if self._filling is None or self._filling.done():
-            self._filling = asyncio.get_running_loop().create_task(self._fill(delay))
+    def _schedule_fill(self, channel: _Channel, delay: float) -> None:
+        if channel.filling is None or channel.filling.done():
+            channel.filling = asyncio.get_running_loop().create_task(self._fill(channel, delay))
 
-    async def _fill(self, delay: float) -> None:
+    async def _fill(self, channel: _Channel, delay: float) -> None:
         if delay:
             await asyncio.sleep(delay)
         retry = False
         try:
-            while True:
-                events = await self.store.events_after(self.last, limit=1000)
+            while self.channels.get(channel.name) is channel:
+                events = await self.store.events_after(channel.last, limit=1000, channel=channel.name)
                 for event in events:
                     self.filled_from_store += 1
-                    self.offer(event)
+                    self.offer(channel.name, event)
                 if len(events) < 1000:
                     break
         except Exception:
             log.warning("catching up from the store failed; retrying")
             retry = True
-        self._held = {s: e for s, e in self._held.items() if s > self.last}
-        if retry or self._held:  # more arrived while we were reading
-            self._filling = None
-            self._schedule_fill(0.5 if retry else self.gap_wait)
+        channel.held = {p: e for p, e in channel.held.items() if e.seq > channel.last}
+        if retry or channel.held:  # more arrived while we were reading
+            channel.filling = None
+            self._schedule_fill(channel, 0.5 if retry else self.gap_wait)
 
     def _on_reconnect(self) -> None:
-        self._schedule_fill(0)
+        for channel in self.channels.values():
+            self._schedule_fill(channel, 0)
 
     async def _read_bus(self) -> None:
-        async for _channel, raw in self.bus.messages():
+        async for name, raw in self.bus.messages():
             try:
                 event = decode_event(raw)
             except Exception:
                 log.warning("ignoring an undecodable bus message")
                 continue
-            self.offer(event)
+            self.offer(name, event)
 
     async def _poll(self) -> None:
         while True:
             await asyncio.sleep(self.poll_every)
+            if not self.channels:
+                continue
             try:
-                if await self.store.head_seq() > self.last:
-                    self._schedule_fill(0)
+                heads = await self.store.channel_heads(list(self.channels))
             except Exception:
                 log.warning("store head check failed")
+                continue
+            for name, head in heads.items():
+                channel = self.channels.get(name)
+                if channel is not None and head > channel.last:
+                    self._schedule_fill(channel, 0)

@@ -10,7 +10,17 @@ from typing import Any
 from dispatch.core import lifecycle
 from dispatch.core.audience import Home, resident_wants, within
 from dispatch.core.categories import initial_priority
-from dispatch.core.model import Alert, AlertQuery, Broadcast, NewAlert, NewBroadcast, User, iso, utcnow
+from dispatch.core.model import (
+    Alert,
+    AlertQuery,
+    Broadcast,
+    NewAlert,
+    NewBroadcast,
+    User,
+    iso,
+    utcnow,
+)
+from dispatch.core.routing import OPS, alert_channels, broadcast_channels
 from dispatch.core.validation import AlertInput, AlertPatch, BroadcastInput, InputError
 from dispatch.core.views import alert_resident, alert_staff
 from dispatch.ports import NotFound, Store
@@ -47,6 +57,7 @@ class Dispatch:
             cell=cell_of(body.lat, body.lon, self.cell_res),
             priority=initial_priority(body.category),
             created_at=utcnow(),
+            channels=tuple(alert_channels(body.lat, body.lon, sector, self.radius_m, self.city)),
         )
         alert, event = await self.store.create_alert(new)
         if event is not None:
@@ -74,7 +85,7 @@ class Dispatch:
             return dataclasses.replace(alert, **changes)
 
         try:
-            alert, event = await self.store.update_alert(alert_id, change)
+            alert, event = await self.store.update_alert(alert_id, change, [OPS])
         except NotFound:
             raise InputError(404, "not_found", f"no alert {alert_id}") from None
         except lifecycle.TransitionError as exc:
@@ -112,6 +123,7 @@ class Dispatch:
             level=body.level,
             recipients=await self.recipients(body),
             created_at=utcnow(),
+            channels=tuple(broadcast_channels(body.sectors, None if body.circle is None else vars(body.circle), self.city)),
         )
         b, event = await self.store.create_broadcast(new)
         await self.sequencer.publish(event)

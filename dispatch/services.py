@@ -66,6 +66,7 @@ async def start_services(settings: Settings) -> Services:
     await bus.connect()
     hub = Hub(settings.alerts_radius_m)
     sequencer = Sequencer(store, bus, hub.deliver)
+    hub.on_empty = sequencer.leave_later
     await sequencer.start()
     return Services(
         settings=settings,

@@ -21,6 +21,7 @@ from dispatch.core.model import NewUser
 from dispatch.settings import Settings
 from geo import City, load_city
 
+
 # About 40% of real alerts are mutual aid (DEVELOPERS.md); the rest spread
 # over the other categories.
 def pick_category(rng: random.Random) -> str:

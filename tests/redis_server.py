@@ -18,6 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 
 class RedisServer:
@@ -59,6 +60,7 @@ class RedisServer:
                 "--dir", str(self._dir),
                 "--logfile", str(self._logfile),
             ],
+            check=False,  # a failure is reported below, with redis-server's stderr
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             timeout=timeout,
@@ -101,7 +103,7 @@ class RedisServer:
             shutil.rmtree(self._dir, ignore_errors=True)
             atexit.unregister(self.close)
 
-    def __enter__(self) -> RedisServer:
+    def __enter__(self) -> Self:
         try:
             self.start()
         except BaseException:

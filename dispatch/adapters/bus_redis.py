@@ -40,8 +40,10 @@ HEALTH_INTERVAL = 5.0  # reader PINGs after this much silence; silence twice = d
 
 def _pool(url: str) -> ConnectionPool:
     options: dict[str, Any] = {
-        # redis-py's default retry is 10 attempts with backoff: seconds of
-        # waiting per call during an outage. We fail fast; the reader reconnects.
+        # Spelled out, not left to redis-py defaults: no socket timeout means
+        # waiting forever on a hung server, and redis.Redis()'s own default is
+        # 10 retries with backoff. We fail fast; the reader does the reconnecting.
+        # Query options in the URL (e.g. ?socket_timeout=2) still win.
         "socket_connect_timeout": CONNECT_TIMEOUT,
         "socket_timeout": SOCKET_TIMEOUT,
         "retry": Retry(NoBackoff(), 0),
@@ -54,6 +56,11 @@ def _pool(url: str) -> ConnectionPool:
         "decode_responses": False,
     }
     return ConnectionPool(**options)
+
+
+def _describe(exc: BaseException) -> str:
+    # redis-py 8's repr() of its errors drops the message ("network:ConnectionError").
+    return f"{type(exc).__name__}: {exc}"
 
 
 class RedisBus:
@@ -95,9 +102,8 @@ class RedisBus:
             return
         self._pub = Redis.from_pool(_pool(self._url))  # from_pool: aclose() closes the pool too
         self._sub_pool = _pool(self._url)  # only a factory for the reader's connection
-        link = self._sub_pool.make_connection()
         try:
-            await link.connect()
+            link = await self._open_link()
         except BaseException:
             await self._pub.aclose()
             raise
@@ -144,11 +150,11 @@ class RedisBus:
         try:
             async with asyncio.timeout(PUBLISH_BUDGET):
                 await self._pub.publish(self._wire(channel), message)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - by contract publish never raises
             self.publish_dropped += 1
             if not self._publish_failing:  # one warning per outage
                 self._publish_failing = True
-                log.warning("bus publish failed, dropping until Redis answers: %r", exc)
+                log.warning("bus publish failed, dropping until Redis answers: %s", _describe(exc))
             return
         if self._publish_failing:
             self._publish_failing = False
@@ -170,8 +176,8 @@ class RedisBus:
         try:
             await link.send_command("SUBSCRIBE", self._wire(channel), check_health=False)
             await asyncio.wait_for(waiter, SUBSCRIBE_TIMEOUT)
-        except Exception as exc:  # link lost or stalled: the reader reconnects and resubscribes
-            log.debug("bus subscribe %r not confirmed: %r", channel, exc)
+        except Exception as exc:  # noqa: BLE001 - link lost or stalled: the reader reconnects and resubscribes
+            log.debug("bus subscribe %r not confirmed: %s", channel, _describe(exc))
         finally:
             pending = self._waiters.get(channel)
             if pending and waiter in pending:
@@ -186,8 +192,8 @@ class RedisBus:
             return
         try:
             await link.send_command("UNSUBSCRIBE", self._wire(channel), check_health=False)
-        except Exception as exc:  # a reconnect subscribes only to _channels anyway
-            log.debug("bus unsubscribe %r not sent: %r", channel, exc)
+        except Exception as exc:  # noqa: BLE001 - a reconnect subscribes only to _channels anyway
+            log.debug("bus unsubscribe %r not sent: %s", channel, _describe(exc))
 
     def messages(self) -> AsyncIterator[tuple[str, bytes]]:
         return self._inbox.messages()
@@ -198,26 +204,32 @@ class RedisBus:
     # the reader task
 
     async def _run(self, link: AbstractConnection | None) -> None:
-        assert self._sub_pool is not None
         delay = BACKOFF_START
         reconnecting = False
         down_since: float | None = None
+
+        def subscribed() -> None:
+            # Only a link that got as far as answering the barrier PING counts
+            # as restored: one that connects and dies at once keeps backing off.
+            nonlocal delay, down_since
+            delay = BACKOFF_START
+            if down_since is not None:
+                log.info("bus subscriber link back after %.1fs", time.monotonic() - down_since)
+                down_since = None
+            if reconnecting:
+                self._fire_reconnect()
+
         while True:
             try:
                 if link is None:
-                    link = self._sub_pool.make_connection()
-                    await link.connect()
-                if down_since is not None:
-                    log.info("bus subscriber link back after %.1fs", time.monotonic() - down_since)
-                    down_since = None
-                delay = BACKOFF_START
-                await self._session(link, reconnecting)
-            except Exception as exc:  # any failure of the link: start over
+                    link = await self._open_link()
+                await self._session(link, subscribed)
+            except Exception as exc:  # noqa: BLE001 - any failure of the link: start over
                 if down_since is None:  # one warning per outage, not per attempt
                     down_since = time.monotonic()
-                    log.warning("bus subscriber link lost, reconnecting: %r", exc)
+                    log.warning("bus subscriber link lost, reconnecting: %s", _describe(exc))
                 else:
-                    log.debug("bus reconnect failed: %r", exc)
+                    log.debug("bus reconnect failed: %s", _describe(exc))
             finally:
                 self._link = None
                 self._release_waiters()
@@ -228,8 +240,9 @@ class RedisBus:
             await asyncio.sleep(delay)
             delay = min(delay * 2, BACKOFF_CAP)
 
-    async def _session(self, link: AbstractConnection, reconnecting: bool) -> None:
-        """Subscribe to every wanted channel, then read until the link fails."""
+    async def _session(self, link: AbstractConnection, subscribed: Callable[[], None]) -> None:
+        """Subscribe to every wanted channel, call `subscribed` once Redis has
+        applied that, then read until the link fails."""
         self._link = link
         wanted = [self._wire(c) for c in self._channels]
         if wanted:
@@ -258,10 +271,21 @@ class RedisBus:
                     self._inbox.put(channel, reply[2])
             elif kind == b"subscribe":
                 self._confirm(reply[1])
-            elif kind in (b"pong", b"PONG") and not ready:  # list form when subscribed
+            elif kind in (b"pong", b"PONG") and not ready:  # lower case list form when subscribed
                 ready = True
-                if reconnecting:
-                    self._fire_reconnect()
+                subscribed()
+
+    async def _open_link(self) -> AbstractConnection:
+        # Not pool.get_connection(): the link is ours alone for its whole
+        # life, the pool must never health-check it or hand it out.
+        assert self._sub_pool is not None
+        link: AbstractConnection = self._sub_pool.make_connection()  # type: ignore[no-untyped-call]
+        try:
+            await link.connect()  # type: ignore[no-untyped-call]
+        except BaseException:
+            await link.disconnect(nowait=True)
+            raise
+        return link
 
     def _confirm(self, wire_channel: bytes) -> None:
         channel = self._unwire(wire_channel)

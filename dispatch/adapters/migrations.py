@@ -95,8 +95,20 @@ CREATE TABLE events (
     seq        INTEGER PRIMARY KEY,
     type       TEXT NOT NULL,
     data       TEXT NOT NULL,
-    created_at TEXT NOT NULL
+    created_at TEXT NOT NULL,
+    links      TEXT NOT NULL DEFAULT '{}'
 );
+
+CREATE TABLE channel_heads (
+    channel TEXT PRIMARY KEY,
+    last    INTEGER NOT NULL
+);
+
+CREATE TABLE event_channels (
+    channel TEXT NOT NULL,
+    seq     INTEGER NOT NULL,
+    PRIMARY KEY (channel, seq)
+) WITHOUT ROWID;
 
 CREATE TABLE event_seq (
     id    INTEGER PRIMARY KEY CHECK (id = 1),
@@ -171,7 +183,21 @@ CREATE TABLE events (
     seq        BIGINT PRIMARY KEY,
     type       TEXT NOT NULL,
     data       TEXT NOT NULL,
-    created_at TIMESTAMPTZ NOT NULL
+    created_at TIMESTAMPTZ NOT NULL,
+    links      TEXT NOT NULL DEFAULT '{}'
+);
+
+-- the seq of each bus channel's latest event, and which events each channel
+-- carried: a worker that missed part of a channel reads it back from here
+CREATE TABLE channel_heads (
+    channel TEXT PRIMARY KEY,
+    last    BIGINT NOT NULL
+);
+
+CREATE TABLE event_channels (
+    channel TEXT NOT NULL,
+    seq     BIGINT NOT NULL,
+    PRIMARY KEY (channel, seq)
 );
 
 CREATE TABLE event_seq (

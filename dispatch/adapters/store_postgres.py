@@ -1,11 +1,13 @@
 """Store on PostgreSQL (asyncpg pool).
 
-The hot path, create_alert, is one statement, hence one round trip and one
-implicit transaction: bump the event_seq counter (skipped when the client_id
-is already taken), insert the alert with that seq, insert its event, return
-the alert. The counter row lock is held from the bump to the commit, which
-is what makes seqs gapless and commit order equal seq order; nothing waits on
-the client while it is held. The event's JSON is produced here (orjson) and
+The hot path, create_alert, is group-committed (store_common.AlertBatcher):
+the alerts that concurrent callers submit meanwhile are written together by
+one statement, hence one round trip and one implicit transaction: bump the
+event_seq counter once for the batch (skipping alerts whose client_id is
+taken), insert the alerts with their seqs, insert their events, return the
+alerts. The counter row lock is held from the bump to the commit, which is
+what makes seqs gapless and commit order equal seq order; nothing waits on
+the client while it is held. The event JSON is produced here (orjson) and
 completed in SQL with the id and seq the database assigns, see
 store_common.splice_tail.
 
@@ -29,30 +31,44 @@ from dispatch.adapters.store_common import (
     EVENT_COLUMNS,
     RESIDENT_ROLES_SQL,
     USER_COLUMNS,
+    AlertBatcher,
     Dialect,
+    Draft,
     alert_from_row,
     alert_query_sql,
     apply_change,
     broadcast_from_row,
+    channels_of,
     check_duplicates,
     circle_json,
     dumps,
     event_from_row,
     home_changes,
+    link,
     norm_email,
     provisional_alert,
     sectors_json,
-    splice_tail,
     to_utc,
     ts_identity,
     user_from_row,
     user_record,
 )
-from dispatch.core.model import Alert, AlertQuery, Broadcast, Event, NewAlert, NewBroadcast, NewUser, User, utcnow
+from dispatch.core.model import (
+    Alert,
+    AlertQuery,
+    Broadcast,
+    Event,
+    NewAlert,
+    NewBroadcast,
+    NewUser,
+    User,
+    utcnow,
+)
 from dispatch.core.views import alert_staff, broadcast_view
 from dispatch.ports import NotFound
 
 PING_TIMEOUT_S = 5.0
+MAX_ALERT_BATCH = 256
 
 _DIALECT = Dialect(
     param=lambda i: f"${i}",
@@ -61,33 +77,49 @@ _DIALECT = Dialect(
     ts_value=to_utc,
 )
 
-# $1 author, $2 category, $3 lat, $4 lon, $5 text, $6 client_id, $7 sector,
-# $8 cell, $9 priority, $10 created_at, $11 the event JSON after id and seq.
-# `a` reads from `s`, so the bump runs first; when (author, client_id) exists
-# already nothing is bumped or inserted and the second branch returns that
-# alert. Two concurrent first attempts: the loser fails on the unique index
-# (rolling back its bump) and create_alert reads the winner's row.
-_CREATE_ALERT = f"""
-WITH s AS (
-    UPDATE event_seq SET value = value + 1
-    WHERE id = 1 AND NOT EXISTS (SELECT 1 FROM alerts WHERE author = $1::bigint AND client_id = $6::text)
+# create_alert for a batch, in one statement (one round trip, one implicit
+# transaction). Arrays, one element per alert: $1 author, $2 category, $3 lat,
+# $4 lon, $5 text, $6 client_id, $7 sector, $8 cell, $9 priority,
+# $10 created_at. The events follow in a second statement of the same
+# transaction (_append): it must read the channel heads with a snapshot
+# taken after this one has the counter's row lock.
+# `fresh` drops the alerts whose (author, client_id) exists; if none is left
+# nothing is bumped. `s` bumps the counter once by the number of fresh alerts
+# (its row lock is held until commit); `numbered` hands out ids and seqs in
+# input order, so the alerts and their events are written without a join.
+# The result: one row per input alert, `created` or the existing one. Two
+# concurrent first attempts at one (author, client_id): the loser fails on the
+# unique index, rolling back its bump, and is retried.
+_CREATE_ALERTS = f"""
+WITH input AS (
+    SELECT * FROM unnest($1::bigint[], $2::text[], $3::float8[], $4::float8[], $5::text[], $6::text[],
+                         $7::text[], $8::text[], $9::float8[], $10::timestamptz[])
+         WITH ORDINALITY AS t(author, category, lat, lon, text, client_id, sector, cell, priority, created_at, i)
+), fresh AS (
+    SELECT * FROM input
+    WHERE NOT EXISTS (SELECT 1 FROM alerts x WHERE x.author = input.author AND x.client_id = input.client_id)
+), s AS (
+    UPDATE event_seq SET value = value + (SELECT count(*) FROM fresh)
+    WHERE id = 1 AND EXISTS (SELECT 1 FROM fresh)
     RETURNING value
+), numbered AS (
+    SELECT w.*, nextval('alerts_id_seq') AS id
+    FROM (SELECT fresh.*, s.value - count(*) OVER () + row_number() OVER (ORDER BY fresh.i) AS seq
+          FROM fresh, s ORDER BY fresh.i) w
 ), a AS (
-    INSERT INTO alerts (author, category, lat, lon, text, client_id, sector, cell, status, priority, assignee,
-                        notes, created_at, updated_at, seq)
-    SELECT $1::bigint, $2::text, $3::float8, $4::float8, $5::text, $6::text, $7::text, $8::text, 'new',
-           $9::float8, NULL, '[]', $10::timestamptz, $10::timestamptz, s.value
-    FROM s
-    RETURNING {ALERT_COLUMNS}
-), e AS (
-    INSERT INTO events (seq, type, data, created_at)
-    SELECT a.seq, 'alert.created', '{{"id":' || a.id || ',"seq":' || a.seq || $11::text, $10::timestamptz
-    FROM a
+    INSERT INTO alerts (id, author, category, lat, lon, text, client_id, sector, cell, status, priority,
+                        assignee, notes, created_at, updated_at, seq)
+    SELECT id, author, category, lat, lon, text, client_id, sector, cell, 'new', priority, NULL, '[]',
+           created_at, created_at, seq
+    FROM numbered
 )
-SELECT true AS created, {ALERT_COLUMNS} FROM a
+SELECT true AS created, i, id, author, category, lat, lon, text, client_id, sector, cell, 'new' AS status,
+       priority, NULL AS assignee, '[]'::jsonb AS notes, created_at, created_at AS updated_at, seq
+FROM numbered
 UNION ALL
-SELECT false, {ALERT_COLUMNS} FROM alerts
-WHERE author = $1::bigint AND client_id = $6::text AND NOT EXISTS (SELECT 1 FROM s)
+SELECT false, input.i, {", ".join(f"x.{c.strip()}" for c in ALERT_COLUMNS.split(","))}
+FROM input JOIN alerts x ON x.author = input.author AND x.client_id = input.client_id
+WHERE NOT EXISTS (SELECT 1 FROM fresh f WHERE f.i = input.i)
 """
 
 # Runs after SELECT ... FOR UPDATE in the same transaction; `s` waits for `u`
@@ -98,27 +130,49 @@ WITH u AS (
                       updated_at = $6::timestamptz
     WHERE id = $1::bigint
     RETURNING id
-), s AS (
-    UPDATE event_seq SET value = value + 1 WHERE id = 1 AND EXISTS (SELECT 1 FROM u) RETURNING value
 )
-INSERT INTO events (seq, type, data, created_at)
-SELECT s.value, 'alert.updated', $7::text, $6::timestamptz FROM s
-RETURNING seq
+UPDATE event_seq SET value = value + 1 WHERE id = 1 AND EXISTS (SELECT 1 FROM u) RETURNING value
 """
 
 _CREATE_BROADCAST = """
 WITH s AS (
     UPDATE event_seq SET value = value + 1 WHERE id = 1 RETURNING value
-), b AS (
-    INSERT INTO broadcasts (author, sectors, circle, text, level, recipients, created_at, seq)
-    SELECT $1::bigint, $2::jsonb, $3::jsonb, $4::text, $5::text, $6::int, $7::timestamptz, s.value FROM s
-    RETURNING id, seq
-), e AS (
-    INSERT INTO events (seq, type, data, created_at)
-    SELECT b.seq, 'broadcast.sent', '{"id":' || b.id || $8::text, $7::timestamptz FROM b
 )
-SELECT id, seq FROM b
+INSERT INTO broadcasts (author, sectors, circle, text, level, recipients, created_at, seq)
+SELECT $1::bigint, $2::jsonb, $3::jsonb, $4::text, $5::text, $6::int, $7::timestamptz, s.value FROM s
+RETURNING id, seq
 """
+
+_HEADS = "SELECT channel, last FROM channel_heads WHERE channel = ANY($1::text[])"
+
+# The events of one transaction, their channel memberships, and the new heads.
+_APPEND = """
+WITH ev AS (
+    INSERT INTO events (seq, type, data, created_at, links)
+    SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[], $5::text[])
+), ec AS (
+    INSERT INTO event_channels (channel, seq) SELECT * FROM unnest($6::text[], $7::bigint[])
+)
+INSERT INTO channel_heads (channel, last) SELECT * FROM unnest($8::text[], $9::bigint[])
+ON CONFLICT (channel) DO UPDATE SET last = EXCLUDED.last
+"""
+
+
+async def _append(con: asyncpg.Connection[Any], drafts: Sequence[Draft]) -> list[Event]:
+    """Write events whose seqs this transaction has taken (it holds the
+    counter's row lock, so this statement's snapshot sees every earlier
+    commit), chained to their channels' previous events."""
+    names = channels_of(drafts)
+    heads = {r[0]: r[1] for r in await con.fetch(_HEADS, names)} if names else {}
+    events, new_heads = link(drafts, heads)
+    pairs = [(c, e.seq) for e in events for c in e.links]
+    await con.execute(
+        _APPEND,
+        [e.seq for e in events], [e.type for e in events], [dumps(e.data) for e in events],
+        [e.created_at for e in events], [dumps(e.links) for e in events],
+        [c for c, _ in pairs], [q for _, q in pairs], names, [new_heads[c] for c in names],
+    )
+    return events
 
 _ADD_USERS = """
 INSERT INTO users (role, email, password_hash, name, home_lat, home_lon, home_sector, validated, created_at)
@@ -141,6 +195,7 @@ class PostgresStore:
         self.url = url
         self.pool_size = pool_size
         self._pool: asyncpg.Pool[Any] | None = None
+        self._batcher = AlertBatcher(self._insert_alerts, (asyncpg.PostgresError,), MAX_ALERT_BATCH)
 
     # -- lifecycle ----------------------------------------------------------
 
@@ -151,6 +206,7 @@ class PostgresStore:
             )
 
     async def close(self) -> None:
+        await self._batcher.drain()
         pool, self._pool = self._pool, None
         if pool is not None:
             await pool.close()
@@ -243,28 +299,41 @@ class PostgresStore:
     # -- alerts and broadcasts ---------------------------------------------
 
     async def create_alert(self, new: NewAlert) -> tuple[Alert, Event | None]:
-        draft = provisional_alert(new)
-        args = (
-            new.author, new.category, new.lat, new.lon, new.text, new.client_id, new.sector, new.cell,
-            new.priority, draft.created_at, splice_tail(alert_staff(draft), ("id", "seq")),
-        )
+        self.pool  # noqa: B018 -- raise now if not connected
+        return await self._batcher.submit(new)
+
+    async def _insert_alerts(self, batch: Sequence[NewAlert]) -> list[tuple[Alert, Event | None]]:
+        drafts = [provisional_alert(n) for n in batch]
+        columns = [
+            [n.author for n in batch], [n.category for n in batch], [n.lat for n in batch],
+            [n.lon for n in batch], [n.text for n in batch], [n.client_id for n in batch],
+            [n.sector for n in batch], [n.cell for n in batch], [n.priority for n in batch],
+            [d.created_at for d in drafts],
+        ]
+        out: list[tuple[Alert, Event | None] | None] = [None] * len(batch)
         async with self.pool.acquire() as con:
-            for _ in range(3):
+            for attempt in range(1, 4):
                 try:
-                    row = await con.fetchrow(_CREATE_ALERT, *args)
+                    async with con.transaction():
+                        rows = await con.fetch(_CREATE_ALERTS, *columns)
+                        created = [(r["i"] - 1, alert_from_row(r, ts_identity)) for r in rows if r["created"]]
+                        events = await _append(con, [
+                            Draft(a.seq, "alert.created", alert_staff(a), a.created_at, batch[i].channels)
+                            for i, a in created
+                        ]) if created else []
+                    break
                 except asyncpg.UniqueViolationError as exc:
-                    if exc.constraint_name != "alerts_author_client_id":
+                    # lost a race on one (author, client_id) with another
+                    # process; the winner has committed: the retry sees it
+                    if exc.constraint_name != "alerts_author_client_id" or attempt == 3:
                         raise
-                    # lost a race with the same (author, client_id): the
-                    # winner has committed, read its alert on the next turn
-                    continue
-                if row is None:  # the existing alert vanished? (not possible: no deletes)
-                    continue
-                alert = alert_from_row(row, ts_identity)
-                if not row["created"]:
-                    return alert, None
-                return alert, Event(alert.seq, "alert.created", alert_staff(alert), alert.created_at)
-        raise RuntimeError(f"create_alert: could not insert or find ({new.author}, {new.client_id!r})")
+        by_seq = {e.seq: e for e in events}
+        for row in rows:
+            alert = alert_from_row(row, ts_identity)
+            out[row["i"] - 1] = (alert, by_seq[alert.seq] if row["created"] else None)
+        if any(o is None for o in out):
+            raise RuntimeError("create_alert: an alert was neither inserted nor found")
+        return out  # type: ignore[return-value]
 
     async def get_alert(self, alert_id: int) -> Alert | None:
         row = await self.pool.fetchrow(f"SELECT {ALERT_COLUMNS} FROM alerts WHERE id = $1", alert_id)
@@ -275,7 +344,9 @@ class PostgresStore:
         rows = await self.pool.fetch(sql, *args)
         return [alert_from_row(r, ts_identity) for r in rows]
 
-    async def update_alert(self, alert_id: int, change: Callable[[Alert], Alert]) -> tuple[Alert, Event]:
+    async def update_alert(
+        self, alert_id: int, change: Callable[[Alert], Alert], channels: Sequence[str] = ()
+    ) -> tuple[Alert, Event]:
         async with self.pool.acquire() as con, con.transaction():
             row = await con.fetchrow(f"SELECT {ALERT_COLUMNS} FROM alerts WHERE id = $1 FOR UPDATE", alert_id)
             if row is None:
@@ -284,9 +355,10 @@ class PostgresStore:
             data = alert_staff(alert)
             seq = await con.fetchval(
                 _UPDATE_ALERT, alert_id, alert.status, alert.priority, alert.assignee, dumps(list(alert.notes)),
-                alert.updated_at, dumps(data),
+                alert.updated_at,
             )
-        return alert, Event(seq, "alert.updated", data, alert.updated_at)
+            (event,) = await _append(con, [Draft(seq, "alert.updated", data, alert.updated_at, channels)])
+        return alert, event
 
     async def create_broadcast(self, new: NewBroadcast) -> tuple[Broadcast, Event]:
         b = Broadcast(
@@ -294,20 +366,37 @@ class PostgresStore:
             circle=new.circle, text=new.text, level=new.level, recipients=new.recipients,
             created_at=to_utc(new.created_at), seq=0,
         )
-        row = await self.pool.fetchrow(
-            _CREATE_BROADCAST, new.author, sectors_json(new.sectors), circle_json(new.circle), new.text, new.level,
-            new.recipients, b.created_at, splice_tail(broadcast_view(b), ("id",)),
-        )
-        b = dataclasses.replace(b, id=row["id"], seq=row["seq"])
-        return b, Event(b.seq, "broadcast.sent", broadcast_view(b), b.created_at)
+        async with self.pool.acquire() as con, con.transaction():
+            row = await con.fetchrow(
+                _CREATE_BROADCAST, new.author, sectors_json(new.sectors), circle_json(new.circle), new.text,
+                new.level, new.recipients, b.created_at,
+            )
+            b = dataclasses.replace(b, id=row["id"], seq=row["seq"])
+            (event,) = await _append(con, [Draft(b.seq, "broadcast.sent", broadcast_view(b), b.created_at, new.channels)])
+        return b, event
 
     # -- the event log ------------------------------------------------------
 
-    async def events_after(self, seq: int, limit: int = 1000) -> list[Event]:
-        rows = await self.pool.fetch(
-            f"SELECT {EVENT_COLUMNS} FROM events WHERE seq > $1 ORDER BY seq LIMIT $2", seq, max(0, limit)
-        )
+    async def events_after(self, seq: int, limit: int = 1000, channel: str | None = None) -> list[Event]:
+        if channel is None:
+            rows = await self.pool.fetch(
+                f"SELECT {EVENT_COLUMNS} FROM events WHERE seq > $1 ORDER BY seq LIMIT $2", seq, max(0, limit)
+            )
+        else:
+            cols = ", ".join("e." + c.strip() for c in EVENT_COLUMNS.split(","))
+            rows = await self.pool.fetch(
+                f"SELECT {cols} FROM event_channels c JOIN events e ON e.seq = c.seq"
+                " WHERE c.channel = $1 AND c.seq > $2 ORDER BY c.seq LIMIT $3",
+                channel, seq, max(0, limit),
+            )
         return [event_from_row(r, ts_identity) for r in rows]
+
+    async def channel_heads(self, channels: Sequence[str]) -> dict[str, int]:
+        heads = {r[0]: int(r[1]) for r in await self.pool.fetch(_HEADS, list(channels))}
+        return {c: heads.get(c, 0) for c in channels}
+
+    async def channel_head(self, channel: str) -> int:
+        return (await self.channel_heads([channel]))[channel]
 
     async def head_seq(self) -> int:
         value = await self.pool.fetchval("SELECT value FROM event_seq WHERE id = 1")

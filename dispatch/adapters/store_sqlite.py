@@ -11,6 +11,8 @@ event seqs gapless and committed in order."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -27,16 +29,20 @@ from dispatch.adapters.store_common import (
     EVENT_COLUMNS,
     RESIDENT_ROLES_SQL,
     USER_COLUMNS,
+    AlertBatcher,
     Dialect,
+    Draft,
     alert_from_row,
     alert_query_sql,
-    broadcast_from_row,
     apply_change,
+    broadcast_from_row,
+    channels_of,
     check_duplicates,
     circle_json,
     dumps,
     event_from_row,
     home_changes,
+    link,
     norm_email,
     provisional_alert,
     sectors_json,
@@ -46,7 +52,17 @@ from dispatch.adapters.store_common import (
     user_from_row,
     user_record,
 )
-from dispatch.core.model import Alert, AlertQuery, Broadcast, Event, NewAlert, NewBroadcast, NewUser, User, utcnow
+from dispatch.core.model import (
+    Alert,
+    AlertQuery,
+    Broadcast,
+    Event,
+    NewAlert,
+    NewBroadcast,
+    NewUser,
+    User,
+    utcnow,
+)
 from dispatch.core.views import alert_staff, broadcast_view
 from dispatch.ports import NotFound
 
@@ -60,7 +76,38 @@ _DIALECT = Dialect(
 )
 
 _BUMP = "UPDATE event_seq SET value = value + 1 WHERE id = 1 RETURNING value"
-_INSERT_EVENT = f"INSERT INTO events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?)"
+_BUMP_BY = "UPDATE event_seq SET value = value + ? WHERE id = 1 RETURNING value"
+_ALERT_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT value FROM event_seq WHERE id = 1) + ?)"
+_USER_CHUNK = 100  # 9 parameters a row
+# 13 parameters a row: 64 rows stay under SQLite's historical limit of 999.
+MAX_ALERT_BATCH = 64
+_INSERT_EVENT = f"INSERT INTO events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?)"
+_UPSERT_HEAD = (
+    "INSERT INTO channel_heads (channel, last) VALUES (?, ?)"
+    " ON CONFLICT (channel) DO UPDATE SET last = excluded.last"
+)
+
+
+async def _append(db: aiosqlite.Connection, drafts: Sequence[Draft]) -> list[Event]:
+    """Write events whose seqs this write transaction has taken, chained to
+    their channels' previous events (ports.Store: links)."""
+    names = channels_of(drafts)
+    heads: dict[str, int] = {}
+    if names:
+        rows = await db.execute_fetchall(
+            "SELECT channel, last FROM channel_heads WHERE channel IN (SELECT value FROM json_each(?))",
+            (dumps(names),),
+        )
+        heads = {r[0]: r[1] for r in rows}
+    events, new_heads = link(drafts, heads)
+    await db.executemany(
+        _INSERT_EVENT, [(e.seq, e.type, dumps(e.data), ts_text(e.created_at), dumps(e.links)) for e in events]
+    )
+    await db.executemany(
+        "INSERT INTO event_channels (channel, seq) VALUES (?, ?)", [(c, e.seq) for e in events for c in e.links]
+    )
+    await db.executemany(_UPSERT_HEAD, [(c, new_heads[c]) for c in names])
+    return events
 
 
 class SqliteStore:
@@ -68,6 +115,7 @@ class SqliteStore:
         self.path = Path(path)
         self._db: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
+        self._batcher = AlertBatcher(self._insert_alerts, (sqlite3.DatabaseError,), MAX_ALERT_BATCH)
 
     # -- lifecycle ----------------------------------------------------------
 
@@ -80,7 +128,9 @@ class SqliteStore:
         try:
             db.row_factory = sqlite3.Row
             await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            await db.execute("PRAGMA journal_mode = WAL")
+            ((mode,),) = await db.execute_fetchall("PRAGMA journal_mode = WAL")
+            if mode != "wal" and str(self.path) != ":memory:":
+                raise RuntimeError(f"{self.path}: SQLite refused WAL mode (journal_mode={mode})")
             await db.execute("PRAGMA synchronous = FULL")
             await db.execute("PRAGMA foreign_keys = ON")
         except BaseException:
@@ -89,6 +139,7 @@ class SqliteStore:
         self._db = db
 
     async def close(self) -> None:
+        await self._batcher.drain()
         db, self._db = self._db, None
         if db is not None:
             async with self._lock:
@@ -113,12 +164,15 @@ class SqliteStore:
     async def _write(self) -> AsyncIterator[aiosqlite.Connection]:
         """One write transaction; rolled back if the body raises."""
         async with self._read() as db:
-            await db.execute("BEGIN IMMEDIATE")
             try:
+                await db.execute("BEGIN IMMEDIATE")
                 yield db
                 await db.execute("COMMIT")
             except BaseException:
-                if db.in_transaction:
+                # Unconditional: aiosqlite runs statements in order, so this
+                # comes after a BEGIN or statement whose await was cancelled
+                # but which still runs. "No transaction is active" is fine.
+                with contextlib.suppress(sqlite3.OperationalError):
                     await db.execute("ROLLBACK")
                 raise
 
@@ -134,22 +188,22 @@ class SqliteStore:
         if not users:
             return []
         emails = [norm_email(u.email) for u in users]
-        records = dumps([list(user_record(u)) for u in users])
+        created = ts_text(utcnow())
         async with self._write() as db:
             taken = await db.execute_fetchall(
                 "SELECT email FROM users WHERE email IN (SELECT value FROM json_each(?))", (dumps(emails),)
             )
             check_duplicates(users, {r["email"] for r in taken})
-            rows = await db.execute_fetchall(
-                "INSERT INTO users (role, email, password_hash, name, home_lat, home_lon, home_sector, validated,"
-                " created_at)"
-                " SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),"
-                " json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]'),"
-                " json_extract(value, '$[6]'), json_extract(value, '$[7]'), ? FROM json_each(?) ORDER BY key"
-                " RETURNING id, email",
-                (ts_text(utcnow()), records),
-            )
-        ids = {r["email"]: r["id"] for r in rows}
+            ids: dict[str, int] = {}
+            for start in range(0, len(users), _USER_CHUNK):
+                chunk = users[start : start + _USER_CHUNK]
+                rows = await db.execute_fetchall(
+                    "INSERT INTO users (role, email, password_hash, name, home_lat, home_lon, home_sector, validated,"
+                    " created_at) VALUES " + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
+                    + " RETURNING id, email",
+                    [v for u in chunk for v in (*user_record(u), created)],
+                )
+                ids.update((r["email"], r["id"]) for r in rows)
         return [ids[e] for e in emails]
 
     async def user_by_email(self, email: str) -> User | None:
@@ -203,38 +257,54 @@ class SqliteStore:
     # -- alerts and broadcasts ---------------------------------------------
 
     async def create_alert(self, new: NewAlert) -> tuple[Alert, Event | None]:
-        draft = provisional_alert(new)
-        created = ts_text(draft.created_at)
+        if self._db is None:
+            raise RuntimeError("SqliteStore is not connected")
+        return await self._batcher.submit(new)
+
+    async def _insert_alerts(self, batch: Sequence[NewAlert]) -> list[tuple[Alert, Event | None]]:
+        """One write transaction for the batch (keys are distinct: AlertBatcher)."""
+        out: list[tuple[Alert, Event | None] | None] = [None] * len(batch)
+        keyed = [(i, n) for i, n in enumerate(batch) if n.client_id is not None]
         async with self._write() as db:
-            # The counter is bumped below, in this same transaction; nothing
-            # else writes meanwhile (BEGIN IMMEDIATE), so value + 1 is our seq.
-            rows = await db.execute_fetchall(
-                "INSERT INTO alerts (author, category, lat, lon, text, client_id, sector, cell, status, priority,"
-                " assignee, notes, created_at, updated_at, seq)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'new', ?, NULL, '[]', ?, ?,"
-                " (SELECT value + 1 FROM event_seq WHERE id = 1))"
-                " ON CONFLICT (author, client_id) WHERE client_id IS NOT NULL DO NOTHING"
-                " RETURNING id, seq",
-                (new.author, new.category, new.lat, new.lon, new.text, new.client_id, new.sector, new.cell,
-                 new.priority, created, created),
-            )
-            row = next(iter(rows), None)
-            if row is not None:
-                alert = provisional_alert(new, row["id"], row["seq"])
-                data = alert_staff(alert)
-                (bumped,) = await db.execute_fetchall(_BUMP)
-                if bumped[0] != alert.seq:  # impossible while we are the only writer
-                    raise RuntimeError(f"event_seq moved under a write transaction: {bumped[0]} != {alert.seq}")
-                await db.execute(_INSERT_EVENT, (alert.seq, "alert.created", dumps(data), created))
-                event: Event | None = Event(alert.seq, "alert.created", data, draft.created_at)
-            else:
-                existing = await db.execute_fetchall(
-                    f"SELECT {ALERT_COLUMNS} FROM alerts WHERE author = ? AND client_id = ?",
-                    (new.author, new.client_id),
+            if keyed:
+                rows = await db.execute_fetchall(
+                    f"SELECT {ALERT_COLUMNS} FROM alerts WHERE "
+                    + " OR ".join(["(author = ? AND client_id = ?)"] * len(keyed)),
+                    [v for _, n in keyed for v in (n.author, n.client_id)],
                 )
-                alert = alert_from_row(next(iter(existing)), ts_from_text)
-                event = None
-        return alert, event
+                found = {(r["author"], r["client_id"]): alert_from_row(r, ts_from_text) for r in rows}
+                for i, n in keyed:
+                    if (n.author, n.client_id) in found:
+                        out[i] = (found[(n.author, n.client_id)], None)
+            fresh = [(i, provisional_alert(n)) for i, n in enumerate(batch) if out[i] is None]
+            if fresh:
+                # Nothing else writes meanwhile (BEGIN IMMEDIATE): the k-th
+                # fresh alert gets seq = counter + k, then the counter moves.
+                params: list[Any] = []
+                for k, (_, a) in enumerate(fresh, 1):
+                    created = ts_text(a.created_at)
+                    params += [a.author, a.category, a.lat, a.lon, a.text, a.client_id, a.sector, a.cell, a.status,
+                               a.priority, created, created, k]
+                rows = await db.execute_fetchall(
+                    "INSERT INTO alerts (author, category, lat, lon, text, client_id, sector, cell, status, priority,"
+                    " created_at, updated_at, seq) VALUES " + ", ".join([_ALERT_ROW] * len(fresh))
+                    + " RETURNING id, seq",
+                    params,
+                )
+                named = sorted((r["seq"], r["id"]) for r in rows)  # RETURNING order is unspecified
+                ((head,),) = await db.execute_fetchall(_BUMP_BY, (len(fresh),))
+                if len(named) != len(fresh) or named[-1][0] != head:  # impossible while we are the only writer
+                    raise RuntimeError(f"event_seq moved under a write transaction: {named[-1:]} != {head}")
+                alerts = [
+                    (i, dataclasses.replace(draft, id=alert_id, seq=seq))
+                    for (i, draft), (seq, alert_id) in zip(fresh, named)
+                ]
+                events = await _append(db, [
+                    Draft(a.seq, "alert.created", alert_staff(a), a.created_at, batch[i].channels) for i, a in alerts
+                ])
+                for (i, alert), event in zip(alerts, events):
+                    out[i] = (alert, event)
+        return out  # type: ignore[return-value]
 
     async def get_alert(self, alert_id: int) -> Alert | None:
         row = await self._one(f"SELECT {ALERT_COLUMNS} FROM alerts WHERE id = ?", (alert_id,))
@@ -246,7 +316,9 @@ class SqliteStore:
             rows = await db.execute_fetchall(sql, args)
         return [alert_from_row(r, ts_from_text) for r in rows]
 
-    async def update_alert(self, alert_id: int, change: Callable[[Alert], Alert]) -> tuple[Alert, Event]:
+    async def update_alert(
+        self, alert_id: int, change: Callable[[Alert], Alert], channels: Sequence[str] = ()
+    ) -> tuple[Alert, Event]:
         async with self._write() as db:
             rows = await db.execute_fetchall(f"SELECT {ALERT_COLUMNS} FROM alerts WHERE id = ?", (alert_id,))
             row = next(iter(rows), None)
@@ -260,8 +332,8 @@ class SqliteStore:
                  alert_id),
             )
             ((seq,),) = await db.execute_fetchall(_BUMP)
-            await db.execute(_INSERT_EVENT, (seq, "alert.updated", dumps(data), ts_text(alert.updated_at)))
-        return alert, Event(seq, "alert.updated", data, alert.updated_at)
+            (event,) = await _append(db, [Draft(seq, "alert.updated", data, alert.updated_at, channels)])
+        return alert, event
 
     async def create_broadcast(self, new: NewBroadcast) -> tuple[Broadcast, Event]:
         created_at = to_utc(new.created_at)
@@ -279,18 +351,37 @@ class SqliteStore:
                 circle=new.circle, text=new.text, level=new.level, recipients=new.recipients,
                 created_at=created_at, seq=seq,
             )
-            data = broadcast_view(b)
-            await db.execute(_INSERT_EVENT, (seq, "broadcast.sent", dumps(data), created))
-        return b, Event(seq, "broadcast.sent", data, created_at)
+            (event,) = await _append(db, [Draft(seq, "broadcast.sent", broadcast_view(b), created_at, new.channels)])
+        return b, event
 
     # -- the event log ------------------------------------------------------
 
-    async def events_after(self, seq: int, limit: int = 1000) -> list[Event]:
+    async def events_after(self, seq: int, limit: int = 1000, channel: str | None = None) -> list[Event]:
+        if channel is None:
+            sql = f"SELECT {EVENT_COLUMNS} FROM events WHERE seq > ? ORDER BY seq LIMIT ?"
+            args: tuple[Any, ...] = (seq, max(0, limit))
+        else:
+            cols = ", ".join("e." + c.strip() for c in EVENT_COLUMNS.split(","))
+            sql = (
+                f"SELECT {cols} FROM event_channels c JOIN events e ON e.seq = c.seq"
+                " WHERE c.channel = ? AND c.seq > ? ORDER BY c.seq LIMIT ?"
+            )
+            args = (channel, seq, max(0, limit))
+        async with self._read() as db:
+            rows = await db.execute_fetchall(sql, args)
+        return [event_from_row(r, ts_from_text) for r in rows]
+
+    async def channel_heads(self, channels: Sequence[str]) -> dict[str, int]:
         async with self._read() as db:
             rows = await db.execute_fetchall(
-                f"SELECT {EVENT_COLUMNS} FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (seq, max(0, limit))
+                "SELECT channel, last FROM channel_heads WHERE channel IN (SELECT value FROM json_each(?))",
+                (dumps(list(channels)),),
             )
-        return [event_from_row(r, ts_from_text) for r in rows]
+        heads = {r[0]: int(r[1]) for r in rows}
+        return {c: heads.get(c, 0) for c in channels}
+
+    async def channel_head(self, channel: str) -> int:
+        return (await self.channel_heads([channel]))[channel]
 
     async def head_seq(self) -> int:
         row = await self._one("SELECT value FROM event_seq WHERE id = 1")

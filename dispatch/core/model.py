@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 ROLES = ("resident", "referent", "dispatcher", "supervisor", "moderator", "admin")
@@ -17,12 +18,12 @@ BROADCAST_LEVELS = ("info", "warning", "urgent")
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def iso(ts: datetime) -> str:
     """ISO 8601 UTC with a Z, millisecond precision."""
-    return ts.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
+    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,8 @@ class NewAlert:
     cell: str
     priority: float
     created_at: datetime
+    # bus channels its event is published on (core.routing)
+    channels: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,7 @@ class NewBroadcast:
     level: str
     recipients: int
     created_at: datetime
+    channels: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -127,12 +131,15 @@ class Broadcast:
 @dataclass(frozen=True)
 class Event:
     """One entry of the global event log. `data` is the staff view of the
-    subject; audiences and anonymised views are derived from it."""
+    subject; audiences and anonymised views are derived from it. `links`
+    maps each channel the event is published on to the seq of that
+    channel's previous event (0 for the first), so a consumer sees a gap."""
 
     seq: int
     type: str
     data: dict[str, Any]
     created_at: datetime
+    links: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
