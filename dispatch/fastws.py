@@ -12,6 +12,7 @@ few hundred bytes, and a deflate context costs tens of KiB per connection."""
 from __future__ import annotations
 
 import asyncio
+import socket
 from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
@@ -25,7 +26,24 @@ RAW_EXTENSION = "dispatch.raw_frames"
 CLOSE_TOO_SLOW = 4008
 
 
+# Kernel send buffer of an upgraded socket. Linux autotunes it up to
+# tcp_wmem's max (4 MiB here) for a reader that stalls, which would hide a
+# laggard from the send bound for minutes and cost up to 4 MiB of kernel
+# memory per socket; alert frames are a few hundred bytes. (Linux doubles
+# the value for bookkeeping.)
+SOCKET_SNDBUF = 64 * 1024
+
+
 class FastWSProtocol(WebSocketsSansIOProtocol):
+    def connection_made(self, transport: Any) -> None:
+        super().connection_made(transport)
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SOCKET_SNDBUF)
+            except OSError:
+                pass
+
     def handle_connect(self, event: Any) -> None:
         super().handle_connect(event)
         if self.response.status_code == 101:
