@@ -636,3 +636,43 @@ async def test_events_after_pages_in_order(store: Store) -> None:
     ev = (await store.events_after(4, limit=1))[0]
     assert isinstance(ev.data, dict) and ev.data["client_id"] == "p4" and ev.data["seq"] == 5
     assert await store.head_seq() == 7
+
+
+# -- channels and links (the live path's gap detection) ------------------------
+
+async def test_links_chain_each_channel(store: Store) -> None:
+    author_id = await author(store)
+    plan = [("ops", "c:a"), ("ops", "c:b"), ("ops", "c:a", "c:b"), ("ops",), ("ops", "c:a")]
+    events = []
+    for channels in plan:
+        _, event = await store.create_alert(new_alert(author_id, channels=channels))
+        assert event is not None
+        events.append(event)
+    prev: dict[str, int] = {}
+    for event, channels in zip(events, plan):
+        assert dict(event.links) == {c: prev.get(c, 0) for c in channels}
+        for c in channels:
+            prev[c] = event.seq
+    assert await store.channel_heads(["ops", "c:a", "c:b", "c:none"]) == {**prev, "c:none": 0}
+    assert await store.channel_head("c:b") == prev["c:b"]
+    in_a = await store.events_after(0, channel="c:a")
+    assert [e.seq for e in in_a] == [events[i].seq for i in (0, 2, 4)]
+    assert [dict(e.links) for e in in_a] == [dict(events[i].links) for i in (0, 2, 4)]
+    assert [e.seq for e in await store.events_after(events[0].seq, channel="c:a")] == [events[2].seq, events[4].seq]
+
+
+async def test_links_across_event_kinds_and_concurrency(store: Store) -> None:
+    author_id = await author(store)
+    results = await asyncio.gather(*(store.create_alert(new_alert(author_id, channels=("ops", f"c:{i % 3}"))) for i in range(60)))
+    alert, _ = results[0]
+    _, upd = await store.update_alert(alert.id, lambda a: dataclasses.replace(a, status="acknowledged"), ["ops"])
+    b, bev = await store.create_broadcast(
+        NewBroadcast(author_id, ("centre",), None, "x", "info", 0, T0, channels=("ops", "c:1"))
+    )
+    everything = await store.events_after(0, limit=1000)
+    assert [e.seq for e in everything] == list(range(1, len(everything) + 1))
+    for name in ("ops", "c:0", "c:1", "c:2"):
+        chain = await store.events_after(0, channel=name)
+        assert [dict(e.links)[name] for e in chain] == [0] + [e.seq for e in chain[:-1]]
+    assert dict(upd.links) == {"ops": upd.seq - 1} and dict(bev.links)["ops"] == upd.seq
+    assert (await store.channel_head("ops")) == bev.seq
