@@ -11,6 +11,7 @@ Commands arrive on a multiprocessing Pipe (see bench.clients.ClientPool)."""
 from __future__ import annotations
 
 import asyncio
+import os
 import resource
 import socket
 import time
@@ -188,6 +189,7 @@ class Client:
 
     async def close(self) -> dict[str, Any]:
         for c in self.conns:
+            c.open = False  # closed by us: not a loss
             if c.transport is not None:
                 c.transport.close()
         self.conns.clear()
@@ -223,6 +225,9 @@ async def _serve(pipe: Connection, src: str) -> None:
 
     def readable() -> None:
         try:
+            # uvloop makes watched fds non-blocking; a command bigger than the
+            # pipe buffer (a slice of 5k tokens) must be read whole, so block.
+            os.set_blocking(pipe.fileno(), True)
             inbox.put_nowait(pipe.recv())
         except (EOFError, OSError):  # the parent is gone: stop, do not spin
             loop.remove_reader(pipe.fileno())

@@ -39,6 +39,9 @@ class ClientPool:
         return [p.pid for p in self.workers if p.pid is not None]
 
     def _call(self, msgs: Sequence[tuple[str, tuple[Any, ...]]]) -> list[Any]:
+        dead = [f"client {k} exit code {p.exitcode}" for k, p in enumerate(self.workers) if not p.is_alive()]
+        if dead:
+            raise ClientError("; ".join(dead))
         for pipe, msg in zip(self.pipes, msgs):
             pipe.send(msg)
         out = []

@@ -66,6 +66,13 @@ class Poster:
         for c in self.conns:
             c.close()
 
+    async def reopen(self, port: int) -> None:
+        """Fresh connections: uvicorn closes keep-alive links idle for 5 s,
+        and opening 19k WebSockets takes longer than that."""
+        n = len(self.conns)
+        self.close()
+        self.conns = [await HttpConn.open(HOST, port) for _ in range(n)]
+
 
 async def _rounds(pool: ClientPool, poster: Poster, layout: Layout, n: int, alerts: list[Alert],
                   timeout: float, on_round: Callable[[], None]) -> dict[str, Any]:
@@ -153,6 +160,7 @@ async def measure(target: Target, n: int, pool: ClientPool, layout: Layout, plan
             await asyncio.sleep(SETTLE_S)
             row["rss_per_conn_kb"] = (srv.rss_kb() - rss0) / max(1, opened["ok"])
             await pool.expect("all", range(n))
+            await poster.reopen(port)
             sector = await _rounds(pool, poster, layout, n, plan.sector_alerts, plan.wait_timeout, on_round)
             row.update({f"sector_{k}": v for k, v in sector.items()})
             if target.kind != "floor":  # the floor has no audience: radius alerts mean nothing there
@@ -170,6 +178,9 @@ async def measure(target: Target, n: int, pool: ClientPool, layout: Layout, plan
     except Exception as exc:
         row["error"] = f"{type(exc).__name__}: {exc}"[:2000]
     finally:
-        await pool.close_all()
+        try:
+            await pool.close_all()
+        except Exception as exc:  # keep the first error; this one is its echo
+            row.setdefault("error", f"closing clients: {type(exc).__name__}: {exc}")
         srv.stop()
     return row

@@ -15,6 +15,7 @@ from pathlib import Path
 from bench.common import REPO
 from bench.httpc import healthy
 from bench.procstat import tree, tree_cpu, tree_rss_kb
+from bench.profile import wrap
 
 HOST = "127.0.0.1"
 
@@ -25,6 +26,7 @@ class Server:
     port: int
     proc: subprocess.Popen[bytes]
     log_path: Path
+    profile: Path | None = None
     started: float = field(default_factory=time.monotonic)
 
     @property
@@ -61,7 +63,8 @@ class Server:
         then SIGKILL to that same group if it lingers."""
         if self.proc.poll() is None:
             try:
-                os.killpg(self.proc.pid, signal.SIGTERM)
+                # under py-spy, SIGINT: it writes its profile, uvicorn shuts down cleanly
+                os.killpg(self.proc.pid, signal.SIGINT if self.profile else signal.SIGTERM)
             except ProcessLookupError:
                 return
             try:
@@ -75,17 +78,21 @@ class Server:
         self.proc.wait(5)
 
 
-def _launch(name: str, argv: list[str], port: int, log_dir: Path, env: dict[str, str] | None = None) -> Server:
+def _launch(name: str, argv: list[str], port: int, log_dir: Path, env: dict[str, str] | None = None,
+            profile: Path | None = None) -> Server:
     log_path = log_dir / f"{name}-{port}.log"
+    if profile is not None:
+        argv = wrap(argv, profile)
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(argv, cwd=REPO, env=full_env, stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
-    return Server(name, port, proc, log_path)
+    return Server(name, port, proc, log_path, profile)
 
 
 def start_ours(name: str, port: int, log_dir: Path, database_url: str, bus_url: str = "memory://",
-               workers: int = 1, radius_m: float = 500.0, extra_env: dict[str, str] | None = None) -> Server:
+               workers: int = 1, radius_m: float = 500.0, extra_env: dict[str, str] | None = None,
+               profile: Path | None = None) -> Server:
     env = {
         "DISPATCH_DATABASE_URL": database_url,
         "DISPATCH_BUS_URL": bus_url,
@@ -93,7 +100,7 @@ def start_ours(name: str, port: int, log_dir: Path, database_url: str, bus_url: 
         **(extra_env or {}),
     }
     argv = [sys.executable, "-m", "dispatch", "serve", "--host", HOST, "--port", str(port), "--workers", str(workers)]
-    return _launch(name, argv, port, log_dir, env)
+    return _launch(name, argv, port, log_dir, env, profile)
 
 
 def start_floor(port: int, log_dir: Path, loop: str = "uvloop") -> Server:

@@ -1,8 +1,21 @@
-"""HTML pages and the headers every response carries.
+"""HTML pages, the two small read-only routes they need, and the headers
+every response carries.
 
 No inline script or style anywhere, so the Content-Security-Policy can be
 strict: scripts, styles and sockets from our own origin, map tiles from the
-configured tile host."""
+configured tile host.
+
+Hexagons (wall and desk maps): the pages bucket open alerts into H3 cells
+themselves, so one event touches one hexagon. They need two things the
+browser cannot compute without shipping the whole H3 library:
+  * GET /ops/hexagons?res=R - the snapshot to start from: every open alert
+    as [id, res-9 cell, priority, status], the event seq it is consistent
+    with (resume the stream from there), and the exact H3 outline of every
+    occupied cell at resolution R (a GeoJSON FeatureCollection);
+  * GET /map/cells?ids=a,b - exact outlines of a few cells, for a hexagon
+    that appears live (one request per new hexagon, cached by the page).
+A cell's parent at a coarser resolution is a bit operation on its id, which
+the pages do themselves (web/static/map.js, h3Parent)."""
 
 from __future__ import annotations
 
@@ -10,14 +23,26 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import h3
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from dispatch.core.lifecycle import OPEN
+from dispatch.core.model import ROLES, STAFF_ROLES, AlertQuery
+from dispatch.core.validation import InputError
+from dispatch.http_util import JSON, check_query, principal
+
 WEB = Path(__file__).resolve().parent.parent / "web"
 _env = Environment(loader=FileSystemLoader(WEB / "templates"), autoescape=select_autoescape(["html"]))
+
+# Resolutions the maps use (web/static/map.js resForZoom): 6 (city overview)
+# to 9 (the resolution alerts are stored at; finer would reveal nothing more).
+HEX_RES = range(5, 10)
+MAX_CELLS = 300
+SNAPSHOT_LIMIT = 5000  # per open status
 
 
 def tile_origin(tile_url: str) -> str:
@@ -74,13 +99,83 @@ def render(request: Request, name: str, **context: Any) -> Response:
         attribution=svc.settings.map_attribution,
         **context,
     )
-    return HTMLResponse(page)
+    # pages are small and always current; never serve a stale sketch from cache
+    return HTMLResponse(page, headers={"cache-control": "no-store"})
+
+
+async def resident(request: Request) -> Response:
+    return render(request, "resident.html")
+
+
+async def desk(request: Request) -> Response:
+    return render(request, "desk.html")
 
 
 async def wall(request: Request) -> Response:
     return render(request, "wall.html")
 
 
+def _ring(cell: str) -> list[list[float]]:
+    """The cell's exact outline as a closed GeoJSON ring ([lon, lat])."""
+    ring = [[round(lon, 7), round(lat, 7)] for lat, lon in h3.cell_to_boundary(cell)]
+    return [*ring, ring[0]]
+
+
+def _res(q: dict[str, str]) -> int:
+    raw = q.get("res", "7")
+    if not raw.isdigit() or int(raw) not in HEX_RES:
+        raise InputError(422, "out_of_range", f"res must be between {HEX_RES[0]} and {HEX_RES[-1]}", "res")
+    return int(raw)
+
+
+async def hexagons(request: Request) -> Response:
+    svc = request.app.state.svc
+    await principal(request, STAFF_ROLES)
+    res = _res(check_query(request, frozenset({"res"})))
+    # head first: the alerts listed after it are at least that fresh, and a
+    # stream resumed from it replays anything newer (pages apply events
+    # idempotently, so an alert both listed and replayed counts once)
+    seq = await svc.store.head_seq()
+    alerts: list[list[Any]] = []
+    buckets: dict[str, list[Any]] = {}
+    for status in OPEN:
+        for a in await svc.store.list_alerts(AlertQuery(status=status, limit=SNAPSHOT_LIMIT)):
+            alerts.append([a.id, a.cell, a.priority, a.status])
+            parent = h3.cell_to_parent(a.cell, res) if h3.get_resolution(a.cell) > res else a.cell
+            b = buckets.setdefault(parent, [0, a.priority])
+            b[0] += 1
+            b[1] = max(b[1], a.priority)
+    features = [
+        {
+            "type": "Feature",
+            "geometry": {"type": "Polygon", "coordinates": [_ring(cell)]},
+            "properties": {"cell": cell, "count": n, "max_priority": top},
+        }
+        for cell, (n, top) in sorted(buckets.items())
+    ]
+    return JSON({"type": "FeatureCollection", "res": res, "seq": seq, "features": features, "alerts": alerts})
+
+
+async def cells(request: Request) -> Response:
+    # any logged-in account: an H3 outline is public geometry, and the
+    # resident page draws nearby alerts as their (coarse) cell
+    await principal(request, ROLES)
+    q = check_query(request, frozenset({"ids"}))
+    ids = [c for c in q.get("ids", "").split(",") if c]
+    if not ids or len(ids) > MAX_CELLS:
+        raise InputError(422, "out_of_range", f"ids: between 1 and {MAX_CELLS} H3 cells, comma-separated", "ids")
+    out: dict[str, list[list[float]]] = {}
+    for cell in ids:
+        if not h3.is_valid_cell(cell):
+            raise InputError(422, "invalid_cell", f"{cell!r} is not an H3 cell", "ids")
+        out[cell] = [[round(lat, 7), round(lon, 7)] for lat, lon in h3.cell_to_boundary(cell)]
+    return JSON({"cells": out}, headers={"cache-control": "private, max-age=86400"})
+
+
 routes = [
+    Route("/", resident),
+    Route("/ops", desk),
     Route("/ops/wall", wall),
+    Route("/ops/hexagons", hexagons),
+    Route("/map/cells", cells),
 ]

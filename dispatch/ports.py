@@ -8,8 +8,12 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
 from typing import Protocol
 
+from dispatch.core.changes import Change, Saved, TriageState
 from dispatch.core.model import (
     Alert,
+    Incident,
+    IncidentQuery,
+    Unit,
     AlertQuery,
     Broadcast,
     Event,
@@ -86,6 +90,34 @@ class Store(Protocol):
         ...
     async def create_broadcast(self, new: NewBroadcast) -> tuple[Broadcast, Event]: ...
     async def get_broadcast(self, broadcast_id: int) -> Broadcast | None: ...
+
+    async def create_alert_grouped(self, new: NewAlert) -> tuple[Alert, list[Event]]:
+        """create_alert, grouping the alert into an incident in the same
+        transaction: its events are alert.created, then the incident events
+        grouping caused (empty if the alert existed)."""
+        ...
+
+    # triage: incidents and units
+    async def triage(
+        self,
+        incident_ids: Sequence[int],
+        alert_ids: Sequence[int],
+        unit_ids: Sequence[int],
+        decide: Callable[[TriageState], Change],
+        now: datetime,
+    ) -> tuple[Saved, list[Event]]:
+        """In one write transaction: lock those incidents (with their alerts),
+        alerts and units, run the pure `decide` (it may raise to abort), save
+        its Change and append the events it renders."""
+        ...
+    async def get_incident(self, incident_id: int) -> Incident | None: ...
+    async def incident_alerts(self, incident: Incident) -> list[Alert]: ...
+    async def list_incidents(self, query: IncidentQuery) -> list[Incident]:
+        """By priority, highest first, then oldest first."""
+        ...
+    async def list_units(self) -> list[Unit]: ...
+    async def add_unit(self, name: str, now: datetime) -> Unit: ...
+    async def overdue_incidents(self, now: datetime, max_level: int) -> list[tuple[int, str, datetime, int]]: ...
 
     # the event log
     async def events_after(self, seq: int, limit: int = 1000, channel: str | None = None) -> list[Event]:

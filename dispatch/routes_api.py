@@ -152,8 +152,7 @@ async def patch_alert(request: Request) -> Response:
     svc = request.app.state.svc
     user = await principal(request, OPERATOR_ROLES, write=True)
     patch = alert_patch(await read_json(request))
-    alert = await svc.dispatch.update_alert(user, _alert_id(request), patch)
-    return JSON(alert_staff(alert))
+    return JSON(await svc.dispatch.update_alert(user, _alert_id(request), patch))
 
 
 async def create_broadcast(request: Request) -> Response:

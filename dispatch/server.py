@@ -15,7 +15,7 @@ from starlette.responses import Response
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
-from dispatch import pages, routes_api, routes_ws
+from dispatch import pages, routes_api, routes_triage, routes_ws
 from dispatch.core.validation import InputError
 from dispatch.http_util import JSON, error_response
 from dispatch.services import start_services
@@ -56,6 +56,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app = Starlette(
         routes=[
             *routes_api.routes,
+            *routes_triage.routes,
             *routes_ws.routes,
             *pages.routes,
             Mount("/static", StaticFiles(directory=WEB / "static"), name="static"),

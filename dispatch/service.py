@@ -4,10 +4,8 @@ module orders the steps: locate, store durably, then publish."""
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
-from dispatch.core import lifecycle
 from dispatch.core.audience import Home, resident_wants, within
 from dispatch.core.categories import initial_priority
 from dispatch.core.model import (
@@ -17,19 +15,22 @@ from dispatch.core.model import (
     NewAlert,
     NewBroadcast,
     User,
-    iso,
     utcnow,
 )
-from dispatch.core.routing import OPS, alert_channels, broadcast_channels
+from dispatch.core.routing import alert_channels, broadcast_channels
 from dispatch.core.validation import AlertInput, AlertPatch, BroadcastInput, InputError
 from dispatch.core.views import alert_resident, alert_staff
-from dispatch.ports import NotFound, Store
+from dispatch.ports import Store
 from dispatch.sequencer import Sequencer
+from dispatch.triage_service import Triage
 from geo import City, cell_of
 
 
 class Dispatch:
-    def __init__(self, city: City, store: Store, sequencer: Sequencer, radius_m: float, cell_res: int) -> None:
+    def __init__(
+        self, city: City, store: Store, sequencer: Sequencer, radius_m: float, cell_res: int, triage: Triage
+    ) -> None:
+        self.triage = triage
         self.city = city
         self.store = store
         self.sequencer = sequencer
@@ -59,39 +60,13 @@ class Dispatch:
             created_at=utcnow(),
             channels=tuple(alert_channels(body.lat, body.lon, sector, self.radius_m, self.city)),
         )
-        alert, event = await self.store.create_alert(new)
-        if event is not None:
+        alert, events = await self.store.create_alert_grouped(new)
+        for event in events:  # alert.created, then what grouping changed
             await self.sequencer.publish(event)
-        return alert, event is not None
+        return alert, bool(events)
 
-    async def update_alert(self, actor: User, alert_id: int, patch: AlertPatch) -> Alert:
-        def change(alert: Alert) -> Alert:
-            now = utcnow()
-            changes: dict[str, Any] = {"updated_at": now}
-            if patch.status is not None and patch.status != alert.status:
-                lifecycle.check(alert.status, patch.status)
-                changes["status"] = patch.status
-            if patch.priority is not None:
-                changes["priority"] = patch.priority
-            if patch.assignee is not None:
-                changes["assignee"] = patch.assignee
-            elif patch.clear_assignee:
-                changes["assignee"] = None
-            if patch.note is not None or "status" in changes:
-                entry = {"at": iso(now), "by": actor.id, "status": changes.get("status", alert.status)}
-                if patch.note is not None:
-                    entry["note"] = patch.note
-                changes["notes"] = (*alert.notes, entry)
-            return dataclasses.replace(alert, **changes)
-
-        try:
-            alert, event = await self.store.update_alert(alert_id, change, [OPS])
-        except NotFound:
-            raise InputError(404, "not_found", f"no alert {alert_id}") from None
-        except lifecycle.TransitionError as exc:
-            raise InputError(409, "forbidden_transition", str(exc), "status") from None
-        await self.sequencer.publish(event)
-        return alert
+    async def update_alert(self, actor: User, alert_id: int, patch: AlertPatch) -> dict[str, Any]:
+        return await self.triage.patch_alert(actor, alert_id, patch)
 
     async def alerts_for(self, user: User, query: AlertQuery) -> list[dict[str, Any]]:
         if user.is_staff:

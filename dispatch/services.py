@@ -5,7 +5,17 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from collections.abc import Sequence
+from datetime import datetime
+
 from dispatch.adapters import open_bus, open_store
+from dispatch.adapters.triage_sql import Grouping
+from dispatch.core import incidents
+from dispatch.core.changes import Change
+from dispatch.core.incidents import Policy
+from dispatch.core.model import Alert, Incident
+from dispatch.core.policy import build_policy
+from dispatch.triage_service import Triage
 from dispatch.auth import Sessions
 from dispatch.hub import Hub
 from dispatch.ports import Bus, Store
@@ -27,6 +37,7 @@ class Services:
     sequencer: Sequencer
     sessions: Sessions
     dispatch: Dispatch
+    triage: Triage
 
     @property
     def store_kind(self) -> str:
@@ -49,14 +60,30 @@ class Services:
         return problems
 
     async def stop(self) -> None:
+        await self.triage.stop()
         await self.sequencer.stop()
         await self.bus.close()
         await self.store.close()
 
 
+class StoreGrouping(Grouping):
+    """What create_alert's transaction needs to group new alerts."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+        self.window_s = policy.window_s
+
+    def neighbourhood(self, alert: Alert) -> list[str]:
+        return self.policy.neighbourhood(alert.lat, alert.lon)
+
+    def group(self, alerts: Sequence[Alert], candidates: Sequence[Incident], now: datetime) -> Change:
+        return incidents.group(alerts, candidates, self.policy, now)
+
+
 async def start_services(settings: Settings) -> Services:
     city = load_city(settings.city_sectors)
-    store = open_store(settings.database_url, settings.database_pool_size)
+    policy, _ = build_policy(settings.triage)
+    store = open_store(settings.database_url, settings.database_pool_size, StoreGrouping(policy))
     await store.connect()
     await store.migrate()
     changed = await store.set_home_sectors(city.sector_of)
@@ -68,6 +95,8 @@ async def start_services(settings: Settings) -> Services:
     sequencer = Sequencer(store, bus, hub.deliver)
     hub.on_empty = sequencer.leave_later
     await sequencer.start()
+    triage = Triage(store, sequencer, policy)
+    triage.start()
     return Services(
         settings=settings,
         city=city,
@@ -76,5 +105,6 @@ async def start_services(settings: Settings) -> Services:
         hub=hub,
         sequencer=sequencer,
         sessions=Sessions(store, settings.server_session_ttl_hours),
-        dispatch=Dispatch(city, store, sequencer, settings.alerts_radius_m, settings.city_cell_resolution),
+        dispatch=Dispatch(city, store, sequencer, settings.alerts_radius_m, settings.city_cell_resolution, triage),
+        triage=triage,
     )

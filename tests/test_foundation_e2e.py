@@ -100,7 +100,7 @@ async def test_client_id_is_idempotent(tmp_path, server_factory) -> None:
 
 
 async def test_resume_since_replays_in_order_then_resync(tmp_path, server_factory) -> None:
-    env = {**embedded_env(tmp_path), "DISPATCH_STREAM_REPLAY_MAX": "5"}
+    env = {**embedded_env(tmp_path), "DISPATCH_STREAM_REPLAY_MAX": "20"}
     acc = Accounts(env)
     acc.add("resident", "r@example.org", *CENTRE)
     acc.add("dispatcher", "d@example.org")
@@ -118,7 +118,7 @@ async def test_resume_since_replays_in_order_then_resync(tmp_path, server_factor
         live = (await resident.post_alert(category="rodeo", lat=CENTRE[0], lon=CENTRE[1])).json()
         nxt = await next_message(ops, type_="alert.created")
         assert nxt["data"]["id"] == live["id"] and nxt["seq"] > replayed[-1]["seq"]
-    for _ in range(6):
+    for _ in range(12):  # each alert is two events now (alert + incident): well past 20
         await resident.post_alert(category="ecology", lat=CENTRE[0], lon=CENTRE[1])
     async with stream(server.ws_url, "/ws/ops", disp.token, since=first["seq"]) as ops:
         msg = await next_message(ops)

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from dispatch.adapters.triage_sql import Grouping
     from dispatch.ports import Store
 
 SQLITE_PREFIX = "sqlite:///"
 
 
-def open_store(url: str, pool_size: int = 10) -> Store:
+def open_store(url: str, pool_size: int = 10, grouping: Grouping | None = None) -> Store:
     """`sqlite:///PATH` -> SqliteStore(PATH) (settings make PATH absolute, so
     `sqlite:////tmp/x.db` is /tmp/x.db); `postgresql://` or `postgres://` ->
     PostgresStore. The store is returned unconnected: call connect()."""
@@ -20,11 +21,11 @@ def open_store(url: str, pool_size: int = 10) -> Store:
         path = url[len(SQLITE_PREFIX):]
         if not path:
             raise ValueError("sqlite URL without a path: expected sqlite:///PATH")
-        return SqliteStore(path)
+        return SqliteStore(path, grouping)
     if url.startswith(("postgresql://", "postgres://")):
         from dispatch.adapters.store_postgres import PostgresStore
 
-        return PostgresStore(url, pool_size=pool_size)
+        return PostgresStore(url, pool_size=pool_size, grouping=grouping)
     scheme = url.split("://", 1)[0] if "://" in url else url[:20]
     raise ValueError(f"unsupported database URL scheme {scheme!r}: expected sqlite:/// or postgresql://")
 

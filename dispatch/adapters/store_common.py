@@ -31,7 +31,7 @@ from dispatch.ports import DuplicateEmail
 USER_COLUMNS = "id, role, email, password_hash, name, home_lat, home_lon, home_sector, validated, created_at"
 ALERT_COLUMNS = (
     "id, author, category, lat, lon, text, client_id, sector, cell, status, priority, assignee, notes, "
-    "created_at, updated_at, seq"
+    "created_at, updated_at, seq, incident"
 )
 BROADCAST_COLUMNS = "id, author, sectors, circle, text, level, recipients, created_at, seq"
 EVENT_COLUMNS = "seq, type, data, created_at, links"
@@ -39,7 +39,7 @@ EVENT_COLUMNS = "seq, type, data, created_at, links"
 RESIDENT_ROLES_SQL = "('resident', 'referent')"
 
 # The fields update_alert writes; a change to any other field is refused.
-ALERT_MUTABLE = frozenset({"status", "priority", "assignee", "notes", "updated_at"})
+ALERT_MUTABLE = frozenset({"status", "priority", "assignee", "notes", "updated_at", "incident"})
 
 Row = Any
 TsDecoder = Callable[[Any], datetime]
@@ -123,6 +123,7 @@ def alert_from_row(row: Row, ts: TsDecoder) -> Alert:
         updated_at=ts(row["updated_at"]),
         seq=row["seq"],
         notes=tuple(loads(row["notes"]) or ()),
+        incident=row["incident"],
     )
 
 
@@ -302,9 +303,9 @@ def alert_query_sql(q: AlertQuery, d: Dialect) -> tuple[str, list[Any]]:
 
 # -- create_alert group commit --------------------------------------------------
 
-# (alert, its alert.created event) when this call inserted it, (alert, None)
-# when it existed.
-InsertAlerts = Callable[[Sequence[NewAlert]], Awaitable[list[tuple[Alert, Event | None]]]]
+# (alert, its events: alert.created first, then any incident events it
+# caused) when this call inserted it, (alert, []) when it existed.
+InsertAlerts = Callable[[Sequence[NewAlert]], Awaitable[list[tuple[Alert, list[Event]]]]]
 
 
 class AlertBatcher:
@@ -330,12 +331,12 @@ class AlertBatcher:
         self._insert = insert
         self._rolled_back = rolled_back
         self._max_batch = max_batch
-        self._pending: list[tuple[NewAlert, asyncio.Future[tuple[Alert, Event | None]]]] = []
+        self._pending: list[tuple[NewAlert, asyncio.Future[tuple[Alert, list[Event]]]]] = []
         self._task: asyncio.Task[None] | None = None
 
-    async def submit(self, new: NewAlert) -> tuple[Alert, Event | None]:
+    async def submit(self, new: NewAlert) -> tuple[Alert, list[Event]]:
         loop = asyncio.get_running_loop()
-        fut: asyncio.Future[tuple[Alert, Event | None]] = loop.create_future()
+        fut: asyncio.Future[tuple[Alert, list[Event]]] = loop.create_future()
         self._pending.append((new, fut))
         if self._task is None:
             self._task = loop.create_task(self._run(), name="create_alert batcher")
@@ -359,9 +360,9 @@ class AlertBatcher:
                     _settle(fut, RuntimeError("create_alert batcher stopped"))
                 self._pending.clear()
 
-    async def _write(self, batch: list[tuple[NewAlert, asyncio.Future[tuple[Alert, Event | None]]]]) -> None:
+    async def _write(self, batch: list[tuple[NewAlert, asyncio.Future[tuple[Alert, list[Event]]]]]) -> None:
         leaders: list[NewAlert] = []
-        waiters: list[list[asyncio.Future[tuple[Alert, Event | None]]]] = []
+        waiters: list[list[asyncio.Future[tuple[Alert, list[Event]]]]] = []
         by_key: dict[tuple[int, str], int] = {}
         for new, fut in batch:
             if fut.done():  # cancelled while queued
@@ -376,7 +377,7 @@ class AlertBatcher:
             waiters.append([fut])
         if not leaders:
             return
-        outcomes: list[tuple[Alert, Event | None] | BaseException]
+        outcomes: list[tuple[Alert, list[Event]] | BaseException]
         try:
             outcomes = list(await self._insert(leaders))
         except self._rolled_back as exc:
@@ -393,12 +394,11 @@ class AlertBatcher:
                 if isinstance(outcome, BaseException):
                     _settle(fut, outcome)
                     continue
-                alert, created = outcome
-                event = created if k == 0 else None
+                alert, events = outcome
                 if not fut.done():
-                    fut.set_result((alert, event))
+                    fut.set_result((alert, events if k == 0 else []))
 
-    async def _alone(self, new: NewAlert) -> tuple[Alert, Event | None] | BaseException:
+    async def _alone(self, new: NewAlert) -> tuple[Alert, list[Event]] | BaseException:
         try:
             return (await self._insert([new]))[0]
         except self._rolled_back as exc:

@@ -18,7 +18,8 @@ back a transaction left open by a cancelled task."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -65,6 +66,7 @@ from dispatch.core.model import (
     utcnow,
 )
 from dispatch.core.views import alert_staff, broadcast_view
+from dispatch.adapters.triage_sql import Grouping, TriageStore, Tx, emit, group_new_alerts
 from dispatch.ports import NotFound
 
 PING_TIMEOUT_S = 5.0
@@ -114,7 +116,8 @@ WITH input AS (
     FROM numbered
 )
 SELECT true AS created, i, id, author, category, lat, lon, text, client_id, sector, cell, 'new' AS status,
-       priority, NULL AS assignee, '[]'::jsonb AS notes, created_at, created_at AS updated_at, seq
+       priority, NULL AS assignee, '[]'::jsonb AS notes, created_at, created_at AS updated_at, seq,
+       NULL::bigint AS incident
 FROM numbered
 UNION ALL
 SELECT false, input.i, {", ".join(f"x.{c.strip()}" for c in ALERT_COLUMNS.split(","))}
@@ -143,6 +146,7 @@ SELECT $1::bigint, $2::jsonb, $3::jsonb, $4::text, $5::text, $6::int, $7::timest
 RETURNING id, seq
 """
 
+_BUMP_BY = "UPDATE event_seq SET value = value + $1 WHERE id = 1 RETURNING value"
 _HEADS = "SELECT channel, last FROM channel_heads WHERE channel = ANY($1::text[])"
 
 # The events of one transaction, their channel memberships, and the new heads.
@@ -188,8 +192,9 @@ async def _no_reset(con: asyncpg.Connection[Any]) -> None:
     return None
 
 
-class PostgresStore:
-    def __init__(self, url: str, pool_size: int = 10) -> None:
+class PostgresStore(TriageStore):
+    def __init__(self, url: str, pool_size: int = 10, grouping: Grouping | None = None) -> None:
+        self.grouping = grouping
         if pool_size < 1:
             raise ValueError("pool_size must be at least 1")
         self.url = url
@@ -299,10 +304,30 @@ class PostgresStore:
     # -- alerts and broadcasts ---------------------------------------------
 
     async def create_alert(self, new: NewAlert) -> tuple[Alert, Event | None]:
+        alert, events = await self.create_alert_grouped(new)
+        return alert, events[0] if events else None
+
+    async def create_alert_grouped(self, new: NewAlert) -> tuple[Alert, list[Event]]:
         self.pool  # noqa: B018 -- raise now if not connected
         return await self._batcher.submit(new)
 
-    async def _insert_alerts(self, batch: Sequence[NewAlert]) -> list[tuple[Alert, Event | None]]:
+    def _tx(self, con: asyncpg.Connection[Any]) -> Tx:
+        async def bump(n: int) -> int:
+            return int(await con.fetchval(_BUMP_BY, n))
+
+        return Tx(True, con, to_utc, ts_identity, lambda drafts: _append(con, drafts), bump)
+
+    @asynccontextmanager
+    async def _write_tx(self) -> AsyncIterator[Tx]:
+        async with self.pool.acquire() as con, con.transaction():
+            yield self._tx(con)
+
+    @asynccontextmanager
+    async def _read_tx(self) -> AsyncIterator[Tx]:
+        async with self.pool.acquire() as con:
+            yield self._tx(con)
+
+    async def _insert_alerts(self, batch: Sequence[NewAlert]) -> list[tuple[Alert, list[Event]]]:
         drafts = [provisional_alert(n) for n in batch]
         columns = [
             [n.author for n in batch], [n.category for n in batch], [n.lat for n in batch],
@@ -310,30 +335,51 @@ class PostgresStore:
             [n.sector for n in batch], [n.cell for n in batch], [n.priority for n in batch],
             [d.created_at for d in drafts],
         ]
-        out: list[tuple[Alert, Event | None] | None] = [None] * len(batch)
+        out: list[tuple[Alert, list[Event]] | None] = [None] * len(batch)
         async with self.pool.acquire() as con:
             for attempt in range(1, 4):
                 try:
                     async with con.transaction():
                         rows = await con.fetch(_CREATE_ALERTS, *columns)
                         created = [(r["i"] - 1, alert_from_row(r, ts_identity)) for r in rows if r["created"]]
-                        events = await _append(con, [
-                            Draft(a.seq, "alert.created", alert_staff(a), a.created_at, batch[i].channels)
-                            for i, a in created
-                        ]) if created else []
+                        events, extra = await self._created(con, batch, created)
                     break
                 except asyncpg.UniqueViolationError as exc:
                     # lost a race on one (author, client_id) with another
                     # process; the winner has committed: the retry sees it
                     if exc.constraint_name != "alerts_author_client_id" or attempt == 3:
                         raise
-        by_seq = {e.seq: e for e in events}
+        fresh = {i: (a, e) for (i, a), e in zip(created, events)}
+        last = created[-1][0] if created else -1
         for row in rows:
-            alert = alert_from_row(row, ts_identity)
-            out[row["i"] - 1] = (alert, by_seq[alert.seq] if row["created"] else None)
+            i = row["i"] - 1
+            if i in fresh:
+                alert, event = fresh[i]
+                out[i] = (alert, [event, *(extra if i == last else [])])
+            else:
+                out[i] = (alert_from_row(row, ts_identity), [])
         if any(o is None for o in out):
             raise RuntimeError("create_alert: an alert was neither inserted nor found")
         return out  # type: ignore[return-value]
+
+    async def _created(
+        self, con: asyncpg.Connection[Any], batch: Sequence[NewAlert], created: list[tuple[int, Alert]]
+    ) -> tuple[list[Event], list[Event]]:
+        """Group the new alerts into incidents, then write their events."""
+        if not created:
+            return [], []
+        tx = self._tx(con)
+        grouped = None
+        if self.grouping is not None:
+            now = utcnow()
+            updated, change, saved = await group_new_alerts(tx, self.grouping, [a for _, a in created], now)
+            created[:] = [(i, a) for (i, _), a in zip(created, updated)]
+            grouped = (change, saved, now)
+        events = await _append(con, [
+            Draft(a.seq, "alert.created", alert_staff(a), a.created_at, batch[i].channels) for i, a in created
+        ])
+        extra = await emit(tx, *grouped) if grouped else []
+        return events, extra
 
     async def get_alert(self, alert_id: int) -> Alert | None:
         row = await self.pool.fetchrow(f"SELECT {ALERT_COLUMNS} FROM alerts WHERE id = $1", alert_id)

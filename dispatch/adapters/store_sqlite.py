@@ -64,6 +64,7 @@ from dispatch.core.model import (
     utcnow,
 )
 from dispatch.core.views import alert_staff, broadcast_view
+from dispatch.adapters.triage_sql import Grouping, TriageStore, Tx, emit, group_new_alerts
 from dispatch.ports import NotFound
 
 BUSY_TIMEOUT_MS = 10_000
@@ -110,8 +111,9 @@ async def _append(db: aiosqlite.Connection, drafts: Sequence[Draft]) -> list[Eve
     return events
 
 
-class SqliteStore:
-    def __init__(self, path: str | Path) -> None:
+class SqliteStore(TriageStore):
+    def __init__(self, path: str | Path, grouping: Grouping | None = None) -> None:
+        self.grouping = grouping
         self.path = Path(path)
         self._db: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
@@ -257,13 +259,34 @@ class SqliteStore:
     # -- alerts and broadcasts ---------------------------------------------
 
     async def create_alert(self, new: NewAlert) -> tuple[Alert, Event | None]:
+        alert, events = await self.create_alert_grouped(new)
+        return alert, events[0] if events else None
+
+    async def create_alert_grouped(self, new: NewAlert) -> tuple[Alert, list[Event]]:
         if self._db is None:
             raise RuntimeError("SqliteStore is not connected")
         return await self._batcher.submit(new)
 
-    async def _insert_alerts(self, batch: Sequence[NewAlert]) -> list[tuple[Alert, Event | None]]:
+    def _tx(self, db: aiosqlite.Connection) -> Tx:
+        async def bump(n: int) -> int:
+            ((value,),) = await db.execute_fetchall(_BUMP_BY, (n,))
+            return int(value)
+
+        return Tx(False, db, ts_text, ts_from_text, lambda drafts: _append(db, drafts), bump)
+
+    @asynccontextmanager
+    async def _write_tx(self) -> AsyncIterator[Tx]:
+        async with self._write() as db:
+            yield self._tx(db)
+
+    @asynccontextmanager
+    async def _read_tx(self) -> AsyncIterator[Tx]:
+        async with self._read() as db:
+            yield self._tx(db)
+
+    async def _insert_alerts(self, batch: Sequence[NewAlert]) -> list[tuple[Alert, list[Event]]]:
         """One write transaction for the batch (keys are distinct: AlertBatcher)."""
-        out: list[tuple[Alert, Event | None] | None] = [None] * len(batch)
+        out: list[tuple[Alert, list[Event]] | None] = [None] * len(batch)
         keyed = [(i, n) for i, n in enumerate(batch) if n.client_id is not None]
         async with self._write() as db:
             if keyed:
@@ -275,7 +298,7 @@ class SqliteStore:
                 found = {(r["author"], r["client_id"]): alert_from_row(r, ts_from_text) for r in rows}
                 for i, n in keyed:
                     if (n.author, n.client_id) in found:
-                        out[i] = (found[(n.author, n.client_id)], None)
+                        out[i] = (found[(n.author, n.client_id)], [])
             fresh = [(i, provisional_alert(n)) for i, n in enumerate(batch) if out[i] is None]
             if fresh:
                 # Nothing else writes meanwhile (BEGIN IMMEDIATE): the k-th
@@ -299,11 +322,19 @@ class SqliteStore:
                     (i, dataclasses.replace(draft, id=alert_id, seq=seq))
                     for (i, draft), (seq, alert_id) in zip(fresh, named)
                 ]
+                tx = self._tx(db)
+                grouped = None
+                if self.grouping is not None:
+                    now = utcnow()
+                    updated, change, saved = await group_new_alerts(tx, self.grouping, [a for _, a in alerts], now)
+                    alerts = [(i, a) for (i, _), a in zip(alerts, updated)]
+                    grouped = (change, saved, now)
                 events = await _append(db, [
                     Draft(a.seq, "alert.created", alert_staff(a), a.created_at, batch[i].channels) for i, a in alerts
                 ])
-                for (i, alert), event in zip(alerts, events):
-                    out[i] = (alert, event)
+                extra = await emit(tx, *grouped) if grouped else []
+                for k, ((i, alert), event) in enumerate(zip(alerts, events)):
+                    out[i] = (alert, [event, *(extra if k == len(alerts) - 1 else [])])
         return out  # type: ignore[return-value]
 
     async def get_alert(self, alert_id: int) -> Alert | None:

@@ -8,7 +8,7 @@ from dispatch.core.views import alert_resident, broadcast_resident
 
 # Event types the ops screens receive as they are.
 OPS_TYPES = frozenset(
-    {"alert.created", "alert.updated", "broadcast.sent", "incident.created", "incident.updated"}
+    {"alert.created", "alert.updated", "broadcast.sent", "incident.created", "incident.updated", "unit.updated"}
 )
 
 # Resident messages: event type -> (message type, view). The audience rule is

@@ -94,6 +94,7 @@ class Alert:
     updated_at: datetime
     seq: int
     notes: tuple[dict[str, Any], ...] = ()
+    incident: int | None = None
 
 
 @dataclass(frozen=True)
@@ -151,3 +152,55 @@ class AlertQuery:
     author: int | None = None
     limit: int = 500
     ids: tuple[int, ...] | None = field(default=None)
+
+
+@dataclass(frozen=True)
+class Incident:
+    """Alerts of compatible categories reported close together in space and
+    time (core.grouping), triaged as one."""
+
+    id: int
+    category: str
+    sector: str
+    cell: str  # the first alert's cell at the grouping resolution
+    lat: float
+    lon: float
+    status: str
+    priority: float
+    pinned: bool
+    unit_id: int | None
+    alerts: tuple[int, ...]
+    authors: tuple[int, ...]  # distinct, in order of first report
+    vulnerable: bool  # a report's text flags a vulnerable person
+    escalation: int  # escalation steps applied so far (overdue)
+    created_at: datetime
+    updated_at: datetime
+    ack_due_at: datetime
+    acknowledged_at: datetime | None = None
+    resolved_at: datetime | None = None
+    history: tuple[dict[str, Any], ...] = ()
+
+    @property
+    def witnesses(self) -> int:
+        return len(self.authors)
+
+
+UNIT_STATUSES = ("available", "busy", "off_duty")
+
+
+@dataclass(frozen=True)
+class Unit:
+    id: int
+    name: str
+    status: str
+    incident_id: int | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class IncidentQuery:
+    status: str | None = None  # a status, "open" or None for all
+    sector: str | None = None
+    category: str | None = None
+    since: datetime | None = None
+    limit: int = 500

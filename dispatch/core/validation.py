@@ -184,3 +184,58 @@ def login_input(data: dict[str, Any]) -> tuple[str, str]:
     email = _string(_require(data, "email"), "email", 254, 1)
     password = _string(_require(data, "password"), "password", 1024, 1)
     return email.strip().lower(), password
+
+
+_INCIDENT_PATCH_FIELDS = frozenset({"status", "priority", "unpin", "unit", "note"})
+
+
+def incident_patch(data: dict[str, Any]) -> Any:
+    from dispatch.core.incident_ops import IncidentPatch
+
+    _reject_unknown(data, _INCIDENT_PATCH_FIELDS)
+    if not data:
+        raise InputError(422, "empty_patch", "nothing to change")
+    status = None
+    if "status" in data:
+        status = _string(data["status"], "status", 32)
+        if status not in STATUSES:
+            raise InputError(422, "unknown_status", f"unknown status {status!r}", "status")
+    priority = _number(data["priority"], "priority", 0, 1000) if "priority" in data else None
+    unpin = False
+    if "unpin" in data:
+        if not isinstance(data["unpin"], bool):
+            raise InputError(422, "invalid_type", "unpin must be true or false", "unpin")
+        unpin = data["unpin"]
+    unit, clear_unit = None, False
+    if "unit" in data:
+        if data["unit"] is None:
+            clear_unit = True
+        elif isinstance(data["unit"], bool) or not isinstance(data["unit"], int):
+            raise InputError(422, "invalid_type", "unit must be a unit id or null", "unit")
+        else:
+            unit = data["unit"]
+    note = _string(data["note"], "note", MAX_TEXT, 1) if "note" in data else None
+    return IncidentPatch(status, priority, unpin, unit, clear_unit, note)
+
+
+def id_list(data: dict[str, Any], key: str) -> list[int]:
+    _reject_unknown(data, frozenset({key}))
+    raw = _require(data, key)
+    if not isinstance(raw, list) or not raw or not all(isinstance(i, int) and not isinstance(i, bool) for i in raw):
+        raise InputError(422, "invalid_type", f"{key} must be a non-empty list of ids", key)
+    return list(dict.fromkeys(raw))
+
+
+def unit_input(data: dict[str, Any]) -> str:
+    _reject_unknown(data, frozenset({"name"}))
+    return _string(_require(data, "name"), "name", 64, 1).strip()
+
+
+def unit_status_input(data: dict[str, Any]) -> str:
+    from dispatch.core.model import UNIT_STATUSES
+
+    _reject_unknown(data, frozenset({"status"}))
+    status = _string(_require(data, "status"), "status", 16)
+    if status not in UNIT_STATUSES:
+        raise InputError(422, "unknown_status", "status must be available, busy or off_duty", "status")
+    return status

@@ -30,6 +30,7 @@ def alert_staff(alert: Alert) -> dict[str, Any]:
         "client_id": alert.client_id,
         "notes": list(alert.notes),
         "seq": alert.seq,
+        "incident": alert.incident,
     }
 
 

@@ -1,8 +1,12 @@
-/* A live stream that never lies: it shows when it is down, reconnects by
- * itself with backoff, and resumes with ?since=SEQ so nothing is missed. */
+/* Shared by every page: the live stream, the JSON API helper, the login
+ * gate, and French formatting. No framework: a few globals under `Dispatch`. */
 "use strict";
 
-window.LiveStream = class LiveStream {
+/* A live stream that never lies: it shows when it is down, reconnects by
+ * itself with backoff, and resumes with ?since=SEQ so nothing is missed.
+ * Handlers must be idempotent: a resumed stream may replay an event the page
+ * already got from its HTTP snapshot. */
+class LiveStream {
   constructor(path, { onMessage, onState, onResync, since }) {
     this.path = path;
     this.onMessage = onMessage;
@@ -10,6 +14,7 @@ window.LiveStream = class LiveStream {
     this.onResync = onResync || (() => window.location.reload());
     this.seq = since || 0;
     this.delay = 500;
+    this.failures = 0;
     this.ws = null;
     this.connect();
   }
@@ -26,6 +31,7 @@ window.LiveStream = class LiveStream {
     this.ws = ws;
     ws.onopen = () => {
       this.delay = 500;
+      this.failures = 0;
       this.onState("open");
     };
     ws.onmessage = (ev) => {
@@ -43,15 +49,27 @@ window.LiveStream = class LiveStream {
       try { this.onMessage(msg); } catch (e) { console.warn("message handler failed", e); }
     };
     ws.onclose = () => {
+      this.failures += 1;
       this.onState("closed");
+      // a session that expired would fail every handshake: after a few
+      // failures, ask the HTTP API, which can tell "logged out" from "down"
+      if (this.failures === 3) Dispatch.checkSession();
       const wait = this.delay + Math.random() * 250;
       this.delay = Math.min(this.delay * 2, 5000);
       setTimeout(() => this.connect(), wait);
     };
   }
-};
+}
 
-window.api = async function api(method, path, body) {
+class ApiError extends Error {
+  constructor(message, status, body) {
+    super(message);
+    this.status = status;
+    this.body = body;
+  }
+}
+
+async function api(method, path, body) {
   const opts = { method, headers: {}, credentials: "same-origin" };
   if (body !== undefined) {
     opts.headers["Content-Type"] = "application/json";
@@ -59,12 +77,130 @@ window.api = async function api(method, path, body) {
   }
   const resp = await fetch(path, opts);
   const text = await resp.text();
-  const data = text ? JSON.parse(text) : null;
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch (e) { data = text; }
   if (!resp.ok) {
-    const err = new Error((data && data.error && data.error.message) || resp.statusText);
-    err.status = resp.status;
-    err.body = data;
-    throw err;
+    const msg = (data && data.error && data.error.message) || resp.statusText;
+    throw new ApiError(msg, resp.status, data);
   }
   return data;
+}
+
+/* The login gate: every page starts hidden behind it. GET /api/me answers
+ * 401 when there is no session; the form logs in (the server sets the
+ * HttpOnly cookie that HTTP and WebSocket then use) and the page goes on
+ * without a reload. */
+function requireUser(roles) {
+  const gate = document.getElementById("login");
+  const app = document.getElementById("app");
+  const form = gate.querySelector("form");
+  const error = gate.querySelector(".login-error");
+  return new Promise((resolve) => {
+    const enter = (me) => {
+      if (roles && !roles.includes(me.role)) {
+        gate.hidden = false;
+        form.hidden = false;
+        error.textContent = "Ce compte n'a pas accès à cette page.";
+        return;
+      }
+      gate.hidden = true;
+      app.hidden = false;
+      resolve(me);
+    };
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      error.textContent = "";
+      const email = form.elements.email.value.trim();
+      const password = form.elements.password.value;
+      try {
+        await api("POST", "/api/auth/login", { email, password });
+        enter(await api("GET", "/api/me"));
+      } catch (e) {
+        error.textContent = e.status === 401 ? "Adresse ou mot de passe incorrect." : "Connexion impossible, réessayez.";
+      }
+    });
+    api("GET", "/api/me").then(enter, (e) => {
+      if (e.status !== 401) console.warn("GET /api/me failed", e);
+      gate.hidden = false;
+      form.elements.email.focus();
+    });
+  });
+}
+
+async function checkSession() {
+  try {
+    await api("GET", "/api/me");
+  } catch (e) {
+    // logged out for good (expired session): the login form is the only way on
+    if (e.status === 401) window.location.reload();
+  }
+}
+
+const timeFmt = new Intl.DateTimeFormat("fr-FR", { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+const shortTime = new Intl.DateTimeFormat("fr-FR", { hour: "2-digit", minute: "2-digit" });
+
+/* "à l'instant", "3 min", "2 h 05" — short enough for a wall read from afar. */
+function age(ms) {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s < 60) return `${s} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min`;
+  const h = Math.floor(m / 60);
+  if (h < 24) return `${h} h ${String(m % 60).padStart(2, "0")}`;
+  return `${Math.floor(h / 24)} j`;
+}
+
+const STATUS_LABELS = {
+  new: "Nouveau",
+  acknowledged: "Pris en compte",
+  assigned: "Équipe affectée",
+  in_progress: "En cours",
+  resolved: "Résolu",
+  dismissed: "Infondé",
+  duplicate: "Doublon",
+};
+const OPEN_STATUSES = ["new", "acknowledged", "assigned", "in_progress"];
+
+/* Priority bands shared by maps, lists and legends (core/triage.py: 10 x
+ * severity, plus witnesses, vulnerability and overdue escalation). */
+function band(priority) {
+  if (priority >= 50) return "crit";
+  if (priority >= 40) return "high";
+  if (priority >= 30) return "med";
+  return "low";
+}
+const BAND_LABELS = { crit: "Urgent", high: "Élevée", med: "Moyenne", low: "Faible" };
+
+/* Build an element: el("li", {class: "x", dataset: {id: 1}}, "text", child). */
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === "class") node.className = v;
+    else if (k === "dataset") Object.assign(node.dataset, v);
+    else if (k === "text") node.textContent = v;
+    else node.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children) if (c !== null && c !== undefined) node.append(c);
+  return node;
+}
+
+function startClock(node) {
+  const tick = () => { node.textContent = timeFmt.format(new Date()); };
+  tick();
+  setInterval(tick, 1000);
+}
+
+/* The connection light: colour AND words, so it reads without colour too. */
+function showLight(node, state) {
+  const open = state === "open";
+  node.classList.toggle("light-on", open);
+  node.classList.toggle("light-off", !open);
+  node.dataset.state = open ? "on" : "off";
+  node.textContent = open ? "En direct" : state === "connecting" ? "Connexion…" : "Flux coupé — reconnexion…";
+}
+
+window.Dispatch = {
+  LiveStream, ApiError, api, requireUser, checkSession, age, timeFmt, shortTime,
+  STATUS_LABELS, OPEN_STATUSES, band, BAND_LABELS, el, startClock, showLight,
 };

@@ -1,0 +1,192 @@
+"""`python -m bench.ingest`: accepted alerts per second and POST /api/alerts latency.
+
+Closed-loop load at 16, 64 and 256 concurrent keep-alive connections (one
+resident account each), from 2 load processes, against ours on SQLite
+(embedded) and on PostgreSQL (fresh database, Redis bus), one worker,
+durability as shipped (SQLite synchronous=FULL, PostgreSQL synchronous_commit on)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing as mp
+import os
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench import loadgen
+from bench.common import free_port, markdown_table, progress, summary_ms, write_json
+from bench.layout import random_points
+from bench.plots import by_target, lines
+from bench.procstat import machine_busy_cores, machine_jiffies
+from bench.seed import PgDatabase, drop_redis_prefix, seed_store
+from bench.servers import HOST, Server, start_ours
+from geo import DEMO_CITY_PATH, load_city
+
+TARGET = ("postgresql", 64)  # >= 1,000 accepted/s with p99 <= 50 ms
+
+
+def _load(srv: Server, tokens: list[str], points: list[tuple[float, float]], conc: int, procs: int,
+          duration: float) -> dict[str, Any]:
+    ctx = mp.get_context("spawn")
+    pipes, workers = [], []
+    for k in range(procs):
+        mine = tokens[k:conc:procs]
+        parent, child = ctx.Pipe()
+        p = ctx.Process(target=loadgen.main, daemon=True,
+                        args=(child, HOST, srv.port, mine, points, duration, 200_000))
+        p.start()
+        child.close()
+        pipes.append(parent)
+        workers.append(p)
+    try:
+        for pipe in pipes:
+            if not pipe.poll(60):
+                raise RuntimeError("a load process did not get ready within 60 s")
+            kind, value = pipe.recv()
+            if kind != "ready":
+                raise RuntimeError(f"load process: {value}")
+        start_at = time.monotonic() + 0.3
+        cpu0, m0 = srv.cpu(), machine_jiffies()
+        for pipe in pipes:
+            pipe.send(start_at)
+        results = []
+        for pipe in pipes:
+            if not pipe.poll(duration + 60):
+                raise RuntimeError("a load process did not finish in time")
+            kind, value = pipe.recv()
+            if kind != "done":
+                raise RuntimeError(f"load process: {value}")
+            results.append(value)
+        cpu1, m1 = srv.cpu(), machine_jiffies()
+    finally:
+        for p in workers:
+            p.join(timeout=10)
+            if p.is_alive():
+                p.terminate()
+    lat = [x for r in results for x in r["latencies"]]
+    status: dict[int, int] = {}
+    for r in results:
+        for code, n in r["status"].items():
+            status[int(code)] = status.get(int(code), 0) + n
+    accepted = status.get(201, 0)
+    return {
+        "concurrency": conc,
+        "accepted": accepted,
+        "accepted_per_s": accepted / duration,
+        **summary_ms(lat),
+        "other_status": {c: n for c, n in status.items() if c != 201},
+        "errors": {e: n for r in results for e, n in r["errors"].items()},
+        "server_cpu_util": (cpu1 - cpu0) / duration,
+        "load_cpu_util_max": max(r["cpu_s"] for r in results) / duration,
+        "machine_busy_cores": machine_busy_cores(m0, m1),
+    }
+
+
+async def _prepare(store: str, tmp: Path, a: argparse.Namespace, homes: list[tuple[float, float, str | None]],
+                   tag: str, prefix: str) -> tuple[str, str, list[str], PgDatabase | None]:
+    if store == "sqlite":
+        url = f"sqlite:///{tmp / 'ingest.sqlite3'}"
+        return url, "memory://", await seed_store(url, homes, tag), None
+    pg = PgDatabase(a.pg)
+    await pg.create()
+    return pg.url, a.redis, await seed_store(pg.url, homes, tag), pg
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.ingest", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="3 s per level: under a minute")
+    ap.add_argument("--json", metavar="PATH")
+    ap.add_argument("--concurrency", default="16,64,256")
+    ap.add_argument("--stores", default="sqlite,postgresql")
+    ap.add_argument("--duration", type=float, help="seconds per level (default 10, quick 3)")
+    ap.add_argument("--procs", type=int, default=2, help="load processes")
+    ap.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432")
+    ap.add_argument("--redis", default="redis://127.0.0.1:6379/0")
+    a = ap.parse_args(argv)
+    levels = [int(c) for c in a.concurrency.split(",")]
+    stores = [s.strip() for s in a.stores.split(",")]
+    duration = a.duration or (3.0 if a.quick else 10.0)
+    city = load_city(DEMO_CITY_PATH)
+    rng = np.random.default_rng(11)
+    la, lo, secs = random_points(city, rng, max(levels) + 2000)
+    homes = list(zip(la.tolist(), lo.tolist(), secs))[: max(levels)]
+    points = list(zip(la.tolist(), lo.tolist()))[max(levels):]
+    tmp = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
+    tag, prefix = uuid.uuid4().hex[:8], f"bench-{uuid.uuid4().hex[:8]}"
+    rows: list[dict[str, Any]] = []
+    bar = progress(len(stores) * len(levels), "ingest")
+    try:
+        for store in stores:
+            url, bus, tokens, pg = asyncio.run(_prepare(store, tmp, a, homes, tag, prefix))
+            srv = start_ours(f"ours-{store}", free_port(), tmp, url, bus, 1, extra_env={"DISPATCH_BUS_PREFIX": prefix})
+            try:
+                asyncio.run(srv.wait_healthy())
+                for conc in levels:
+                    bar.set_postfix_str(f"{store} x{conc}")
+                    try:
+                        rows.append({"store": store, **_load(srv, tokens, points, conc, min(a.procs, conc), duration)})
+                    except Exception as exc:
+                        rows.append({"store": store, "concurrency": conc, "error": f"{exc}\n{srv.log_tail(10)}"})
+                    bar.update(1)
+            finally:
+                srv.stop()
+                if pg is not None:
+                    asyncio.run(pg.drop())
+    finally:
+        bar.close()
+        try:
+            asyncio.run(drop_redis_prefix(a.redis, prefix))
+        except Exception:
+            pass
+        if not os.environ.get("BENCH_KEEP_LOGS"):
+            shutil.rmtree(tmp, ignore_errors=True)
+    return _report(rows, a, duration)
+
+
+def _report(rows: list[dict[str, Any]], a: argparse.Namespace, duration: float) -> int:
+    ok = [r for r in rows if "error" not in r]
+    print(f"## Ingest: POST /api/alerts, closed loop, {duration:.0f} s per level\n")
+    print(markdown_table(ok, [
+        ("store", "store"), ("concurrency", "clients"), ("accepted_per_s", "accepted/s"), ("p50_ms", "p50 ms"),
+        ("p95_ms", "p95 ms"), ("p99_ms", "p99 ms"), ("server_cpu_util", "server CPU"),
+        ("load_cpu_util_max", "load proc CPU max"), ("machine_busy_cores", "busy cores"), ("other_status", "non-201"),
+    ]))
+    for r in rows:
+        if "error" in r:
+            print(f"\n- {r['store']} x{r['concurrency']}: {r['error'][:600]}")
+    head = next((r for r in ok if (r["store"], r["concurrency"]) == TARGET), {})
+    verdicts = [
+        {"target": "PostgreSQL, 64 clients: >= 1,000 accepted/s", "value": head.get("accepted_per_s"),
+         "met": head.get("accepted_per_s", 0) >= 1000},
+        {"target": "PostgreSQL, 64 clients: p99 <= 50 ms", "value": head.get("p99_ms"),
+         "met": head.get("p99_ms", float("inf")) <= 50},
+    ]
+    print("\n## Targets\n")
+    print(markdown_table(verdicts, [("target", "target"), ("value", "measured"), ("met", "met")]))
+    plots = [
+        str(lines("ingest_throughput.png", "accepted alerts per second", "concurrent clients", "alerts/s",
+                  by_target(ok, "concurrency", "accepted_per_s", "store"), logx=True)),
+        str(lines("ingest_p99.png", "p99 of POST /api/alerts", "concurrent clients", "p99 (ms)",
+                  by_target(ok, "concurrency", "p99_ms", "store"), logx=True, logy=True)),
+    ]
+    print("\nplots: " + ", ".join(plots))
+    doc: dict[str, Any] = {"bench": "ingest", "quick": a.quick, "duration_s": duration, "targets": verdicts,
+                           "runs": rows, "plots": plots}
+    for r in ok:
+        doc[f"{r['store']}_{r['concurrency']}_accepted_per_s"] = r["accepted_per_s"]
+        doc[f"{r['store']}_{r['concurrency']}_p99_ms"] = r["p99_ms"]
+    write_json(a.json, doc)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

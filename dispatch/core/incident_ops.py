@@ -1,0 +1,292 @@
+"""What operators do to incidents: change status, assign a unit, pin a
+priority, merge, split; and what time does: escalate the overdue. Each is a
+pure `decide(state) -> Change` run by the store in one transaction."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from dispatch.core import lifecycle
+from dispatch.core.changes import Change, Decide, EventSpec, Saved, TriageState
+from dispatch.core.incidents import REPORTER_STATUS, Policy, _entry, incident_view, is_overdue, rescore
+from dispatch.core.model import Alert, Incident, Unit, iso
+from dispatch.core.routing import OPS
+from dispatch.core.validation import InputError
+from dispatch.core.views import alert_staff
+
+MAX_ESCALATION = 5
+
+
+@dataclass(frozen=True)
+class IncidentPatch:
+    status: str | None = None
+    priority: float | None = None
+    unpin: bool = False
+    unit: int | None = None
+    clear_unit: bool = False
+    note: str | None = None
+
+
+def _get(state: TriageState, incident_id: int) -> Incident:
+    inc = state.incidents.get(incident_id)
+    if inc is None:
+        raise InputError(404, "not_found", f"no incident {incident_id}")
+    return inc
+
+
+def _follow(alerts: Sequence[Alert], status: str, now: datetime) -> list[Alert]:
+    """The incident's alerts take its status where their own lifecycle allows."""
+    return [
+        dataclasses.replace(a, status=status, updated_at=now)
+        for a in alerts
+        if a.status != status and lifecycle.allowed(a.status, status)
+    ]
+
+
+def _render(
+    incidents: Sequence[int | Incident],
+    alerts_before: Mapping[int, Alert],
+    homes: Mapping[int, str],
+    now: datetime,
+    created: Sequence[int] = (),
+) -> Any:
+    """Events for a change: incident.created/updated, alert.updated, and
+    alert.status to each reporter whose alert changed visibly for them."""
+
+    def render(saved: Saved) -> list[EventSpec]:
+        specs = []
+        for ref in incidents:
+            iid = ref.id if isinstance(ref, Incident) else ref
+            real = saved.ids.get(iid, iid)
+            kind = "incident.created" if iid in created else "incident.updated"
+            specs.append(EventSpec(kind, incident_view(saved.incidents[real], now, saved.units), (OPS,)))
+        for a in saved.alerts.values():
+            specs.append(EventSpec("alert.updated", alert_staff(a), (OPS,)))
+            before = alerts_before.get(a.id)
+            shown = REPORTER_STATUS.get(a.status)
+            if shown and (before is None or REPORTER_STATUS.get(before.status) != shown) and a.author in homes:
+                data = {"id": a.id, "status": shown, "updated_at": iso(now), "author": a.author}
+                specs.append(EventSpec("alert.status", data, (homes[a.author],)))
+        return specs
+
+    return render
+
+
+def patch(incident_id: int, actor: int, p: IncidentPatch, policy: Policy, homes: Mapping[int, str]) -> Decide:
+    def decide(state: TriageState) -> Change:
+        now = state.now
+        inc = _get(state, incident_id)
+        history = list(inc.history)
+        units: dict[int, Unit] = {}
+        status = inc.status
+        if p.unit is not None:
+            unit = state.units.get(p.unit)
+            if unit is None:
+                raise InputError(422, "unknown_unit", f"no unit {p.unit}", "unit")
+            if unit.status == "off_duty" or (unit.status == "busy" and unit.incident_id != inc.id):
+                raise InputError(409, "unit_unavailable", f"unit {unit.name} is {unit.status}", "unit")
+            if inc.status in lifecycle.CLOSED:
+                raise InputError(409, "forbidden_transition", "this incident is closed", "unit")
+            if inc.unit_id is not None and inc.unit_id != unit.id and inc.unit_id in state.units:
+                units[inc.unit_id] = _release(state.units[inc.unit_id], now)
+            units[unit.id] = dataclasses.replace(unit, status="busy", incident_id=inc.id, updated_at=now)
+            history.append(_entry(now, actor, "assigned", unit=unit.id, note=p.note))
+            inc = dataclasses.replace(inc, unit_id=unit.id)
+            if p.status is None and inc.status in ("new", "acknowledged"):
+                status = "assigned"
+        if p.status is not None:
+            status = p.status
+        if status != inc.status:
+            try:
+                lifecycle.check(inc.status, status)
+            except lifecycle.TransitionError as exc:
+                raise InputError(409, "forbidden_transition", str(exc), "status") from None
+            history.append(_entry(now, actor, "status", **{"from": inc.status, "to": status, "note": p.note}))
+            inc = dataclasses.replace(inc, status=status)
+            if inc.acknowledged_at is None:
+                inc = dataclasses.replace(inc, acknowledged_at=now)
+            if status in lifecycle.CLOSED:
+                inc = dataclasses.replace(inc, resolved_at=now)
+                if inc.unit_id is not None and inc.unit_id in state.units:
+                    units[inc.unit_id] = _release(units.get(inc.unit_id, state.units[inc.unit_id]), now)
+        if p.clear_unit and inc.unit_id is not None:
+            if inc.unit_id in state.units:
+                units[inc.unit_id] = _release(state.units[inc.unit_id], now)
+            history.append(_entry(now, actor, "unassigned", unit=inc.unit_id, note=p.note))
+            inc = dataclasses.replace(inc, unit_id=None)
+        if p.priority is not None:
+            history.append(_entry(now, actor, "pinned", priority=p.priority, note=p.note))
+            inc = dataclasses.replace(inc, pinned=True, priority=p.priority)
+        if p.unpin and inc.pinned:
+            history.append(_entry(now, actor, "unpinned", note=p.note))
+            inc = dataclasses.replace(inc, pinned=False)
+        if p.note is not None and len(history) == len(inc.history):
+            history.append(_entry(now, actor, "note", note=p.note))
+        inc = rescore(dataclasses.replace(inc, history=tuple(history), updated_at=now), policy, now)
+        mine = [state.alerts[i] for i in inc.alerts if i in state.alerts]
+        alerts = _follow(mine, inc.status, now)
+        return Change(
+            incidents=(inc,), alerts=tuple(alerts), units=tuple(units.values()),
+            render=_render([inc], state.alerts, homes, now),
+        )
+
+    return decide
+
+
+def _release(unit: Unit, now: datetime) -> Unit:
+    status = "available" if unit.status == "busy" else unit.status
+    return dataclasses.replace(unit, status=status, incident_id=None, updated_at=now)
+
+
+def _recount(inc: Incident, alerts: Sequence[Alert], policy: Policy) -> Incident:
+    ordered = sorted(alerts, key=lambda a: (a.created_at, a.id))
+    authors: list[int] = []
+    for a in ordered:
+        if a.author not in authors:
+            authors.append(a.author)
+    return dataclasses.replace(
+        inc,
+        alerts=tuple(a.id for a in ordered),
+        authors=tuple(authors),
+        vulnerable=any(policy.is_vulnerable(a.text) for a in ordered),
+    )
+
+
+def merge(target_id: int, others: Sequence[int], actor: int, policy: Policy, homes: Mapping[int, str]) -> Decide:
+    def decide(state: TriageState) -> Change:
+        now = state.now
+        target = _get(state, target_id)
+        victims = [_get(state, i) for i in others if i != target_id]
+        if not victims:
+            raise InputError(422, "missing_field", "name at least one other incident to merge", "incidents")
+        for inc in (target, *victims):
+            if inc.status in lifecycle.CLOSED:
+                raise InputError(409, "forbidden_transition", f"incident {inc.id} is closed", "incidents")
+        moved = [state.alerts[a] for v in victims for a in v.alerts if a in state.alerts]
+        kept = [state.alerts[a] for a in target.alerts if a in state.alerts]
+        merged = _recount(target, kept + moved, policy)
+        merged = dataclasses.replace(
+            merged,
+            created_at=min(target.created_at, *(v.created_at for v in victims)),
+            updated_at=now,
+            history=(*target.history, _entry(now, actor, "merged", incidents=[v.id for v in victims])),
+        )
+        merged = rescore(merged, policy, now)
+        units: list[Unit] = []
+        closed = []
+        for v in victims:
+            if v.unit_id is not None and v.unit_id in state.units and v.unit_id != merged.unit_id:
+                units.append(_release(state.units[v.unit_id], now))
+            closed.append(dataclasses.replace(
+                v, status="duplicate", alerts=(), authors=(), resolved_at=now, updated_at=now, unit_id=None,
+                history=(*v.history, _entry(now, actor, "merged_into", incident=target.id)),
+            ))
+        alerts = [dataclasses.replace(a, incident=target.id, updated_at=now) for a in moved]
+        return Change(
+            incidents=(merged, *closed), alerts=tuple(alerts), units=tuple(units),
+            render=_render([merged, *closed], state.alerts, homes, now),
+        )
+
+    return decide
+
+
+def split(incident_id: int, alert_ids: Sequence[int], actor: int, policy: Policy, homes: Mapping[int, str]) -> Decide:
+    def decide(state: TriageState) -> Change:
+        now = state.now
+        inc = _get(state, incident_id)
+        chosen = set(alert_ids)
+        if not chosen or not chosen <= set(inc.alerts):
+            raise InputError(422, "unknown_alert", "split names alerts of this incident", "alerts")
+        if chosen == set(inc.alerts):
+            raise InputError(422, "out_of_range", "leave at least one alert in the incident", "alerts")
+        moved = sorted((state.alerts[a] for a in chosen), key=lambda a: (a.created_at, a.id))
+        kept = [state.alerts[a] for a in inc.alerts if a not in chosen]
+        first = moved[0]
+        fresh = Incident(
+            id=-1, category=first.category, sector=first.sector, cell=policy.anchor_cell(first.lat, first.lon),
+            lat=first.lat, lon=first.lon, status="new", priority=0.0, pinned=False, unit_id=None, alerts=(),
+            authors=(), vulnerable=False, escalation=0, created_at=first.created_at, updated_at=now,
+            ack_due_at=first.created_at + policy_ack(policy, first.category),
+            history=(_entry(now, actor, "split_from", incident=inc.id),),
+        )
+        fresh = rescore(_recount(fresh, moved, policy), policy, now)
+        rest = _recount(inc, kept, policy)
+        rest = rescore(dataclasses.replace(
+            rest, updated_at=now, history=(*inc.history, _entry(now, actor, "split", alerts=sorted(chosen)))
+        ), policy, now)
+        alerts = [dataclasses.replace(a, incident=-1, updated_at=now) for a in moved]
+        return Change(
+            incidents=(rest, fresh), alerts=tuple(alerts),
+            render=_render([rest, fresh], state.alerts, homes, now, created=(-1,)),
+        )
+
+    return decide
+
+
+def policy_ack(policy: Policy, category: str) -> timedelta:
+    return timedelta(seconds=policy.ack_target_s(category))
+
+
+def level_at(category: str, created_at: datetime, now: datetime, policy: Policy) -> int:
+    """One escalation step per acknowledgement target elapsed (core.triage's
+    steps), capped."""
+    target = max(policy.ack_target_s(category), 1.0)
+    return min(MAX_ESCALATION, int((now - created_at).total_seconds() // target))
+
+
+def escalate(incident_ids: Sequence[int], policy: Policy) -> Decide:
+    """Overdue and unacknowledged: raise the priority one step per elapsed
+    acknowledgement target (at most MAX_ESCALATION), and say so."""
+
+    def decide(state: TriageState) -> Change:
+        now = state.now
+        out = []
+        for iid in incident_ids:
+            inc = state.incidents.get(iid)
+            if inc is None or not is_overdue(inc, now):
+                continue
+            level = level_at(inc.category, inc.created_at, now, policy)
+            if level <= inc.escalation:
+                continue
+            history = (*inc.history, _entry(now, None, "escalated", level=level))
+            out.append(rescore(dataclasses.replace(inc, escalation=level, updated_at=now, history=history), policy, now))
+        return Change(incidents=tuple(out), render=_render(out, {}, {}, now))
+
+    return decide
+
+
+def patch_alert(alert_id: int, actor: int, p: Any, homes: Mapping[int, str]) -> Decide:
+    """PATCH /api/alerts/{id} (CONTRACT.md): one alert's own status, priority,
+    assignee and notes; its reporter hears of acknowledgement and resolution."""
+
+    def decide(state: TriageState) -> Change:
+        now = state.now
+        alert = state.alerts.get(alert_id)
+        if alert is None:
+            raise InputError(404, "not_found", f"no alert {alert_id}")
+        changes: dict[str, Any] = {"updated_at": now}
+        if p.status is not None and p.status != alert.status:
+            try:
+                lifecycle.check(alert.status, p.status)
+            except lifecycle.TransitionError as exc:
+                raise InputError(409, "forbidden_transition", str(exc), "status") from None
+            changes["status"] = p.status
+        if p.priority is not None:
+            changes["priority"] = p.priority
+        if p.assignee is not None:
+            changes["assignee"] = p.assignee
+        elif p.clear_assignee:
+            changes["assignee"] = None
+        if p.note is not None or "status" in changes:
+            entry: dict[str, Any] = {"at": iso(now), "by": actor, "status": changes.get("status", alert.status)}
+            if p.note is not None:
+                entry["note"] = p.note
+            changes["notes"] = (*alert.notes, entry)
+        new = dataclasses.replace(alert, **changes)
+        return Change(alerts=(new,), render=_render([], state.alerts, homes, now))
+
+    return decide

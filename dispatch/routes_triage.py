@@ -1,0 +1,153 @@
+"""Triage routes (issue 6): incidents, units, statistics, shift hand-over."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from dispatch.core.categories import CATEGORIES
+from dispatch.core.lifecycle import STATUSES
+from dispatch.core.model import OPERATOR_ROLES, STAFF_ROLES, IncidentQuery, utcnow
+from dispatch.core.validation import InputError, id_list, incident_patch, unit_input, unit_status_input
+from dispatch.http_util import JSON, check_query, principal, read_json
+
+SUPERVISORS = frozenset({"supervisor", "admin"})
+
+
+def _int_param(request: Request, name: str) -> int:
+    raw = request.path_params[name]
+    if not raw.isdigit():
+        raise InputError(404, "not_found", f"no such {name}")
+    return int(raw)
+
+
+def _since(raw: str, field: str) -> datetime:
+    try:
+        ts = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise InputError(422, "invalid_type", f"{field} must be an ISO 8601 date-time", field) from None
+    return ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)
+
+
+_INCIDENT_FILTERS = frozenset({"status", "sector", "category", "since", "limit"})
+
+
+async def list_incidents(request: Request) -> Response:
+    svc = request.app.state.svc
+    await principal(request, STAFF_ROLES)
+    q = check_query(request, _INCIDENT_FILTERS)
+    status = q.get("status", "open")
+    if status not in (*STATUSES, "open", "all"):
+        raise InputError(422, "unknown_status", f"unknown status {status!r}", "status")
+    if "category" in q and q["category"] not in CATEGORIES:
+        raise InputError(422, "unknown_category", f"unknown category {q['category']!r}", "category")
+    if "sector" in q and q["sector"] not in svc.city.sector_ids:
+        raise InputError(422, "unknown_sector", f"unknown sector {q['sector']!r}", "sector")
+    limit = int(q["limit"]) if q.get("limit", "").isdigit() else 500
+    query = IncidentQuery(
+        status=None if status == "all" else status,
+        sector=q.get("sector"),
+        category=q.get("category"),
+        since=_since(q["since"], "since") if "since" in q else None,
+        limit=max(1, min(limit, 5000)),
+    )
+    return JSON(await svc.triage.listing(query))
+
+
+async def get_incident(request: Request) -> Response:
+    svc = request.app.state.svc
+    await principal(request, STAFF_ROLES)
+    return JSON(await svc.triage.detail(_int_param(request, "incident_id")))
+
+
+async def patch_incident(request: Request) -> Response:
+    svc = request.app.state.svc
+    user = await principal(request, OPERATOR_ROLES, write=True)
+    patch = incident_patch(await read_json(request))
+    return JSON(await svc.triage.patch(user, _int_param(request, "incident_id"), patch))
+
+
+async def merge_incidents(request: Request) -> Response:
+    svc = request.app.state.svc
+    user = await principal(request, OPERATOR_ROLES, write=True)
+    others = id_list(await read_json(request), "incidents")
+    return JSON(await svc.triage.merge(user, _int_param(request, "incident_id"), others))
+
+
+async def split_incident(request: Request) -> Response:
+    svc = request.app.state.svc
+    user = await principal(request, OPERATOR_ROLES, write=True)
+    alerts = id_list(await read_json(request), "alerts")
+    return JSON(await svc.triage.split(user, _int_param(request, "incident_id"), alerts), status_code=201)
+
+
+async def list_units(request: Request) -> Response:
+    await principal(request, STAFF_ROLES)
+    return JSON(await request.app.state.svc.triage.units())
+
+
+async def add_unit(request: Request) -> Response:
+    await principal(request, SUPERVISORS, write=True)
+    name = unit_input(await read_json(request))
+    return JSON(await request.app.state.svc.triage.add_unit(name), status_code=201)
+
+
+async def patch_unit(request: Request) -> Response:
+    await principal(request, OPERATOR_ROLES, write=True)
+    status = unit_status_input(await read_json(request))
+    return JSON(await request.app.state.svc.triage.set_unit_status(_int_param(request, "unit_id"), status))
+
+
+def _window(request: Request) -> tuple[datetime, datetime]:
+    q = check_query(request, frozenset({"since", "until"}))
+    until = _since(q["until"], "until") if "until" in q else utcnow() + timedelta(seconds=1)
+    since = _since(q["since"], "since") if "since" in q else until - timedelta(days=30)
+    if since >= until:
+        raise InputError(422, "out_of_range", "since must be before until", "since")
+    return since, until
+
+
+async def statistics(request: Request) -> Response:
+    await principal(request, STAFF_ROLES)
+    since, until = _window(request)
+    return JSON(await request.app.state.svc.triage.statistics(since, until))
+
+
+async def statistics_csv(request: Request) -> Response:
+    from dispatch.core.stats import to_csv
+
+    await principal(request, STAFF_ROLES)
+    since, until = _window(request)
+    body = to_csv(await request.app.state.svc.triage.statistics(since, until))
+    return Response(
+        body, media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="dispatch-stats.csv"'},
+    )
+
+
+async def handover(request: Request) -> Response:
+    svc = request.app.state.svc
+    await principal(request, STAFF_ROLES)
+    q = check_query(request, frozenset({"sector"}))
+    sector = q.get("sector")
+    if sector is not None and sector not in svc.city.sector_ids:
+        raise InputError(422, "unknown_sector", f"unknown sector {sector!r}", "sector")
+    return JSON(await svc.triage.handover(sector))
+
+
+routes = [
+    Route("/api/incidents", list_incidents),
+    Route("/api/incidents/{incident_id}", get_incident, methods=["GET"]),
+    Route("/api/incidents/{incident_id}", patch_incident, methods=["PATCH"]),
+    Route("/api/incidents/{incident_id}/merge", merge_incidents, methods=["POST"]),
+    Route("/api/incidents/{incident_id}/split", split_incident, methods=["POST"]),
+    Route("/api/units", list_units, methods=["GET"]),
+    Route("/api/units", add_unit, methods=["POST"]),
+    Route("/api/units/{unit_id}", patch_unit, methods=["PATCH"]),
+    Route("/api/stats", statistics),
+    Route("/api/stats.csv", statistics_csv),
+    Route("/api/handover", handover),
+]

@@ -1,0 +1,102 @@
+"""The bench's building blocks at tiny scale (the full benches are too long
+for the suite): frames, the floor server with the light clients, the
+audience bench's agreement, the layout's audiences. Loopback only."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from bench.clients import ClientPool
+from bench.common import free_port, percentile
+from bench.httpc import HttpConn
+from bench.layout import Alert, make_layout
+from bench.servers import HOST, start_floor
+from bench.wsproto import OP_PING, OP_TEXT, accept_key, client_frame, parse_frames, server_frame
+from geo import DEMO_CITY_PATH, haversine_m, load_city
+from tests.conftest import REDIS_URL, _reachable
+
+
+def test_accept_key_matches_rfc6455_example() -> None:
+    # RFC 6455 section 1.3
+    assert accept_key(b"dGhlIHNhbXBsZSBub25jZQ==") == b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+
+
+def test_frames_round_trip_and_split_reads() -> None:
+    big = b"x" * 300  # 16-bit length form
+    buf = bytearray(server_frame(b'{"id":7}') + server_frame(big) + client_frame(b"hi", OP_PING))
+    whole = bytes(buf)
+    assert parse_frames(buf) == [(OP_TEXT, b'{"id":7}'), (OP_TEXT, big), (OP_PING, b"hi")]
+    assert not buf
+    part = bytearray(whole[:5])
+    assert parse_frames(part) == []  # incomplete: nothing popped
+    part += whole[5:]
+    assert len(parse_frames(part)) == 3
+
+
+def test_percentile_is_nearest_rank() -> None:
+    assert percentile([1.0, 2.0, 3.0, 4.0], 50) == 2.0
+    assert percentile([float(i) for i in range(1, 101)], 99) == 99.0
+
+
+def test_layout_audiences_follow_the_contract_rule() -> None:
+    city = load_city(DEMO_CITY_PATH)
+    layout = make_layout(city, 300, "est", 500.0)
+    assert all(city.sector_of(a, b) == "est" for a, b in zip(layout.lat, layout.lon))
+    a = Alert("sector", float(layout.lat[0]), float(layout.lon[0]), "est")
+    assert layout.audience(a, 300) == set(range(300))
+    import numpy as np
+
+    for r in layout.radius_alerts(np.random.default_rng(1), 3, 300, min_audience=1):
+        want = {i for i in range(300) if haversine_m(r.lat, r.lon, float(layout.lat[i]), float(layout.lon[i])) <= 500.0}
+        assert r.sector != "est" and layout.audience(r, 300) == want
+
+
+async def test_floor_and_light_clients_deliver_every_frame() -> None:
+    port = free_port()
+    srv = start_floor(port, Path(tempfile.mkdtemp(prefix="bench-smoke-")), loop="asyncio")
+    pool = ClientPool(2)
+    try:
+        await srv.wait_healthy(20)
+        opened = await pool.connect(HOST, port, "/ws/resident", [{"Authorization": "Bearer x"}] * 50)
+        assert opened["ok"] == 50, opened
+        await pool.expect("all", range(50))
+        http = await HttpConn.open(HOST, port)
+        ids = []
+        for i in range(3):
+            status, doc = await http.json("POST", "/api/alerts", {"lat": 43.18, "lon": 3.0, "i": i})
+            assert status == 201 and doc["recipients"] == 50
+            ids.append(doc["id"])
+        http.close()
+        res = await pool.wait(ids, "all", timeout=10)
+        for aid in ids:
+            assert (res[aid]["got"], res[aid]["want"], res[aid]["extra"]) == (50, 50, 0)
+            assert res[aid]["t_last"] > 0
+        assert (await pool.status())["lost"] == 0
+    finally:
+        await pool.close_all()
+        pool.stop()
+        srv.stop()
+
+
+def test_audience_bench_agrees_at_2k_homes() -> None:
+    from bench.audience import run_size
+
+    redis = REDIS_URL if _reachable("127.0.0.1", 6379) else None
+    row = run_size(load_city(DEMO_CITY_PATH), 2000, queries=20, budget_s=0.3, check=10, redis_url=redis)
+    assert row["agree"] is True
+    assert row["ours_per_s"] > 0 and row["scan_per_s"] > 0
+    if redis:
+        assert row["geosearch_per_s"] > 0
+
+
+@pytest.mark.parametrize("module", ["bench.fanout", "bench.audience", "bench.ingest"])
+def test_bench_commands_parse_their_options(module: str) -> None:
+    import importlib
+
+    mod = importlib.import_module(module)
+    with pytest.raises(SystemExit) as exc:
+        mod.main(["--help"])
+    assert exc.value.code == 0
