@@ -28,6 +28,7 @@ from bench.common import log, progress, write_json
 from bench.fanout_report import report
 from bench.fanout_run import Plan, Target, measure
 from bench.layout import make_layout
+from bench.profile import summarize
 from bench.seed import PgDatabase, drop_redis_prefix, seed_store
 from bench.servers import start_floor, start_naive, start_ours
 from geo import DEMO_CITY_PATH, load_city
@@ -54,6 +55,9 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--rounds", type=int, help="sector alerts per target and size (latency)")
     ap.add_argument("--radius-rounds", type=int, help="radius alerts per target and size")
     ap.add_argument("--burst-deliveries", type=int, help="burst size in deliveries (alerts = this / N)")
+    ap.add_argument("--bursts", type=int, help="bursts per target and size; the best counts (default 3, quick 2)")
+    ap.add_argument("--profile", type=Path, metavar="DIR",
+                    help="run ours under py-spy and summarise where its CPU goes (slows it down)")
     ap.add_argument("--sector", default="est", help="the sector every subscriber lives in")
     ap.add_argument("--radius-m", type=float, default=500.0)
     ap.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432")
@@ -69,6 +73,9 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     a.rounds = a.rounds or (15 if a.quick else 60)
     a.radius_rounds = a.radius_rounds or (8 if a.quick else 30)
     a.burst_deliveries = a.burst_deliveries or (40_000 if a.quick else 200_000)
+    a.bursts = a.bursts or (2 if a.quick else 3)
+    if a.profile is not None:
+        a.profile.mkdir(parents=True, exist_ok=True)
     return a
 
 
@@ -77,8 +84,8 @@ async def _ours(name: str, url: str, homes: list[tuple[float, float, str | None]
     tokens = await seed_store(url, homes, tag)
     env = {"DISPATCH_BUS_PREFIX": prefix} if prefix else None
 
-    def start(port: int, log_dir: Path) -> Any:
-        return start_ours(name, port, log_dir, url, bus, workers, radius, env)
+    def start(port: int, log_dir: Path, profile: Path | None) -> Any:
+        return start_ours(name, port, log_dir, url, bus, workers, radius, env, profile)
 
     return Target(name, "ours", start, tokens[:-AUTHORS], tokens[-1], workers)
 
@@ -106,7 +113,7 @@ async def run(a: argparse.Namespace) -> dict[str, Any]:
         for name in a.targets:
             try:
                 if name == "floor":
-                    targets.append(Target("floor", "floor", lambda p, d: start_floor(p, d), None, None))
+                    targets.append(Target("floor", "floor", lambda p, d, _: start_floor(p, d), None, None))
                 elif name == "ours-embedded":
                     t = await _ours(name, f"sqlite:///{tmp / 'embedded.sqlite3'}", homes, run_tag, "memory://",
                                     1, a.radius_m, None)
@@ -128,13 +135,13 @@ async def run(a: argparse.Namespace) -> dict[str, Any]:
             homes_path = tmp / "naive-homes.json"
             homes_path.write_text(json.dumps({tok: list(h) for tok, h in zip(tokens, homes)}))
             targets.insert(min(1, len(targets)), Target(
-                "naive", "naive", lambda p, d: start_naive(p, d, homes_path, a.radius_m), tokens, None))
+                "naive", "naive", lambda p, d, _: start_naive(p, d, homes_path, a.radius_m), tokens, None))
         pool = ClientPool(a.procs)
         per_size = sum(a.rounds + (0 if t.kind == "floor" else a.radius_rounds) + 1 for t in targets)
         steps = len(a.sizes) * per_size
         bar = progress(steps, "fanout")
         for n in a.sizes:
-            plan = Plan(sector_alerts, radius_alerts[n], a.burst_deliveries, tmp)
+            plan = Plan(sector_alerts, radius_alerts[n], a.burst_deliveries, tmp, a.bursts, a.profile)
             for t in targets:
                 bar.set_postfix_str(f"{t.name} N={n}")
                 row = await measure(t, n, pool, layout, plan, lambda: bar.update(1))
@@ -156,12 +163,16 @@ async def run(a: argparse.Namespace) -> dict[str, Any]:
             log(f"server logs kept in {tmp}")
         else:
             shutil.rmtree(tmp, ignore_errors=True)
-    return report(rows, a, notes)
+    doc = report(rows, a, notes)
+    if a.profile is not None:
+        for f in sorted(a.profile.glob("profile-*.txt")):
+            print("\n```\n" + summarize(f) + "\n```")
+    return doc
 
 
 def _pg_start(name: str, url: str, a: argparse.Namespace, workers: int, prefix: str) -> Any:
-    def start(port: int, log_dir: Path) -> Any:
-        return start_ours(name, port, log_dir, url, a.redis, workers, a.radius_m, {"DISPATCH_BUS_PREFIX": prefix})
+    def start(port: int, log_dir: Path, profile: Path | None) -> Any:
+        return start_ours(name, port, log_dir, url, a.redis, workers, a.radius_m, {"DISPATCH_BUS_PREFIX": prefix}, profile)
 
     return start
 

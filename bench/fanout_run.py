@@ -28,7 +28,7 @@ SETTLE_S = 1.0  # after the connections open, before reading RSS: let handshakes
 class Target:
     name: str
     kind: str  # "floor" | "naive" | "ours"
-    start: Callable[[int, Path], Server]
+    start: Callable[[int, Path, Path | None], Server]  # (port, log dir, py-spy output or None)
     tokens: Sequence[str] | None  # bearer token of connection i (None: the floor needs none)
     author: str | None  # bearer token for POST /api/alerts
     workers: int = 1
@@ -40,6 +40,8 @@ class Plan:
     radius_alerts: list[Alert]
     burst_deliveries: int  # burst size K = this / N, clamped
     log_dir: Path
+    bursts: int = 3  # best of: a neighbour's CPU spike only ever slows a burst down
+    profile_dir: Path | None = None
     wait_timeout: float = 15.0
 
 
@@ -143,7 +145,10 @@ async def _burst(pool: ClientPool, poster: Poster, srv: Server, alerts: list[Ale
 async def measure(target: Target, n: int, pool: ClientPool, layout: Layout, plan: Plan,
                   on_round: Callable[[], None] = lambda: None) -> dict[str, Any]:
     port = free_port()
-    srv = target.start(port, plan.log_dir)
+    spy = None
+    if plan.profile_dir is not None and target.kind == "ours":
+        spy = plan.profile_dir / f"profile-{target.name}-{n}.txt"
+    srv = target.start(port, plan.log_dir, spy)
     row: dict[str, Any] = {"target": target.name, "subscribers": n, "workers": target.workers}
     try:
         await srv.wait_healthy()
@@ -169,7 +174,11 @@ async def measure(target: Target, n: int, pool: ClientPool, layout: Layout, plan
             k = max(5, min(200, plan.burst_deliveries // n))
             burst_alerts = (plan.sector_alerts * (k // len(plan.sector_alerts) + 1))[:k]
             timeout = min(180.0, max(20.0, k * n / 4000))
-            row.update(await _burst(pool, poster, srv, burst_alerts, timeout))
+            bursts = [await _burst(pool, poster, srv, burst_alerts, timeout) for _ in range(plan.bursts)]
+            best = max(bursts, key=lambda b: b["deliveries_per_s"] if b["deliveries_per_s"] == b["deliveries_per_s"] else -1)
+            row.update(best)
+            row["burst_rates"] = [b["deliveries_per_s"] for b in bursts]
+            row["missing"] = sum(b["missing"] for b in bursts)
             on_round()
         finally:
             poster.close()

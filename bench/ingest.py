@@ -25,7 +25,8 @@ from bench import loadgen
 from bench.common import free_port, markdown_table, progress, summary_ms, write_json
 from bench.layout import random_points
 from bench.plots import by_target, lines
-from bench.procstat import machine_busy_cores, machine_jiffies
+from bench.procstat import cpu_by_name, machine_busy_cores, machine_jiffies
+from bench.profile import summarize
 from bench.seed import PgDatabase, drop_redis_prefix, seed_store
 from bench.servers import HOST, Server, start_ours
 from geo import DEMO_CITY_PATH, load_city
@@ -54,7 +55,7 @@ def _load(srv: Server, tokens: list[str], points: list[tuple[float, float]], con
             if kind != "ready":
                 raise RuntimeError(f"load process: {value}")
         start_at = time.monotonic() + 0.3
-        cpu0, m0 = srv.cpu(), machine_jiffies()
+        cpu0, m0, db0 = srv.cpu(), machine_jiffies(), cpu_by_name("postgres")
         for pipe in pipes:
             pipe.send(start_at)
         results = []
@@ -65,7 +66,7 @@ def _load(srv: Server, tokens: list[str], points: list[tuple[float, float]], con
             if kind != "done":
                 raise RuntimeError(f"load process: {value}")
             results.append(value)
-        cpu1, m1 = srv.cpu(), machine_jiffies()
+        cpu1, m1, db1 = srv.cpu(), machine_jiffies(), cpu_by_name("postgres")
     finally:
         for p in workers:
             p.join(timeout=10)
@@ -86,6 +87,8 @@ def _load(srv: Server, tokens: list[str], points: list[tuple[float, float]], con
         "errors": {e: n for r in results for e, n in r["errors"].items()},
         "server_cpu_util": (cpu1 - cpu0) / duration,
         "load_cpu_util_max": max(r["cpu_s"] for r in results) / duration,
+        # every postgres process on the machine: only meaningful on the PostgreSQL runs
+        "postgres_cpu_util": (db1 - db0) / duration,
         "machine_busy_cores": machine_busy_cores(m0, m1),
     }
 
@@ -109,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--stores", default="sqlite,postgresql")
     ap.add_argument("--duration", type=float, help="seconds per level (default 10, quick 3)")
     ap.add_argument("--procs", type=int, default=2, help="load processes")
+    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--profile", type=Path, metavar="DIR", help="run ours under py-spy; print where its CPU goes")
     ap.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432")
     ap.add_argument("--redis", default="redis://127.0.0.1:6379/0")
     a = ap.parse_args(argv)
@@ -127,7 +132,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for store in stores:
             url, bus, tokens, pg = asyncio.run(_prepare(store, tmp, a, homes, tag, prefix))
-            srv = start_ours(f"ours-{store}", free_port(), tmp, url, bus, 1, extra_env={"DISPATCH_BUS_PREFIX": prefix})
+            spy = None
+            if a.profile is not None:
+                a.profile.mkdir(parents=True, exist_ok=True)
+                spy = a.profile / f"profile-ingest-{store}.txt"
+            srv = start_ours(f"ours-{store}", free_port(), tmp, url, bus, a.workers,
+                             extra_env={"DISPATCH_BUS_PREFIX": prefix}, profile=spy)
             try:
                 asyncio.run(srv.wait_healthy())
                 for conc in levels:
@@ -149,7 +159,11 @@ def main(argv: list[str] | None = None) -> int:
             pass
         if not os.environ.get("BENCH_KEEP_LOGS"):
             shutil.rmtree(tmp, ignore_errors=True)
-    return _report(rows, a, duration)
+    code = _report(rows, a, duration)
+    if a.profile is not None:
+        for f in sorted(a.profile.glob("profile-ingest-*.txt")):
+            print("\n```\n" + summarize(f) + "\n```")
+    return code
 
 
 def _report(rows: list[dict[str, Any]], a: argparse.Namespace, duration: float) -> int:
@@ -158,7 +172,7 @@ def _report(rows: list[dict[str, Any]], a: argparse.Namespace, duration: float) 
     print(markdown_table(ok, [
         ("store", "store"), ("concurrency", "clients"), ("accepted_per_s", "accepted/s"), ("p50_ms", "p50 ms"),
         ("p95_ms", "p95 ms"), ("p99_ms", "p99 ms"), ("server_cpu_util", "server CPU"),
-        ("load_cpu_util_max", "load proc CPU max"), ("machine_busy_cores", "busy cores"), ("other_status", "non-201"),
+        ("load_cpu_util_max", "load proc CPU max"), ("postgres_cpu_util", "postgres CPU"), ("machine_busy_cores", "busy cores"), ("other_status", "non-201"),
     ]))
     for r in rows:
         if "error" in r:

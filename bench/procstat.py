@@ -77,3 +77,18 @@ def machine_busy_cores(before: tuple[int, int], after: tuple[int, int]) -> float
     """Average number of busy cores between two machine_jiffies() readings."""
     busy, total = after[0] - before[0], after[1] - before[1]
     return busy / total * (os.cpu_count() or 1) if total else float("nan")
+
+
+def cpu_by_name(comm: str) -> float:
+    """CPU seconds of every live process whose /proc/PID/comm is `comm`
+    (e.g. "postgres" for the database's backends, "redis-server")."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "comm").read_text().strip() == comm:
+                total += cpu_seconds(int(entry.name))
+        except OSError:
+            continue
+    return total

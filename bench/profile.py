@@ -50,6 +50,7 @@ def summarize(path: Path, top: int = 15, within: str | None = None) -> str:
     lines = [f"{path.name}: {total} samples" + (f" in stacks through {within!r}" if within else "")]
     lines.append("  self time:")
     lines += [f"    {n / total:6.1%}  {f}" for f, n in self_t.most_common(top)]
-    lines.append("  inclusive:")
-    lines += [f"    {n / total:6.1%}  {f}" for f, n in incl.most_common(top + 10) if n < total]
+    lines.append("  inclusive, project code only:")
+    ours = [(f, n) for f, n in incl.most_common() if "dispatch/" in f or "geo/" in f]
+    lines += [f"    {n / total:6.1%}  {f}" for f, n in ours[:top]]
     return "\n".join(lines)

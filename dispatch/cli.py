@@ -38,6 +38,12 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("path")
     imp.add_argument("--config")
 
+    unit = sub.add_parser("unit", help="manage patrol units")
+    unit_sub = unit.add_subparsers(dest="unit_command", required=True)
+    unit_add = unit_sub.add_parser("add", help="create a patrol unit and print its id")
+    unit_add.add_argument("name")
+    unit_add.add_argument("--config")
+
     sim = sub.add_parser("simulate", help="demo traffic through the public HTTP API")
     sim.add_argument("--config")
     sim.add_argument("--url", default="http://127.0.0.1:8000")
@@ -69,6 +75,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(commands.user_add(settings, args.role, args.email, args.password, args.name, args.lat, args.lon))
     if args.command == "user" and args.user_command == "import":
         return asyncio.run(commands.user_import(settings, args.path))
+    if args.command == "unit" and args.unit_command == "add":
+        return asyncio.run(commands.unit_add(settings, args.name))
     if args.command == "simulate":
         from dispatch.simulate import simulate
 

@@ -148,3 +148,21 @@ async def user_import(settings: Settings, path: str) -> int:
             return 1
     print(len(users))
     return 0
+
+
+async def unit_add(settings: Settings, name: str) -> int:
+    from dispatch.adapters.triage_sql import DuplicateUnit
+    from dispatch.core.model import utcnow
+
+    name = name.strip()
+    if not name or len(name) > 64:
+        print("dispatch: a unit name has 1 to 64 characters", file=sys.stderr)
+        return 2
+    async with opened_store(settings) as store:
+        try:
+            unit = await store.add_unit(name, utcnow())
+        except DuplicateUnit:
+            print(f"dispatch: a unit named {name!r} exists", file=sys.stderr)
+            return 1
+    print(unit.id)
+    return 0

@@ -49,10 +49,15 @@ def destination(lat: float, lon: float, bearing_deg: float, distance_m: float) -
 
 def random_point_in_disk(rng: random.Random, lat: float, lon: float, radius_m: float) -> tuple[float, float]:
     """A point uniformly distributed by area within radius_m (haversine) of (lat, lon)."""
-    while True:
+    if radius_m <= 0.0:
+        return lat, lon
+    for _ in range(1000):
         p = destination(lat, lon, rng.uniform(0.0, 360.0), radius_m * math.sqrt(rng.random()))
+        # destination() and haversine_m() round differently: a point drawn
+        # at the very rim can measure a hair outside; draw again.
         if haversine_m(lat, lon, p[0], p[1]) <= radius_m:
             return p
+    return lat, lon  # a sub-ulp radius: only the centre is surely in the disk
 
 
 def oracle_sectors_within(

@@ -29,7 +29,8 @@ def test_haversine_sanity_values() -> None:
     assert one_degree == pytest.approx(111_195.08, abs=0.01)
     assert haversine_m(0.0, 0.0, 90.0, 0.0) == pytest.approx(EARTH_RADIUS_M * math.pi / 2, rel=1e-12)
     assert haversine_m(0.0, 0.0, 0.0, 180.0) == pytest.approx(EARTH_RADIUS_M * math.pi, rel=1e-12)
-    assert haversine_m(10.0, 20.0, -10.0, -160.0) == pytest.approx(EARTH_RADIUS_M * math.pi, rel=1e-9)
+    # Haversine is ill-conditioned next to the antipode: ~0.2 m on 20,000 km.
+    assert haversine_m(10.0, 20.0, -10.0, -160.0) == pytest.approx(EARTH_RADIUS_M * math.pi, rel=1e-7)
     # Across the antimeridian the short way round.
     assert haversine_m(0.0, 179.9, 0.0, -179.9) == pytest.approx(0.2 * one_degree, rel=1e-9)
     # Narbonne town centre to Paris (Notre-Dame), about 632 km as the crow flies.
@@ -67,7 +68,7 @@ def test_cell_helpers_round_trip(res: int) -> None:
 # -- disk_cells --------------------------------------------------------------
 
 
-@settings(REPRODUCIBLE, max_examples=3000)
+@settings(REPRODUCIBLE, max_examples=1500)
 @given(
     centre_x=st.floats(0.0, 1.0),
     centre_y=st.floats(0.0, 1.0),

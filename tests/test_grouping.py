@@ -124,7 +124,7 @@ def alert_sets(draw: st.DrawFn, max_size: int = 30) -> list[AlertFacts]:
     for i in ids:
         lat, lon = destination(*NARBONNE, draw(st.floats(0, 360)), draw(st.floats(0, 750)))
         # whole minutes half of the time: ties on created_at, broken by id
-        t = T0 + draw(st.integers(0, 60) .map(lambda m: m * 60.0) | st.floats(0, 3600))
+        t = T0 + draw(st.integers(0, 60).map(lambda m: m * 60.0) | st.floats(0, 3600))
         out.append(facts(i, lat, lon, t, draw(CATEGORY_MIX), author=draw(st.integers(1, 8))))
     return out
 
@@ -299,16 +299,28 @@ def test_a_mixed_incident_is_triaged_as_its_most_severe_category() -> None:
     assert g.lead_category == "burglary"
 
 
-def test_an_alert_between_two_incidents_joins_the_nearest() -> None:
+@pytest.mark.parametrize("older", ["near", "far"])
+def test_an_alert_two_incidents_would_take_joins_the_nearest(older: str) -> None:
+    # A and B are two rings apart (two incidents); N, in a cell next to both
+    # and nearer A, joins A's incident whichever incident is older.
     c0 = cell(*NARBONNE)
-    east = destination(*NARBONNE, 90, 120)
+    far = sorted(h3.grid_ring(c0, 2))[0]
+    bridge = sorted(set(h3.grid_ring(c0, 1)) & set(h3.grid_ring(far, 1)))[0]
+    (la, lo), (lb, lob) = h3.cell_to_latlng(bridge), h3.cell_to_latlng(c0)
+    n_at = (la + 0.1 * (lb - la), lo + 0.1 * (lob - lo))  # 10 % of the way towards A
+    assert cell(*n_at) == bridge
+    a = facts(1, *h3.cell_to_latlng(c0), T0 + (0 if older == "near" else 60), "fire")
+    b = facts(2, *h3.cell_to_latlng(far), T0 + (60 if older == "near" else 0), "fire")
+    n = facts(3, *n_at, T0 + 120, "fire")
+    assert sorted(group([a, b, n]), key=min) == [frozenset({1, 3}), frozenset({2})]
+    assert assign(n, [Group.start(b, key=-2), Group.start(a, key=-1)]) == -1
+
+
+def test_a_late_report_starts_a_new_incident_and_the_next_joins_it() -> None:
     a = facts(1, *NARBONNE, T0, "fire")
-    b = facts(2, *east, T0 + 1, "fire")
-    assert group([a, b]) == [frozenset({1, 2})] or not neighbours(c0, cell(*east))
-    # two fires 40 min apart can't group; a third report joins the open one
     late = facts(3, *NARBONNE, T0 + 2400, "fire")
     new = facts(4, *destination(*NARBONNE, 0, 20), T0 + 2410, "fire")
-    assert group([a, late, new]) == [frozenset({1}), frozenset({3, 4})]
+    assert group([new, a, late]) == [frozenset({1}), frozenset({3, 4})]
 
 
 def test_expired() -> None:

@@ -204,3 +204,90 @@ window.Dispatch = {
   LiveStream, ApiError, api, requireUser, checkSession, age, timeFmt, shortTime,
   STATUS_LABELS, OPEN_STATUSES, band, BAND_LABELS, el, startClock, showLight,
 };
+
+/* Staff pages: what an incident looks like in a list, and the live tally
+ * of open incidents by status. */
+(function () {
+  const { el, age, STATUS_LABELS, OPEN_STATUSES, band } = window.Dispatch;
+
+  function isOverdue(inc, now) {
+    return !inc.acknowledged_at && OPEN_STATUSES.includes(inc.status) && now >= Date.parse(inc.ack_due_at);
+  }
+
+  function witnesses(n) {
+    return n > 1 ? `${n} témoins` : "1 témoin";
+  }
+
+  /* One row of the wall's column or the desk's queue. `refresh` rewrites
+   * only what an update can change (status, witnesses, priority, age). */
+  function incidentRow(inc, ctx, tag = "li") {
+    const cat = ctx.categories[inc.category] || { label: inc.category, pictogram: "•" };
+    const row = el(tag, { class: "incident", dataset: { incident: inc.id } },
+      el("span", { class: "picto", "aria-hidden": "true", text: cat.pictogram }),
+      el("span", { class: "inc-main" },
+        el("span", { class: "inc-cat", text: cat.label }),
+        el("span", { class: "inc-sector", text: ctx.sectors[inc.sector] || inc.sector })),
+      el("span", { class: "inc-meta" },
+        el("span", { class: "inc-witnesses" }),
+        el("span", { class: "inc-age" })),
+      el("span", { class: "inc-flags" },
+        el("span", { class: "inc-status" }),
+        el("span", { class: "inc-overdue", text: "En retard" })));
+    row._inc = inc;
+    refreshRow(row, inc, Date.now());
+    return row;
+  }
+
+  function refreshRow(row, inc, now) {
+    row._inc = inc;
+    const b = band(inc.priority);
+    if (row.dataset.band !== b) {
+      if (row.dataset.band) row.classList.remove("band-" + row.dataset.band);
+      row.classList.add("band-" + b);
+      row.dataset.band = b;
+    }
+    const open = OPEN_STATUSES.includes(inc.status);
+    row.classList.toggle("closed", !open);
+    row.dataset.status = inc.status;
+    setText(row.querySelector(".inc-status"), STATUS_LABELS[inc.status] || inc.status);
+    setText(row.querySelector(".inc-witnesses"), witnesses(inc.witnesses));
+    tickRow(row, now);
+  }
+
+  function tickRow(row, now) {
+    const inc = row._inc;
+    setText(row.querySelector(".inc-age"), age(now - Date.parse(inc.created_at)));
+    const late = isOverdue(inc, now);
+    if (row.classList.contains("overdue") !== late) row.classList.toggle("overdue", late);
+  }
+
+  function setText(node, text) {
+    if (node.textContent !== text) node.textContent = text;
+  }
+
+  /* Open incidents by status, and how many are overdue; kept from events
+   * (one Map entry per open incident, dropped when it closes). */
+  class Tally {
+    constructor(nodes) {
+      this.nodes = nodes;
+      this.open = new Map();
+    }
+    apply(inc) {
+      if (OPEN_STATUSES.includes(inc.status)) {
+        this.open.set(inc.id, { status: inc.status, due: inc.acknowledged_at ? Infinity : Date.parse(inc.ack_due_at) });
+      } else {
+        this.open.delete(inc.id);
+      }
+    }
+    render(now) {
+      const counts = { new: 0, acknowledged: 0, assigned: 0, in_progress: 0, overdue: 0 };
+      for (const r of this.open.values()) {
+        counts[r.status] += 1;
+        if (now >= r.due) counts.overdue += 1;
+      }
+      for (const [k, node] of Object.entries(this.nodes)) if (node) setText(node, String(counts[k]));
+    }
+  }
+
+  Object.assign(window.Dispatch, { isOverdue, witnesses, incidentRow, refreshRow, tickRow, setText, Tally });
+})();
