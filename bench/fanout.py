@@ -70,9 +70,9 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     unknown = set(a.targets) - set(ALL_TARGETS)
     if unknown:
         ap.error(f"unknown targets {sorted(unknown)}; choose from {ALL_TARGETS}")
-    a.rounds = a.rounds or (15 if a.quick else 60)
-    a.radius_rounds = a.radius_rounds or (8 if a.quick else 30)
-    a.burst_deliveries = a.burst_deliveries or (40_000 if a.quick else 200_000)
+    a.rounds = a.rounds or (12 if a.quick else 60)
+    a.radius_rounds = a.radius_rounds or (6 if a.quick else 30)
+    a.burst_deliveries = a.burst_deliveries or (30_000 if a.quick else 200_000)
     a.bursts = a.bursts or (2 if a.quick else 3)
     if a.profile is not None:
         a.profile.mkdir(parents=True, exist_ok=True)

@@ -70,6 +70,13 @@ def report(rows: list[dict[str, Any]], a: argparse.Namespace, notes: list[str]) 
         print(f"\n- {r['target']} N={r['subscribers']}: {r['error'][:400]}")
     for note in notes:
         print(f"\n- {note}")
+    light = [r for r in ok if r["target"] == "floor"]
+    if light:
+        r = max(light, key=lambda r: r["subscribers"])
+        print(f"\nlight clients ({a.procs} processes): on the floor's burst at N={r['subscribers']:,} the busiest"
+              f" client process used {r['client_cpu_util_max']:.0%} of a core, and they ingest"
+              f" {r['client_frames_per_cpu_s']:,.0f} frames per CPU-second; every target is measured below"
+              " the rate these same clients take from the floor.")
     n = TARGET_N if TARGET_N in a.sizes else max(a.sizes)
     ours, floor, naive = _pick(ok, HEADLINE, n), _pick(ok, "floor", n), _pick(ok, "naive", n)
     plots = [
@@ -100,6 +107,7 @@ def report(rows: list[dict[str, Any]], a: argparse.Namespace, notes: list[str]) 
         "ours_over_floor": ours.get("x_floor"),
         "ours_over_naive": ours.get("x_naive"),
         "client_cpu_util_max": max((r.get("client_cpu_util_max", 0.0) for r in ok), default=None),
+        "client_frames_per_cpu_s": floor.get("client_frames_per_cpu_s"),
         "targets": verdicts,
         "notes": notes,
         "plots": plots,

@@ -185,7 +185,8 @@ async def measure(target: Target, n: int, pool: ClientPool, layout: Layout, plan
         status = await pool.status()
         row.update(lost=status["lost"], close_codes=status["closes"])
     except Exception as exc:
-        row["error"] = f"{type(exc).__name__}: {exc}"[:2000]
+        tail = "\n".join(ln for ln in srv.log_tail(400).splitlines() if "connection " not in ln)[-1500:]
+        row["error"] = f"{type(exc).__name__}: {exc}"[:500] + ("\nserver log:\n" + tail if tail else "")
     finally:
         try:
             await pool.close_all()

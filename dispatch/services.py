@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from dispatch.adapters import open_bus, open_store
@@ -76,8 +76,10 @@ class StoreGrouping(Grouping):
     def neighbourhood(self, alert: Alert) -> list[str]:
         return self.policy.neighbourhood(alert.lat, alert.lon)
 
-    def group(self, alerts: Sequence[Alert], candidates: Sequence[Incident], now: datetime) -> Change:
-        return incidents.group(alerts, candidates, self.policy, now)
+    def group(
+        self, alerts: Sequence[Alert], candidates: Sequence[Incident], members: Mapping[int, Alert], now: datetime
+    ) -> Change:
+        return incidents.group(alerts, candidates, members, self.policy, now)
 
 
 async def start_services(settings: Settings) -> Services:

@@ -91,7 +91,7 @@ def test_disk_cells_is_a_superset_cover(
     assert cell_of(lat, lon, res) in cover
 
 
-@settings(REPRODUCIBLE, max_examples=60)
+@settings(REPRODUCIBLE, max_examples=300)
 @given(seed=st.integers(0, 2**32 - 1), res=st.sampled_from([7, 8, 9]))
 def test_disk_cells_cover_in_batches_over_random_city_centres(seed: int, res: int) -> None:
     rng = random.Random(seed)

@@ -53,6 +53,11 @@ def cell(lat: float, lon: float) -> str:
     return str(h3.latlng_to_cell(lat, lon, GROUPING_RESOLUTION))
 
 
+def latlng(c: str) -> tuple[float, float]:
+    lat, lon = h3.cell_to_latlng(c)
+    return float(lat), float(lon)
+
+
 def facts(
     id: int, lat: float, lon: float, t: float = T0, category: str = "burglary", author: int | None = None
 ) -> AlertFacts:
@@ -71,10 +76,14 @@ _GLOBE = st.tuples(
 _FRANCE = st.sampled_from(
     [(41.3, 51.1, -5.2, 9.6), (-21.4, -20.9, 55.2, 55.8), (15.8, 16.5, -61.8, -61.0), (2.1, 5.8, -54.6, -51.6)]
 ).flatmap(lambda b: st.tuples(st.floats(b[0], b[1]), st.floats(b[2], b[3])))
-_PENTAGONS = [h3.cell_to_latlng(p) for p in sorted(h3.get_pentagons(GROUPING_RESOLUTION))]
-_NEAR_PENTAGON = st.builds(
-    lambda p, b, d: destination(*p, b, d), st.sampled_from(_PENTAGONS), st.floats(0, 360), st.floats(0, 2_000)
-)
+_PENTAGONS = [latlng(p) for p in sorted(h3.get_pentagons(GROUPING_RESOLUTION))]
+
+
+def _offset(p: tuple[float, float], bearing: float, distance: float) -> tuple[float, float]:
+    return destination(p[0], p[1], bearing, distance)
+
+
+_NEAR_PENTAGON = st.builds(_offset, st.sampled_from(_PENTAGONS), st.floats(0, 360), st.floats(0, 2_000))
 ORIGINS = st.one_of(_GLOBE, _FRANCE, _NEAR_PENTAGON)
 
 
@@ -218,10 +227,10 @@ def test_a_cell_two_rings_away_never_groups_even_through_a_bridge(
     # all three together; the clique rule never puts A with B.
     c0 = cell(*origin)
     far = sorted(h3.grid_ring(c0, 2))[int(bearing) % 12]
-    bridge = sorted(set(h3.grid_ring(c0, 1)) & set(h3.grid_ring(far, 1)))[0]
-    a = facts(1, *h3.cell_to_latlng(c0), T0)
-    m = facts(2, *h3.cell_to_latlng(bridge), T0 + dt / 20)
-    b = facts(3, *h3.cell_to_latlng(far), T0 + dt / 10)
+    bridge = min(set(h3.grid_ring(c0, 1)) & set(h3.grid_ring(far, 1)))
+    a = facts(1, *latlng(c0), T0)
+    m = facts(2, *latlng(bridge), T0 + dt / 20)
+    b = facts(3, *latlng(far), T0 + dt / 10)
     assert not neighbours(a.cell, b.cell)
     incidents = group([a, m, b])
     assert not any({1, 3} <= inc for inc in incidents)
@@ -304,13 +313,13 @@ def test_an_alert_two_incidents_would_take_joins_the_nearest(older: str) -> None
     # A and B are two rings apart (two incidents); N, in a cell next to both
     # and nearer A, joins A's incident whichever incident is older.
     c0 = cell(*NARBONNE)
-    far = sorted(h3.grid_ring(c0, 2))[0]
-    bridge = sorted(set(h3.grid_ring(c0, 1)) & set(h3.grid_ring(far, 1)))[0]
-    (la, lo), (lb, lob) = h3.cell_to_latlng(bridge), h3.cell_to_latlng(c0)
+    far = min(h3.grid_ring(c0, 2))
+    bridge = min(set(h3.grid_ring(c0, 1)) & set(h3.grid_ring(far, 1)))
+    (la, lo), (lb, lob) = latlng(bridge), latlng(c0)
     n_at = (la + 0.1 * (lb - la), lo + 0.1 * (lob - lo))  # 10 % of the way towards A
     assert cell(*n_at) == bridge
-    a = facts(1, *h3.cell_to_latlng(c0), T0 + (0 if older == "near" else 60), "fire")
-    b = facts(2, *h3.cell_to_latlng(far), T0 + (60 if older == "near" else 0), "fire")
+    a = facts(1, *latlng(c0), T0 + (0 if older == "near" else 60), "fire")
+    b = facts(2, *latlng(far), T0 + (60 if older == "near" else 0), "fire")
     n = facts(3, *n_at, T0 + 120, "fire")
     assert sorted(group([a, b, n]), key=min) == [frozenset({1, 3}), frozenset({2})]
     assert assign(n, [Group.start(b, key=-2), Group.start(a, key=-1)]) == -1
@@ -369,12 +378,13 @@ def test_grouping_config_from_mapping() -> None:
     b = facts(2, *NARBONNE, T0 + 301, "weather")
     assert group([a, b], cfg) == [frozenset({1}), frozenset({2})]
     assert group([a, facts(2, *NARBONNE, T0 + 300, "weather")], cfg) == [frozenset({1, 2})]
-    for raw, key in [
+    cases: list[tuple[dict[str, object], str]] = [
         ({"window": 15}, "'window'"),
         ({"window_min": "15"}, "window_min"),
         ({"window_min": -1}, "window"),
         ({"compatible": [["fire", "meteor"]]}, "'meteor'"),
         ({"compatible": "fire"}, "compatible"),
-    ]:
+    ]
+    for raw, key in cases:
         with pytest.raises(ValueError, match=key):
             GroupingConfig.from_mapping(raw)

@@ -89,6 +89,14 @@ def test_score_table(
         assert s.computed == s.priority
 
 
+@pytest.mark.parametrize("flag", [True, False])
+def test_a_stored_vulnerable_flag_replaces_the_texts(flag: bool) -> None:
+    s = score("theft", 1, ("un enfant",), 0, False, None, DEFAULT_TRIAGE, vulnerable=flag)
+    assert s.vulnerable is flag
+    assert s.priority == 30 + (15 if flag else 0)
+    assert s.reasons == (("severity:3", "vulnerable") if flag else ("severity:3",))
+
+
 def test_score_is_frozen() -> None:
     s = score("fire", 1, (), 0, False, None, DEFAULT_TRIAGE)
     assert isinstance(s, Score)

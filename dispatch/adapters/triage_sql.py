@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -263,7 +263,9 @@ class Grouping:
     def neighbourhood(self, alert: Alert) -> list[str]:
         raise NotImplementedError
 
-    def group(self, alerts: Sequence[Alert], candidates: Sequence[Incident], now: datetime) -> Change:
+    def group(
+        self, alerts: Sequence[Alert], candidates: Sequence[Incident], members: Mapping[int, Alert], now: datetime
+    ) -> Change:
         raise NotImplementedError
 
 
@@ -332,6 +334,7 @@ async def group_new_alerts(tx: Tx, grouping: Grouping, alerts: Sequence[Alert], 
     cells = sorted({c for a in alerts for c in grouping.neighbourhood(a)})
     since = min(to_utc(a.created_at) for a in alerts) - timedelta(seconds=grouping.window_s)
     found = await candidates(tx, cells, since)
-    change = grouping.group(alerts, found, now)
+    members = await alerts_by_id(tx, sorted({a for inc in found for a in inc.alerts}))
+    change = grouping.group(alerts, found, members, now)
     saved = await save(tx, change)
     return [saved.alerts.get(a.id, a) for a in alerts], change, saved

@@ -16,6 +16,7 @@ from typing import Any
 
 from dispatch.core import lifecycle
 from dispatch.core.changes import Change, EventSpec, Saved
+from dispatch.core.grouping import AlertFacts, Group, GroupingConfig, assign, expired
 from dispatch.core.model import Alert, Incident, Unit, iso
 from dispatch.core.routing import OPS
 
@@ -37,7 +38,7 @@ class Policy:
     window_s: float
     neighbourhood: Callable[[float, float], list[str]]  # grouping cells around a point
     anchor_cell: Callable[[float, float], str]
-    joins: Callable[[Alert, Incident], bool]  # may this new alert join this incident?
+    grouping: GroupingConfig
     priority: Callable[[Incident, datetime], tuple[float, bool]]  # (priority, overdue) unless pinned
     ack_target_s: Callable[[str], float]
     is_vulnerable: Callable[[str], bool]
@@ -98,17 +99,31 @@ def rescore(inc: Incident, policy: Policy, now: datetime) -> Incident:
 
 # -- grouping new alerts -------------------------------------------------------------
 
-def group(alerts: Sequence[Alert], candidates: Sequence[Incident], policy: Policy, now: datetime) -> Change:
-    """Attach each new alert, in (created_at, id) order, to the first open
-    incident it may join, or open a new one."""
+def group(
+    alerts: Sequence[Alert],
+    candidates: Sequence[Incident],
+    members: Mapping[int, Alert],
+    policy: Policy,
+    now: datetime,
+) -> Change:
+    """Attach each new alert, in (created_at, id) order, to the open incident
+    core.grouping.assign picks (every member related to it), or open a new
+    one. `members` holds the candidates' alerts."""
     pool: dict[int, Incident] = {c.id: c for c in candidates}
+    groups: dict[int, Group] = {}
+    for c in candidates:
+        facts = [AlertFacts.from_alert(members[a]) for a in c.alerts if a in members]
+        if facts:
+            groups[c.id] = Group(c.id, tuple(facts))
     touched: dict[int, Incident] = {}
     out_alerts: list[Alert] = []
     next_tmp = -1
     for alert in sorted(alerts, key=lambda a: (a.created_at, a.id)):
-        target = next((inc for inc in pool.values() if policy.joins(alert, inc)), None)
+        facts = AlertFacts.from_alert(alert)
+        open_groups = [g for g in groups.values() if not expired(g, facts.created_at, policy.grouping)]
+        key = assign(facts, open_groups, policy.grouping)
         flag = policy.is_vulnerable(alert.text)
-        if target is None:
+        if key is None:
             inc = Incident(
                 id=next_tmp, category=alert.category, sector=alert.sector,
                 cell=policy.anchor_cell(alert.lat, alert.lon), lat=alert.lat, lon=alert.lon, status="new",
@@ -117,11 +132,15 @@ def group(alerts: Sequence[Alert], candidates: Sequence[Incident], policy: Polic
                 ack_due_at=alert.created_at + timedelta(seconds=policy.ack_target_s(alert.category)),
                 history=(_entry(now, None, "opened", alert=alert.id),),
             )
+            groups[next_tmp] = Group(next_tmp, (facts,))
             next_tmp -= 1
         else:
-            authors = target.authors if alert.author in target.authors else (*target.authors, alert.author)
+            target = pool[key]
+            g = groups[key] = groups[key].with_alert(facts)
+            category = g.lead_category
             inc = dataclasses.replace(
-                target, alerts=(*target.alerts, alert.id), authors=authors, vulnerable=target.vulnerable or flag,
+                target, alerts=(*target.alerts, alert.id), authors=g.authors, vulnerable=target.vulnerable or flag,
+                category=category, ack_due_at=target.created_at + timedelta(seconds=policy.ack_target_s(category)),
                 updated_at=now, history=(*target.history, _entry(now, None, "grouped", alert=alert.id)),
             )
         inc = rescore(inc, policy, now)

@@ -27,7 +27,7 @@ class TransitionError(Exception):
 
 
 def allowed(current: str, target: str) -> bool:
-    if current in CLOSED or target not in STATUSES or target == "new":
+    if current not in OPEN or target not in STATUSES or target == "new":
         return False
     if target in CLOSED:
         return True

@@ -10,12 +10,15 @@ API
     Frozen weights and word list. ``TriageConfig()`` is the default;
     ``TriageConfig.from_mapping(settings.triage)`` reads config.toml's
     ``[triage]`` table (keys below; an unknown key is a ValueError naming it).
-``score(category, witnesses, texts, age_s, acknowledged, pinned, cfg) -> Score``
+``score(category, witnesses, texts, age_s, acknowledged, pinned, cfg, *, vulnerable=None) -> Score``
     The priority of one item (an alert, or an incident: ``witnesses`` is then
-    its number of distinct authors and ``texts`` the texts of its alerts).
+    its number of distinct authors and ``texts`` the texts of its alerts, or
+    ``vulnerable=`` the flag already computed from them). ``acknowledged``:
+    any status change out of "new" (model.Incident.acknowledged_at set).
 ``vulnerable_matches(texts, cfg) -> tuple[str, ...]``
     The configured words found in the texts (configuration order).
 ``ack_target_s(category, cfg)``, ``overdue_at(category, created_at_epoch_s, cfg)``,
+``escalation_steps(category, age_s, acknowledged, cfg)`` (0..``cfg.max_steps``),
 ``next_escalation_at(category, created_at_epoch_s, now_epoch_s, cfg)``
     When an item becomes overdue, and when its priority next changes while it
     stays unacknowledged (for the live system's timers).
@@ -66,7 +69,7 @@ Reasons
 -------
 Stable machine codes, for the ops UI to translate: ``"severity:5"``,
 ``"witnesses:3"`` (only when > 1), ``"vulnerable:<word>"`` (one per matched
-configured word), ``"overdue:<steps>"``, ``"pinned"``.
+configured word; plain ``"vulnerable"`` when the caller passes the flag), ``"overdue:<steps>"``, ``"pinned"``.
 
 [triage] keys
 -------------
@@ -302,8 +305,14 @@ def score(
     acknowledged: bool,
     pinned: float | None,
     cfg: TriageConfig = DEFAULT_TRIAGE,
+    *,
+    vulnerable: bool | None = None,
 ) -> Score:
-    """Priority of one alert or incident; see the module docstring."""
+    """Priority of one alert or incident; see the module docstring.
+
+    ``vulnerable``, when given, replaces the text matching (``texts`` is then
+    ignored): for a caller that stored the flag rather than the texts, e.g.
+    model.Incident.vulnerable. Its reason is then plain ``"vulnerable"``."""
     severity = _category(category)
     if witnesses < 0:
         raise ValueError(f"witnesses must be >= 0, got {witnesses}")
@@ -317,9 +326,15 @@ def score(
     if witnesses > 1:
         reasons.append(f"witnesses:{witnesses}")
         computed += witness_bonus(witnesses, cfg)
-    words = vulnerable_matches(texts, cfg)
-    if words:
+    if vulnerable is None:
+        words = vulnerable_matches(texts, cfg)
+        flagged = bool(words)
         reasons.extend(f"vulnerable:{w}" for w in words)
+    else:
+        flagged = vulnerable
+        if flagged:
+            reasons.append("vulnerable")
+    if flagged:
         computed += cfg.vulnerable_bonus
     steps = escalation_steps(category, age_s, acknowledged, cfg)
     if steps:
@@ -332,6 +347,6 @@ def score(
         overdue=steps > 0,
         reasons=tuple(reasons),
         computed=computed,
-        vulnerable=bool(words),
+        vulnerable=flagged,
         escalation=steps,
     )

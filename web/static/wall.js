@@ -1,71 +1,123 @@
-/* Wall screen: the city map, sector outlines, and each new alert as it
- * arrives on /ws/ops. No clicks, no reload. */
+/* Wall screen: read from across the room, left alone for days.
+ * Map of open alerts as H3 hexagons, the newest incidents in a column,
+ * counts and a connection light in the header. Every event touches one
+ * hexagon and one row; the column and the pulse markers are capped, so
+ * the page does not grow however long it runs. */
 "use strict";
 
 (async function () {
-  const body = document.body;
+  const D = window.Dispatch;
+  const FEED_CAP = 24;
+  const STAFF = ["dispatcher", "supervisor", "moderator", "admin"];
+
+  await D.requireUser(STAFF);
+  D.startClock(document.getElementById("clock"));
   const light = document.getElementById("light");
+  D.showLight(light, "connecting");
+
+  const [sectorsGeo, categoryList] = await Promise.all([D.api("GET", "/api/sectors"), D.api("GET", "/api/categories")]);
+  const ctx = { categories: {}, sectors: {} };
+  for (const c of categoryList) ctx.categories[c.id] = c;
+  for (const f of sectorsGeo.features) ctx.sectors[f.properties.id] = f.properties.name;
+
+  const map = D.baseMap("map", { interactive: false });
+  const sectorLayer = D.sectorLayer(map, sectorsGeo);
+  const cityBounds = sectorLayer.getBounds();
+  map.fitBounds(cityBounds, { padding: [20, 20] });
+  const mapBox = map.getContainer();
+
+  const hexes = new D.HexLayer(map);
+  const pulses = new D.PulseLayer(map, { cap: 20 });
+
+  /* The column: newest incidents first, at most FEED_CAP rows. */
   const feed = document.getElementById("feed");
-  const FEED_CAP = 50;
-  const MARKER_CAP = 500;
-
-  const clock = document.getElementById("clock");
-  const tick = () => { clock.textContent = new Date().toLocaleTimeString("fr-FR"); };
-  tick();
-  setInterval(tick, 1000);
-
-  const map = L.map("map", { zoomControl: false, attributionControl: true });
-  L.tileLayer(body.dataset.tileUrl, { attribution: body.dataset.attribution, maxZoom: 19 }).addTo(map);
-
-  const sectors = await api("GET", "/api/sectors");
-  const outlines = L.geoJSON(sectors, { style: { color: "#4fc3f7", weight: 2, fillOpacity: 0.05 } }).addTo(map);
-  map.fitBounds(outlines.getBounds());
-  outlines.eachLayer((layer) => layer.bindTooltip(layer.feature.properties.name, { permanent: true, direction: "center", className: "sector-label" }));
-
-  const categories = {};
-  for (const c of await api("GET", "/api/categories")) categories[c.id] = c;
-
-  const markers = new Map();
-  const markerLayer = L.layerGroup().addTo(map);
-
-  function showAlert(a) {
-    if (markers.has(a.id)) return;
-    const m = L.circleMarker([a.lat, a.lon], { radius: 8, color: "#ff5252", weight: 2, fillOpacity: 0.8 });
-    m.bindTooltip(`${(categories[a.category] || {}).label || a.category}`);
-    m.addTo(markerLayer);
-    markers.set(a.id, m);
-    if (markers.size > MARKER_CAP) {
-      const [oldId, old] = markers.entries().next().value;
-      markerLayer.removeLayer(old);
-      markers.delete(oldId);
+  const rows = new Map();
+  function showIncident(inc, live) {
+    const row = rows.get(inc.id);
+    if (row) {
+      D.refreshRow(row, inc, Date.now());
+      return;
     }
-    const li = document.createElement("li");
-    li.className = "feed-item";
-    li.dataset.alertId = a.id;
-    const cat = categories[a.category] || { label: a.category, pictogram: "" };
-    li.textContent = `${cat.pictogram} ${cat.label} — ${a.sector} — ${new Date(a.created_at).toLocaleTimeString("fr-FR")}`;
-    feed.prepend(li);
-    while (feed.children.length > FEED_CAP) feed.lastElementChild.remove();
+    const created = Date.parse(inc.created_at);
+    let before = null;
+    for (const r of feed.children) {
+      if (Date.parse(r._inc.created_at) < created) { before = r; break; }
+    }
+    if (!before && feed.children.length >= FEED_CAP) return; // older than everything shown
+    const fresh = D.incidentRow(inc, ctx);
+    if (live && D.band(inc.priority) === "crit") fresh.classList.add("pulse");
+    feed.insertBefore(fresh, before);
+    rows.set(inc.id, fresh);
+    while (feed.children.length > FEED_CAP) {
+      const last = feed.lastElementChild;
+      rows.delete(last._inc.id);
+      last.remove();
+    }
   }
 
-  let head = 0;
-  try {
-    head = (await api("GET", "/healthz")).seq || 0;
-    const open = await api("GET", "/api/alerts?limit=200");
-    open.reverse().forEach(showAlert);
-  } catch (e) {
-    console.warn("initial load failed", e);
-  }
-
-  new LiveStream("/ws/ops", {
-    since: head,
-    onMessage(msg) {
-      if (msg.type === "alert.created") showAlert(msg.data);
-    },
-    onState(state) {
-      light.className = "light " + (state === "open" ? "light-on" : "light-off");
-      light.textContent = state === "open" ? "En direct" : "Connexion perdue — reconnexion…";
-    },
-    onResync() { window.location.reload(); },
+  const tally = new D.Tally({
+    new: document.getElementById("count-new"),
+    acknowledged: document.getElementById("count-acknowledged"),
+    assigned: document.getElementById("count-assigned"),
+    in_progress: document.getElementById("count-in_progress"),
+    overdue: document.getElementById("count-overdue"),
   });
+
+  function onIncident(inc, live) {
+    tally.apply(inc);
+    showIncident(inc, live);
+    if (live && D.band(inc.priority) === "crit" && D.OPEN_STATUSES.includes(inc.status)) pulses.add(inc.id, inc.lat, inc.lon);
+  }
+
+  function onAlert(a) {
+    hexes.upsert(a);
+    // for the people (and tests) checking that the wall is current
+    mapBox.dataset.lastAlert = hexes.lastAlert;
+  }
+
+  const snapshot = await D.api("GET", `/ops/hexagons?res=${hexes.res}`);
+  hexes.load(snapshot);
+  mapBox.dataset.lastAlert = hexes.lastAlert;
+  const open = await D.api("GET", "/api/incidents?status=open&limit=5000");
+  open.forEach((inc) => tally.apply(inc));
+  open.sort((a, b) => Date.parse(b.created_at) - Date.parse(a.created_at) || b.id - a.id);
+  open.slice(0, FEED_CAP).forEach((inc) => showIncident(inc, false));
+  tally.render(Date.now());
+
+  setInterval(() => {
+    const now = Date.now();
+    for (const r of feed.children) D.tickRow(r, now);
+    tally.render(now);
+  }, 1000);
+
+  new D.LiveStream("/ws/ops", {
+    since: snapshot.seq,
+    onMessage(msg) {
+      switch (msg.type) {
+        case "alert.created":
+        case "alert.updated":
+          onAlert(msg.data);
+          break;
+        case "incident.created":
+        case "incident.updated":
+          onIncident(msg.data, msg.type === "incident.created");
+          break;
+        default:
+          break;
+      }
+    },
+    onState(state) { D.showLight(light, state); },
+  });
+
+  /* ?cycle=30: show each sector in turn for 30 s, then the whole city. */
+  const cycle = Number(new URLSearchParams(window.location.search).get("cycle"));
+  if (cycle >= 5) {
+    const views = [cityBounds];
+    sectorLayer.eachLayer((l) => views.push(l.getBounds()));
+    let i = 0;
+    setInterval(() => {
+      i = (i + 1) % views.length;
+      map.fitBounds(views[i], { padding: [20, 20] });
+    }, cycle * 1000);
+  }
 })();
