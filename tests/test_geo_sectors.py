@@ -85,7 +85,7 @@ def _cities() -> dict[str, City]:
         "synthetic": parse_city(SYNTHETIC, "synthetic"),
         "synthetic-r7": parse_city(SYNTHETIC, "synthetic", index_res=7),
         "synthetic-r11": parse_city(SYNTHETIC, "synthetic", index_res=11),
-        "overlapping": parse_city(OVERLAPPING, "overlapping", index_res=8),
+        "overlapping": parse_city(OVERLAPPING, "overlapping", index_res=10),
     }
 
 

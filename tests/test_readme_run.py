@@ -1,0 +1,67 @@
+"""Issue 2: from a fresh clone, the README's run command serves on
+127.0.0.1:8000 and /healthz answers ok. Runs the command verbatim, in a
+virtualenv of its own (so the editable install does not touch ours)."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import IN_CI, _reachable
+from tests.support import REPO
+
+
+def readme_command(marker: str) -> str:
+    text = (REPO / "README.md").read_text()
+    block = re.search(rf"<!-- {marker} -->\s*```sh\n(.*?)```", text, re.S)
+    assert block, f"README has no {marker} block"
+    return block.group(1).strip()
+
+
+@pytest.mark.slow
+def test_readme_run_command_from_a_fresh_clone(tmp_path: Path) -> None:
+    if _reachable("127.0.0.1", 8000):
+        if IN_CI:
+            pytest.fail("port 8000 is taken")
+        pytest.skip("port 8000 is taken on this machine")
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True)
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DISPATCH_")}
+    env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env['PATH']}"
+    env["VIRTUAL_ENV"] = str(venv)
+    log = open(tmp_path / "run.log", "wb")
+    proc = subprocess.Popen(
+        ["bash", "-c", readme_command("run-command")], cwd=clone, env=env, stdout=log, stderr=log, start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            assert proc.poll() is None, (tmp_path / "run.log").read_text()[-3000:]
+            try:
+                r = httpx.get("http://127.0.0.1:8000/healthz", timeout=1)
+                if r.status_code == 200:
+                    assert r.json()["status"] == "ok"
+                    assert r.json()["store"] == "sqlite" and r.json()["bus"] == "memory"
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        else:
+            pytest.fail("no answer on 127.0.0.1:8000: " + (tmp_path / "run.log").read_text()[-3000:])
+        assert (clone / "var").is_dir(), "the embedded store lives under var/"
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
