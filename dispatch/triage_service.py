@@ -170,7 +170,7 @@ class Triage:
         now = utcnow()
         due = [
             iid
-            for iid, category, created, level in await self.store.overdue_incidents(now, incident_ops.MAX_ESCALATION)
+            for iid, category, created, level in await self.store.overdue_incidents(now, self.policy.max_escalation)
             if incident_ops.level_at(category, created, now, self.policy) > level
         ]
         if due:

@@ -9,12 +9,11 @@ in file order wins where they do).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import NoReturn
 
 from geo.polygon import Polygon, Position, Ring, signed_area
-
 
 Fail = Callable[[str], NoReturn]
 """Raises a SectorFileError about the current feature; never returns."""

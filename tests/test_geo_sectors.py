@@ -3,6 +3,7 @@ sectors-file validation, and the bundled demo city."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import random
@@ -337,7 +338,11 @@ MALFORMED: list[tuple[str, Any, list[str]]] = [
         _second(lambda f: f["geometry"]["coordinates"].append([[4.02, 43.02], [4.05, 43.02], [4.02, 43.02]])),
         [F1B, "geometry.coordinates[1]", "3 positions"],
     ),
-    ("empty-multipolygon", _second(_set("geometry", {"type": "MultiPolygon", "coordinates": []})), [F1B, "MultiPolygon"]),
+    (
+        "empty-multipolygon",
+        _second(_set("geometry", {"type": "MultiPolygon", "coordinates": []})),
+        [F1B, "MultiPolygon"],
+    ),
     (
         "bad-second-polygon",
         _second(
@@ -448,7 +453,7 @@ def _cross(o: tuple[float, float], a: tuple[float, float], b: tuple[float, float
 
 
 def _is_simple(ring: Ring) -> bool:
-    edges = list(zip(ring, ring[1:]))
+    edges = list(itertools.pairwise(ring))
     for i, (a, b) in enumerate(edges):
         for j, (c, d) in enumerate(edges):
             if j <= i + 1 or (i == 0 and j == len(edges) - 1):
@@ -466,7 +471,7 @@ def test_demo_city_neighbours_share_edges_exactly() -> None:
     directed: Counter[tuple[tuple[float, float], tuple[float, float]]] = Counter()
     for sector in town:
         ring = sector.polygons[0][0]
-        directed.update(zip(ring, ring[1:]))
+        directed.update(itertools.pairwise(ring))
     assert max(directed.values()) == 1
     outline = [e for e in directed if (e[1], e[0]) not in directed]
     assert 0 < len(outline) < len(directed)
@@ -487,7 +492,7 @@ def test_demo_city_neighbours_share_edges_exactly() -> None:
 
 def test_demo_city_points_on_shared_edges_belong_to_exactly_one_sector() -> None:
     city = CITIES["demo"]
-    directed = {e for s in city.sectors for r in s.polygons[0] for e in zip(r, r[1:])}
+    directed = {e for s in city.sectors for r in s.polygons[0] for e in itertools.pairwise(r)}
     shared = [e for e in directed if (e[1], e[0]) in directed]
     rng = random.Random(11)
     for (x1, y1), (x2, y2) in shared:
@@ -514,7 +519,7 @@ def test_geojson_round_trip_and_fingerprint() -> None:
     city = CITIES["demo"]
     doc = city.geojson()
     assert doc["type"] == "FeatureCollection" and len(doc["features"]) == 8
-    assert [f["properties"] for f in doc["features"]][0] == {"id": "centre", "name": "Centre-ville"}
+    assert next(f["properties"] for f in doc["features"]) == {"id": "centre", "name": "Centre-ville"}
     json.dumps(doc)  # serialisable as is
     again = parse_city(doc, "round-trip")
     assert again.fingerprint == city.fingerprint == load_city(DEMO_CITY_PATH).fingerprint

@@ -18,8 +18,6 @@ from dispatch.core.routing import OPS
 from dispatch.core.validation import InputError
 from dispatch.core.views import alert_staff
 
-MAX_ESCALATION = 5
-
 
 @dataclass(frozen=True)
 class IncidentPatch:
@@ -143,13 +141,22 @@ def _release(unit: Unit, now: datetime) -> Unit:
 
 
 def _recount(inc: Incident, alerts: Sequence[Alert], policy: Policy) -> Incident:
+    """Members, witnesses and anchor from the alerts: the anchor (cell,
+    position, creation) is the earliest alert's, which is what grouping
+    looks candidates up by."""
     ordered = sorted(alerts, key=lambda a: (a.created_at, a.id))
     authors: list[int] = []
     for a in ordered:
         if a.author not in authors:
             authors.append(a.author)
+    first = ordered[0]
     return dataclasses.replace(
         inc,
+        cell=policy.anchor_cell(first.lat, first.lon),
+        lat=first.lat,
+        lon=first.lon,
+        created_at=first.created_at,
+        ack_due_at=first.created_at + timedelta(seconds=policy.ack_target_s(inc.category)),
         alerts=tuple(a.id for a in ordered),
         authors=tuple(authors),
         vulnerable=any(policy.is_vulnerable(a.text) for a in ordered),
@@ -171,7 +178,6 @@ def merge(target_id: int, others: Sequence[int], actor: int, policy: Policy, hom
         merged = _recount(target, kept + moved, policy)
         merged = dataclasses.replace(
             merged,
-            created_at=min(target.created_at, *(v.created_at for v in victims)),
             updated_at=now,
             history=(*target.history, _entry(now, actor, "merged", incidents=[v.id for v in victims])),
         )
@@ -232,15 +238,14 @@ def policy_ack(policy: Policy, category: str) -> timedelta:
 
 
 def level_at(category: str, created_at: datetime, now: datetime, policy: Policy) -> int:
-    """One escalation step per acknowledgement target elapsed (core.triage's
-    steps), capped."""
-    target = max(policy.ack_target_s(category), 1.0)
-    return min(MAX_ESCALATION, int((now - created_at).total_seconds() // target))
+    """core.triage's escalation steps: one per acknowledgement target
+    elapsed, up to where the priority stops rising."""
+    return policy.escalation_level(category, (now - created_at).total_seconds())
 
 
 def escalate(incident_ids: Sequence[int], policy: Policy) -> Decide:
     """Overdue and unacknowledged: raise the priority one step per elapsed
-    acknowledgement target (at most MAX_ESCALATION), and say so."""
+    acknowledgement target (at most the policy's maximum), and say so."""
 
     def decide(state: TriageState) -> Change:
         now = state.now

@@ -42,6 +42,8 @@ class Policy:
     priority: Callable[[Incident, datetime], tuple[float, bool]]  # (priority, overdue) unless pinned
     ack_target_s: Callable[[str], float]
     is_vulnerable: Callable[[str], bool]
+    escalation_level: Callable[[str, float], int]  # (category, age_s) while unacknowledged
+    max_escalation: int
 
 
 # -- views -----------------------------------------------------------------------
@@ -112,9 +114,9 @@ def group(
     pool: dict[int, Incident] = {c.id: c for c in candidates}
     groups: dict[int, Group] = {}
     for c in candidates:
-        facts = [AlertFacts.from_alert(members[a]) for a in c.alerts if a in members]
-        if facts:
-            groups[c.id] = Group(c.id, tuple(facts))
+        known = [AlertFacts.from_alert(members[a]) for a in c.alerts if a in members]
+        if known:
+            groups[c.id] = Group(c.id, tuple(known))
     touched: dict[int, Incident] = {}
     out_alerts: list[Alert] = []
     next_tmp = -1

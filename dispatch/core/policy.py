@@ -16,7 +16,6 @@ from dispatch.core.model import Incident
 def build_policy(raw: Mapping[str, Any]) -> tuple[Policy, triage.TriageConfig]:
     gcfg = grouping.GroupingConfig.from_mapping(dict(raw.get("grouping", {})))
     cfg = triage.TriageConfig.from_mapping(raw)
-    flag_text = cfg.vulnerable_words[0] if cfg.vulnerable_words else ""
 
     def neighbourhood(lat: float, lon: float) -> list[str]:
         return sorted(h3.grid_disk(grouping.cell_at_grouping_res(lat, lon), 1))
@@ -27,11 +26,12 @@ def build_policy(raw: Mapping[str, Any]) -> tuple[Policy, triage.TriageConfig]:
         s = triage.score(
             inc.category,
             inc.witnesses,
-            [flag_text] if inc.vulnerable else [],
+            (),
             (now - inc.created_at).total_seconds(),
             inc.acknowledged_at is not None,
             None,
             cfg,
+            vulnerable=inc.vulnerable,
         )
         return s.priority, s.overdue
 
@@ -43,5 +43,7 @@ def build_policy(raw: Mapping[str, Any]) -> tuple[Policy, triage.TriageConfig]:
         priority=priority,
         ack_target_s=lambda category: triage.ack_target_s(category, cfg),
         is_vulnerable=lambda text: bool(triage.vulnerable_matches([text], cfg)),
+        escalation_level=lambda category, age_s: triage.escalation_steps(category, age_s, False, cfg),
+        max_escalation=cfg.max_steps,
     )
     return policy, cfg

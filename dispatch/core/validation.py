@@ -60,10 +60,10 @@ def _number(value: Any, key: str, lo: float, hi: float) -> float:
     # bool is an int subclass in Python, but true is not a latitude
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InputError(422, "invalid_type", f"{key} must be a number", key)
-    value = float(value)
-    if not math.isfinite(value) or not lo <= value <= hi:
+    number = float(value)
+    if not math.isfinite(number) or not lo <= number <= hi:
         raise InputError(422, "out_of_range", f"{key} must be between {lo:g} and {hi:g}", key)
-    return value
+    return number
 
 
 def _string(value: Any, key: str, max_len: int, min_len: int = 0) -> str:

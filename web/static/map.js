@@ -175,6 +175,7 @@
 
     rebuild(res) {
       this.res = res;
+      this.map.getContainer().dataset.res = res;
       this.group.clearLayers();
       this.hexes.clear();
       for (const [id, a] of this.alerts) this.place(id, a);
@@ -231,7 +232,7 @@
       hex.label = L.marker(centre, {
         interactive: false,
         keyboard: false,
-        icon: L.divIcon({ className: "hex-count", html: "", iconSize: null }),
+        icon: L.divIcon({ className: "hex-count", html: "", iconSize: [48, 28] }),
       });
       hex.poly.addTo(this.group);
       hex.label.addTo(this.group);
