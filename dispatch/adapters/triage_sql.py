@@ -71,6 +71,29 @@ class Tx:
         else:
             await self.conn.execute(text, args)
 
+    async def execute_many(self, text: str, rows: Sequence[Sequence[Any]]) -> None:
+        """One round trip for many rows (asyncpg pipelines executemany)."""
+        if not rows:
+            return
+        if self.pg:
+            await self.conn.executemany(self.sql(text), rows)
+        else:
+            await self.conn.executemany(text, rows)
+
+    async def new_ids(self, table: str, n: int) -> list[int]:
+        """n fresh ids for `table`, taken before inserting so that a batch
+        of rows goes in with one executemany."""
+        if n == 0:
+            return []
+        if self.pg:
+            rows = await self.conn.fetch(
+                f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, $1)", n
+            )
+            return [int(r[0]) for r in rows]
+        # SQLite: we hold the only write lock
+        ((top,),) = await self.conn.execute_fetchall(f"SELECT COALESCE(MAX(id), 0) FROM {table}")
+        return list(range(int(top) + 1, int(top) + 1 + n))
+
     async def insert_id(self, text: str, *args: Any) -> int:
         rows = await self.rows(text + " RETURNING id", *args)
         return int(rows[0][0])
@@ -110,7 +133,7 @@ def unit_from_row(row: Any, tx: Tx) -> Unit:
 
 
 _WRITABLE = INCIDENT_COLUMNS.split(", ")[1:]
-_INSERT_INCIDENT = f"INSERT INTO incidents ({', '.join(_WRITABLE)}) VALUES ({', '.join('?' * len(_WRITABLE))})"
+_INSERT_INCIDENT = f"INSERT INTO incidents (id, {', '.join(_WRITABLE)}) VALUES (?, {', '.join('?' * len(_WRITABLE))})"
 _UPDATE_INCIDENT = f"UPDATE incidents SET {', '.join(f'{c} = ?' for c in _WRITABLE)} WHERE id = ?"
 
 
@@ -206,25 +229,26 @@ async def load_state(tx: Tx, incident_ids: Sequence[int], alert_ids: Sequence[in
 
 
 async def save(tx: Tx, change: Change) -> Saved:
-    ids: dict[int, int] = {}
-    incidents: dict[int, Incident] = {}
-    for inc in change.incidents:
-        if inc.id < 0:
-            ids[inc.id] = await tx.insert_id(_INSERT_INCIDENT, *_incident_values(inc, tx))
+    fresh = [inc for inc in change.incidents if inc.id < 0]
+    ids = dict(zip((inc.id for inc in fresh), await tx.new_ids("incidents", len(fresh))))
     real = lambda i: ids.get(i, i)  # noqa: E731
-    for inc in change.incidents:
-        inc = dataclasses.replace(inc, id=real(inc.id))
-        if inc.id not in ids.values():
-            await tx.execute(_UPDATE_INCIDENT, *_incident_values(inc, tx), inc.id)
-        incidents[inc.id] = inc
-    alerts: dict[int, Alert] = {}
-    for a in change.alerts:
-        a = dataclasses.replace(a, incident=None if a.incident is None else real(a.incident))
-        await tx.execute(
-            "UPDATE alerts SET status = ?, priority = ?, assignee = ?, notes = ?, updated_at = ?, incident = ? WHERE id = ?",
-            a.status, a.priority, a.assignee, dumps(list(a.notes)), tx.ts_in(to_utc(a.updated_at)), a.incident, a.id,
-        )
-        alerts[a.id] = a
+    incidents = {real(inc.id): dataclasses.replace(inc, id=real(inc.id)) for inc in change.incidents}
+    await tx.execute_many(
+        _INSERT_INCIDENT, [[ids[inc.id], *_incident_values(inc, tx)] for inc in fresh]
+    )
+    await tx.execute_many(
+        _UPDATE_INCIDENT, [[*_incident_values(inc, tx), inc.id] for inc in change.incidents if inc.id > 0]
+    )
+    alerts = {
+        a.id: dataclasses.replace(a, incident=None if a.incident is None else real(a.incident)) for a in change.alerts
+    }
+    await tx.execute_many(
+        "UPDATE alerts SET status = ?, priority = ?, assignee = ?, notes = ?, updated_at = ?, incident = ? WHERE id = ?",
+        [
+            [a.status, a.priority, a.assignee, dumps(list(a.notes)), tx.ts_in(to_utc(a.updated_at)), a.incident, a.id]
+            for a in alerts.values()
+        ],
+    )
     units: dict[int, Unit] = {}
     for u in change.units:
         u = dataclasses.replace(u, incident_id=None if u.incident_id is None else real(u.incident_id))
