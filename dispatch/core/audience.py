@@ -7,14 +7,17 @@ candidates, the exact great-circle distance decides."""
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable
+import math
+from collections.abc import Hashable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Generic, TypeVar
 
 import h3
+import numpy as np
 
 from geo import cell_center, cell_of, disk_cells, haversine_m
+from geo.cells import EARTH_RADIUS_M
 
 K = TypeVar("K", bound=Hashable)
 
@@ -63,14 +66,97 @@ def _circumradius_m(res: int) -> float:
     return worst * 1.05
 
 
+class Audience(Generic[K]):
+    """The members an alert reaches: its sector's members plus those near it.
+    The sector's set is the index's own (not copied): a sector holds
+    thousands of residents and the hub only needs to walk it once."""
+
+    __slots__ = ("sector", "near")
+
+    def __init__(self, sector: set[K] | frozenset[K], near: set[K]) -> None:
+        self.sector = sector
+        self.near = near
+
+    def __iter__(self) -> Iterator[K]:
+        yield from self.sector
+        sector = self.sector
+        for key in self.near:
+            if key not in sector:
+                yield key
+
+    def __len__(self) -> int:
+        return len(self.sector) + sum(1 for k in self.near if k not in self.sector)
+
+    def __bool__(self) -> bool:
+        return bool(self.sector) or bool(self.near)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.sector or key in self.near
+
+    def to_set(self) -> set[K]:
+        return set(self.sector) | self.near
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Audience):
+            return self.to_set() == other.to_set()
+        if isinstance(other, (set, frozenset)):
+            return self.to_set() == other
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+_EMPTY: frozenset[Any] = frozenset()
+# Homes closer to the radius than this are decided by geo.haversine_m itself,
+# so the vectorised test never disagrees with the oracle at the edge.
+_EDGE_M = 0.01
+
+
+class _Cell(Generic[K]):
+    """Members of one index cell, with NumPy copies of their positions built
+    on demand for the vectorised distance test."""
+
+    __slots__ = ("members", "center", "_keys", "_lat", "_lon", "_cos")
+
+    def __init__(self, center: tuple[float, float]) -> None:
+        self.members: dict[K, tuple[float, float]] = {}
+        self.center = center
+        self._keys: list[K] | None = None
+        self._lat: Any = None
+        self._lon: Any = None
+        self._cos: Any = None
+
+    def touch(self) -> None:
+        self._keys = None
+
+    def within(self, lat: float, lon: float, radius_m: float) -> list[K]:
+        if self._keys is None:
+            self._keys = list(self.members)
+            pos = np.array(list(self.members.values()), dtype=np.float64).reshape(-1, 2)
+            self._lat = np.radians(pos[:, 0])
+            self._lon = np.radians(pos[:, 1])
+            self._cos = np.cos(self._lat)
+        p1 = math.radians(lat)
+        s_dp = np.sin((self._lat - p1) * 0.5)
+        s_dl = np.sin((self._lon - math.radians(lon)) * 0.5)
+        a = s_dp * s_dp + math.cos(p1) * self._cos * s_dl * s_dl
+        d = 2.0 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.minimum(1.0, a)))
+        keys = self._keys
+        out = [keys[i] for i in np.flatnonzero(d < radius_m - _EDGE_M)]
+        for i in np.flatnonzero(np.abs(d - radius_m) <= _EDGE_M):
+            hl, ho = self.members[keys[i]]
+            if haversine_m(lat, lon, hl, ho) <= radius_m:
+                out.append(keys[i])
+        return out
+
+
 class HomeIndex(Generic[K]):
     """Members (connections, or user ids) indexed by home cell and sector."""
 
     def __init__(self, res: int = INDEX_RES) -> None:
         self.res = res
         self._r_cell = _circumradius_m(res)
-        self._cells: dict[str, dict[K, tuple[float, float]]] = {}
-        self._centers: dict[str, tuple[float, float]] = {}
+        self._cells: dict[str, _Cell[K]] = {}
         self._sectors: dict[str, set[K]] = {}
         self._where: dict[K, tuple[str, str | None]] = {}
 
@@ -82,9 +168,9 @@ class HomeIndex(Generic[K]):
         cell = cell_of(lat, lon, self.res)
         bucket = self._cells.get(cell)
         if bucket is None:
-            bucket = self._cells[cell] = {}
-            self._centers[cell] = cell_center(cell)
-        bucket[key] = (lat, lon)
+            bucket = self._cells[cell] = _Cell(cell_center(cell))
+        bucket.members[key] = (lat, lon)
+        bucket.touch()
         if sector is not None:
             self._sectors.setdefault(sector, set()).add(key)
         self._where[key] = (cell, sector)
@@ -95,10 +181,10 @@ class HomeIndex(Generic[K]):
             return
         cell, sector = where
         bucket = self._cells[cell]
-        del bucket[key]
-        if not bucket:
+        del bucket.members[key]
+        bucket.touch()
+        if not bucket.members:
             del self._cells[cell]
-            del self._centers[cell]
         if sector is not None:
             members = self._sectors[sector]
             members.discard(key)
@@ -110,14 +196,16 @@ class HomeIndex(Generic[K]):
         cells = self._cells
         for cell in disk_cells(lat, lon, radius_m, self.res):
             bucket = cells.get(cell)
-            if not bucket:
+            if bucket is None:
                 continue
-            clat, clon = self._centers[cell]
-            d = haversine_m(lat, lon, clat, clon)
+            d = haversine_m(lat, lon, *bucket.center)
             if d + self._r_cell <= radius_m:
-                out.update(bucket)  # the whole cell is inside the disk
+                out.update(bucket.members)  # the whole cell is inside the disk
             elif d - self._r_cell <= radius_m:
-                out.update(k for k, (hl, ho) in bucket.items() if haversine_m(lat, lon, hl, ho) <= radius_m)
+                if len(bucket.members) < 16:  # NumPy costs more than it saves here
+                    out.update(k for k, (hl, ho) in bucket.members.items() if haversine_m(lat, lon, hl, ho) <= radius_m)
+                else:
+                    out.update(bucket.within(lat, lon, radius_m))
         return out
 
     def in_sectors(self, sectors: Iterable[str]) -> set[K]:
@@ -126,11 +214,9 @@ class HomeIndex(Generic[K]):
             out.update(self._sectors.get(s, ()))
         return out
 
-    def alert_audience(self, lat: float, lon: float, sector: str | None, radius_m: float) -> set[K]:
-        out = self.near(lat, lon, radius_m)
-        if sector is not None:
-            out.update(self._sectors.get(sector, ()))
-        return out
+    def alert_audience(self, lat: float, lon: float, sector: str | None, radius_m: float) -> Audience[K]:
+        members = self._sectors.get(sector, _EMPTY) if sector is not None else _EMPTY
+        return Audience(members, self.near(lat, lon, radius_m))
 
     def broadcast_audience(self, data: dict[str, Any]) -> set[K]:
         circle = data.get("circle")
