@@ -30,6 +30,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from dispatch import routes_api
 from dispatch.core.lifecycle import OPEN
 from dispatch.core.model import ROLES, STAFF_ROLES, AlertQuery
 from dispatch.core.validation import InputError
@@ -156,6 +157,18 @@ async def hexagons(request: Request) -> Response:
     return JSON({"type": "FeatureCollection", "res": res, "seq": seq, "features": features, "alerts": alerts})
 
 
+async def session(request: Request) -> Response:
+    """GET /api/me, but 200 with null when nobody is logged in: a page that
+    opens on its login form is normal, and Chromium logs every 4xx answer as
+    a console error, which would bury real ones."""
+    try:
+        return await routes_api.me(request)
+    except InputError as exc:
+        if exc.status == 401:
+            return JSON(None, headers={"cache-control": "no-store"})
+        raise
+
+
 async def cells(request: Request) -> Response:
     # any logged-in account: an H3 outline is public geometry, and the
     # resident page draws nearby alerts as their (coarse) cell
@@ -178,4 +191,5 @@ routes = [
     Route("/ops/wall", wall),
     Route("/ops/hexagons", hexagons),
     Route("/map/cells", cells),
+    Route("/session", session),
 ]

@@ -150,9 +150,10 @@ class Sequencer:
         """Called after a commit on this worker."""
         for name in event.links:
             self.offer(name, event)
-        raw = encode_event(event)
+        if not self.bus.shared:  # in-process bus: this worker is the only one
+            return
         try:
-            await asyncio.gather(*(self.bus.publish(name, raw) for name in event.links))
+            await self.bus.publish_many(list(event.links), encode_event(event))
         except Exception:  # the store has it; other workers catch up from there
             log.warning("bus publish failed; other workers will catch up from the store")
 
@@ -208,12 +209,19 @@ class Sequencer:
             self._schedule_fill(channel, 0)
 
     async def _read_bus(self) -> None:
+        # one event arrives once per channel we share with it: decode it once
+        recent: dict[bytes, Event] = {}
         async for name, raw in self.bus.messages():
-            try:
-                event = decode_event(raw)
-            except Exception:
-                log.warning("ignoring an undecodable bus message")
-                continue
+            event = recent.get(raw)
+            if event is None:
+                try:
+                    event = decode_event(raw)
+                except Exception:
+                    log.warning("ignoring an undecodable bus message")
+                    continue
+                recent[raw] = event
+                if len(recent) > 64:
+                    del recent[next(iter(recent))]
             self.offer(name, event)
 
     async def _poll(self) -> None:

@@ -86,6 +86,17 @@ async def test_unsubscribed_channel_is_not_received(make_bus: MakeBus) -> None:
     assert await take(it) == [("a", b"marker")]
 
 
+async def test_publish_many_reaches_each_subscribed_channel(make_bus: MakeBus) -> None:
+    bus = await make_bus()
+    it = bus.messages()
+    await bus.subscribe("c:1")
+    await bus.subscribe("ops")
+    await bus.publish_many(["ops", "c:1", "c:unheard"], b"event")
+    await bus.publish("ops", b"marker")
+    got = await take(it, 3)
+    assert sorted(got[:2]) == [("c:1", b"event"), ("ops", b"event")] and got[2] == ("ops", b"marker")
+
+
 async def test_order_is_preserved_for_1000_messages(make_bus: MakeBus) -> None:
     bus = await make_bus()
     await bus.subscribe("order")

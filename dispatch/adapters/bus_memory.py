@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Sequence, AsyncIterator, Callable
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,7 @@ class Inbox:
 class MemoryBus:
     """Pub/sub inside one process: publish() reaches only this bus's own
     subscriptions, so it is correct for exactly one worker."""
+    shared = False  # one process: the publisher's own sequencer already has the event
 
     def __init__(self, maxsize: int = DEFAULT_MAXSIZE) -> None:
         self._channels: set[str] = set()
@@ -91,6 +92,10 @@ class MemoryBus:
     async def ping(self) -> None:
         if self._closed:
             raise RuntimeError("bus is closed")
+
+    async def publish_many(self, channels: Sequence[str], message: bytes) -> None:
+        for channel in channels:
+            await self.publish(channel, message)
 
     async def publish(self, channel: str, message: bytes) -> None:
         # bytes() normalises bytearray/memoryview (callers could mutate them

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 from redis.asyncio import Redis
@@ -64,6 +64,7 @@ def _describe(exc: BaseException) -> str:
 
 
 class RedisBus:
+    shared = True  # other processes see what we publish
     def __init__(
         self,
         url: str,
@@ -153,6 +154,27 @@ class RedisBus:
         except Exception as exc:  # noqa: BLE001 - by contract publish never raises
             self.publish_dropped += 1
             if not self._publish_failing:  # one warning per outage
+                self._publish_failing = True
+                log.warning("bus publish failed, dropping until Redis answers: %s", _describe(exc))
+            return
+        if self._publish_failing:
+            self._publish_failing = False
+            log.info("bus publish works again (%d dropped so far)", self.publish_dropped)
+
+    async def publish_many(self, channels: Sequence[str], message: bytes) -> None:
+        """publish() to several channels in one round trip (a pipeline)."""
+        if self._pub is None or self._closed:
+            self.publish_dropped += len(channels)
+            return
+        try:
+            async with asyncio.timeout(PUBLISH_BUDGET):
+                pipe = self._pub.pipeline(transaction=False)
+                for channel in channels:
+                    pipe.publish(self._wire(channel), message)
+                await pipe.execute()
+        except Exception as exc:  # noqa: BLE001 - by contract publish never raises
+            self.publish_dropped += len(channels)
+            if not self._publish_failing:
                 self._publish_failing = True
                 log.warning("bus publish failed, dropping until Redis answers: %s", _describe(exc))
             return
