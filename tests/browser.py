@@ -146,8 +146,15 @@ def _homes(city: Any) -> list[tuple[float, float]]:
     return [CENTRE, (CENTRE[0] + 0.001, CENTRE[1] + 0.0012), PLAGE, ROCHES] + [city.random_point(rng) for _ in range(40)]
 
 
-def make_site(tmp: Path) -> Site:
+def make_site(tmp: Path, extra_config: str = "") -> Site:
+    """A seeded server; `extra_config` is TOML appended to a copy of the
+    shipped config.toml (e.g. a short acknowledgement target)."""
     env = embedded_env(tmp)
+    if extra_config:
+        config = tmp / "config.toml"
+        config.write_text((REPO / "config.toml").read_text(encoding="utf-8") + "\n" + extra_config, encoding="utf-8")
+        shipped = load_settings(env={})
+        env |= {"DISPATCH_CONFIG": str(config), "DISPATCH_CITY_SECTORS": str(shipped.city_sectors)}
     settings = load_settings(env={**os.environ, **env})
     city = load_city(settings.city_sectors)
     residents, staff = _seed_in_thread(env["DISPATCH_DATABASE_URL"], city)
@@ -241,10 +248,10 @@ async def run_axe(page: Any, axe_js: str) -> list[dict[str, Any]]:
     return list(result)
 
 
-async def screenshot(page: Any, name: str) -> Path:
+async def screenshot(page: Any, name: str, full_page: bool = False) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / name
-    await page.screenshot(path=str(path))
+    await page.screenshot(path=str(path), full_page=full_page)
     return path
 
 

@@ -205,13 +205,35 @@
           a.text ? el("span", { class: "alert-text", text: a.text }) : null));
     }));
     $("d-history").replaceChildren(...(inc.history || []).map((h) => {
-      const change = h.from || h.to ? ` : ${D.STATUS_LABELS[h.from] || h.from || "—"} → ${D.STATUS_LABELS[h.to] || h.to || "—"}` : "";
       const actor = h.actor === null || h.actor === undefined ? "système" : `compte ${h.actor}`;
-      return el("li", {}, `${D.shortTime.format(new Date(h.at))} — ${h.action}${change} (${actor})`,
+      return el("li", {}, `${D.shortTime.format(new Date(h.at))} — ${historyText(h)} (${actor})`,
         h.note ? el("span", { class: "alert-text", text: h.note }) : null);
     }));
     focus.clearLayers();
     L.circleMarker([inc.lat, inc.lon], { radius: 10, color: "#ffffff", weight: 3, fillColor: "#ff1744", fillOpacity: 0.9, interactive: false }).addTo(focus);
+  }
+
+  // the history's action codes (core/incident_ops.py), in words
+  function historyText(h) {
+    const st = (x) => D.STATUS_LABELS[x] || x;
+    const unit = (id) => (units.get(id) || {}).name || `équipe ${id}`;
+    const ids = (xs) => (xs || []).map((i) => `n° ${i}`).join(", ");
+    switch (h.action) {
+      case "opened": return `ouvert (alerte n° ${h.alert})`;
+      case "grouped": return `alerte n° ${h.alert} rattachée`;
+      case "status": return `statut : ${st(h.from)} → ${st(h.to)}`;
+      case "assigned": return `affecté à ${unit(h.unit)}`;
+      case "unassigned": return `${unit(h.unit)} retirée`;
+      case "pinned": return `priorité fixée à ${h.priority}`;
+      case "unpinned": return "priorité recalculée";
+      case "note": return "note";
+      case "merged": return `fusion de ${ids(h.incidents)}`;
+      case "merged_into": return `fusionné dans n° ${h.incident}`;
+      case "split": return `alertes ${ids(h.alerts)} séparées`;
+      case "split_from": return `séparé de n° ${h.incident}`;
+      case "escalated": return `en retard : priorité relevée (niveau ${h.level})`;
+      default: return h.action;
+    }
   }
 
   async function act(body, done) {
@@ -469,7 +491,13 @@
 
   setInterval(() => {
     const now = Date.now();
-    for (const r of queue.children) D.tickRow(r, now);
+    const f = filterState();
+    for (const r of [...queue.children]) {
+      // a time window slides: rows age out of it without any event
+      if (f.window && Date.parse(r._inc.created_at) < now - f.window * 1000) drop(r._inc.id);
+      else D.tickRow(r, now);
+    }
+    countLabel();
     tally.render(now);
   }, 1000);
 

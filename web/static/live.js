@@ -12,7 +12,9 @@ class LiveStream {
     this.onMessage = onMessage;
     this.onState = onState || (() => {});
     this.onResync = onResync || (() => window.location.reload());
-    this.seq = since || 0;
+    // null: no snapshot to resume from, live only. 0 is a real position (an
+    // empty event log): resuming from it must still replay what follows.
+    this.seq = since === undefined ? null : since;
     this.delay = 500;
     this.failures = 0;
     this.ws = null;
@@ -21,7 +23,7 @@ class LiveStream {
 
   url() {
     const proto = window.location.protocol === "https:" ? "wss:" : "ws:";
-    const since = this.seq > 0 ? `?since=${this.seq}` : "";
+    const since = this.seq !== null ? `?since=${this.seq}` : "";
     return `${proto}//${window.location.host}${this.path}${since}`;
   }
 
@@ -43,7 +45,7 @@ class LiveStream {
         return;
       }
       if (typeof msg.seq === "number") {
-        if (msg.seq <= this.seq) return;
+        if (this.seq !== null && msg.seq <= this.seq) return;
         this.seq = msg.seq;
       }
       try { this.onMessage(msg); } catch (e) { console.warn("message handler failed", e); }
@@ -86,8 +88,8 @@ async function api(method, path, body) {
   return data;
 }
 
-/* The login gate: every page starts hidden behind it. GET /api/me answers
- * 401 when there is no session; the form logs in (the server sets the
+/* The login gate: every page starts hidden behind it. GET /session (that
+ * is /api/me) answers null when there is no session; the form logs in (the server sets the
  * HttpOnly cookie that HTTP and WebSocket then use) and the page goes on
  * without a reload. */
 function requireUser(roles) {
@@ -114,26 +116,29 @@ function requireUser(roles) {
       const password = form.elements.password.value;
       try {
         await api("POST", "/api/auth/login", { email, password });
-        enter(await api("GET", "/api/me"));
+        enter(await api("GET", "/session"));
       } catch (e) {
         error.textContent = e.status === 401 ? "Adresse ou mot de passe incorrect." : "Connexion impossible, réessayez.";
       }
     });
-    api("GET", "/api/me").then(enter, (e) => {
-      if (e.status !== 401) console.warn("GET /api/me failed", e);
+    // /session is /api/me answering null instead of 401 (dispatch/pages.py)
+    const ask = () => api("GET", "/session").then((me) => {
+      if (me) { enter(me); return; }
       gate.hidden = false;
       form.elements.email.focus();
+    }, (e) => {
+      console.warn("GET /session failed; retrying", e);
+      setTimeout(ask, 5000);
     });
+    ask();
   });
 }
 
 async function checkSession() {
   try {
-    await api("GET", "/api/me");
-  } catch (e) {
     // logged out for good (expired session): the login form is the only way on
-    if (e.status === 401) window.location.reload();
-  }
+    if ((await api("GET", "/session")) === null) window.location.reload();
+  } catch (e) { /* the server is down: the stream keeps retrying */ }
 }
 
 const timeFmt = new Intl.DateTimeFormat("fr-FR", { hour: "2-digit", minute: "2-digit", second: "2-digit" });
@@ -266,26 +271,36 @@ window.Dispatch = {
   }
 
   /* Open incidents by status, and how many are overdue; kept from events
-   * (one Map entry per open incident, dropped when it closes). */
+   * (one Map entry per open incident, dropped when it closes). A status
+   * count changes with the event that changes it; the overdue count is
+   * a matter of time, so the clock's tick recounts it. */
   class Tally {
     constructor(nodes) {
       this.nodes = nodes;
       this.open = new Map();
+      this.counts = { new: 0, acknowledged: 0, assigned: 0, in_progress: 0 };
     }
     apply(inc) {
+      const was = this.open.get(inc.id);
+      if (was) this.counts[was.status] -= 1;
       if (OPEN_STATUSES.includes(inc.status)) {
         this.open.set(inc.id, { status: inc.status, due: inc.acknowledged_at ? Infinity : Date.parse(inc.ack_due_at) });
+        this.counts[inc.status] += 1;
       } else {
         this.open.delete(inc.id);
       }
+      if (was && was.status !== inc.status) this.show(was.status);
+      this.show(inc.status);
+    }
+    show(status) {
+      const node = this.nodes[status];
+      if (node) setText(node, String(this.counts[status]));
     }
     render(now) {
-      const counts = { new: 0, acknowledged: 0, assigned: 0, in_progress: 0, overdue: 0 };
-      for (const r of this.open.values()) {
-        counts[r.status] += 1;
-        if (now >= r.due) counts.overdue += 1;
-      }
-      for (const [k, node] of Object.entries(this.nodes)) if (node) setText(node, String(counts[k]));
+      let overdue = 0;
+      for (const r of this.open.values()) if (now >= r.due) overdue += 1;
+      for (const s of OPEN_STATUSES) this.show(s);
+      if (this.nodes.overdue) setText(this.nodes.overdue, String(overdue));
     }
   }
 

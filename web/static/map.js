@@ -74,6 +74,9 @@
     // Leaflet's own credit link carries an SVG flag; keep the tile credit only
     map.attributionControl.setPrefix(false);
     map.setView([46.6, 2.4], 6); // France, until the city is known
+    // Leaflet caches its container's size: a page whose layout moves (a
+    // scrollbar appears, a panel opens) would draw vectors off by that much
+    if (window.ResizeObserver) new ResizeObserver(() => map.invalidateSize({ pan: false })).observe(map.getContainer());
     tiles(map, body.dataset.tileUrl, body.dataset.attribution);
     return map;
   }
@@ -148,6 +151,8 @@
   class HexLayer {
     constructor(map, { onChange } = {}) {
       this.map = map;
+      // counts above the sector names: when they overlap, the count matters more
+      if (!map.getPane("counts")) map.createPane("counts").classList.add("counts-pane");
       this.group = L.layerGroup().addTo(map);
       this.alerts = new Map(); // id -> {cell, priority, status}
       this.hexes = new Map(); // cell at this.res -> {ids: Map(id -> priority), poly, label}
@@ -230,6 +235,7 @@
       hex.poly = L.polygon(ring, { interactive: false, weight: 2, opacity: 0.95, fillOpacity: 0.45 });
       const centre = hex.poly.getBounds().getCenter();
       hex.label = L.marker(centre, {
+        pane: "counts",
         interactive: false,
         keyboard: false,
         icon: L.divIcon({ className: "hex-count", html: "", iconSize: [48, 28] }),
