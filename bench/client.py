@@ -168,9 +168,15 @@ class Client:
         want = self.expect.get(key, set())
         deadline = time.monotonic() + timeout
         arrivals = self.rec.arrivals
+
+        def complete(aid: int) -> bool:
+            got = arrivals.get(aid, ())
+            # cheap length test first; the exact count only once it could be complete
+            return len(got) >= len(want) and len({i for i, _ in got if i in want}) == len(want)
+
         pending = list(ids)
         while pending and time.monotonic() < deadline:
-            pending = [a for a in pending if len(arrivals.get(a, ())) < len(want)]
+            pending = [a for a in pending if not complete(a)]
             if pending:
                 await asyncio.sleep(POLL_S)
         out: dict[int, tuple[int, int, int, float]] = {}

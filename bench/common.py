@@ -82,7 +82,7 @@ def write_json(path: str | None, doc: dict[str, Any]) -> None:
         Path(path).write_text(json.dumps(_clean(doc), indent=2) + "\n")
 
 
-def progress(total: int, desc: str) -> tqdm:  # type: ignore[type-arg]
+def progress(total: int, desc: str) -> tqdm:
     return tqdm(total=total, desc=desc, file=sys.stderr, mininterval=0.5, leave=False, dynamic_ncols=True)
 
 

@@ -2,7 +2,7 @@
 
 Targets measured on the same connections, in the same run:
   floor          raw asyncio, one prebuilt frame written to every transport (bench.floor)
-  naive          Starlette on uvicorn, haversine scan + json.dumps + send_text per connection (bench.naive)
+  naive          Starlette on uvicorn (defaults), haversine scan + json.dumps + send_text per connection (bench.naive)
   ours-embedded  `python -m dispatch serve`, SQLite + in-process bus, 1 worker
   ours-pg-1w     PostgreSQL (a fresh database) + Redis bus, 1 worker
   ours-pg-2w     the same with 2 workers"""
@@ -50,7 +50,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--quick", action="store_true", help="one small size, few rounds: under a minute")
     ap.add_argument("--json", metavar="PATH")
     ap.add_argument("--sizes", help="comma-separated subscriber counts; 'max' = fd hard limit - 1000")
-    ap.add_argument("--targets", default=",".join(ALL_TARGETS))
+    ap.add_argument("--targets", default=",".join(ALL_TARGETS), help="comma-separated, from the list above")
     ap.add_argument("--procs", type=int, default=4, help="client processes")
     ap.add_argument("--rounds", type=int, help="sector alerts per target and size (latency)")
     ap.add_argument("--radius-rounds", type=int, help="radius alerts per target and size")
@@ -130,12 +130,12 @@ async def run(a: argparse.Namespace) -> dict[str, Any]:
             except Exception as exc:  # the product may not run yet: measure the rest, say why
                 notes.append(f"{name}: could not prepare: {type(exc).__name__}: {exc}")
                 log(notes[-1])
-        if "naive" in a.targets:
+        if "naive" in a.targets:  # same tokens as the embedded store, so its clients carry the same headers
             tokens = embedded_tokens or [uuid.uuid4().hex for _ in range(top)]
             homes_path = tmp / "naive-homes.json"
             homes_path.write_text(json.dumps({tok: list(h) for tok, h in zip(tokens, homes)}))
-            targets.insert(min(1, len(targets)), Target(
-                "naive", "naive", lambda p, d, _: start_naive(p, d, homes_path, a.radius_m), tokens, None))
+            targets.insert(min(1, len(targets)), Target("naive", "naive", _naive_start(homes_path, a, "auto", "naive"),
+                                                        tokens, None))
         pool = ClientPool(a.procs)
         per_size = sum(a.rounds + (0 if t.kind == "floor" else a.radius_rounds) + 1 for t in targets)
         steps = len(a.sizes) * per_size
@@ -168,6 +168,13 @@ async def run(a: argparse.Namespace) -> dict[str, Any]:
         for f in sorted(a.profile.glob("profile-*.txt")):
             print("\n```\n" + summarize(f) + "\n```")
     return doc
+
+
+def _naive_start(homes_path: Path, a: argparse.Namespace, ws: str, name: str) -> Any:
+    def start(port: int, log_dir: Path, profile: Path | None) -> Any:
+        return start_naive(port, log_dir, homes_path, a.radius_m, ws, name)
+
+    return start
 
 
 def _pg_start(name: str, url: str, a: argparse.Namespace, workers: int, prefix: str) -> Any:

@@ -98,7 +98,7 @@ async def _rounds(pool: ClientPool, poster: Poster, layout: Layout, n: int, aler
             lat.append(res["t_last"] - t0)
         on_round()
         await asyncio.sleep(0.01)  # let the server finish its own bookkeeping
-    out = {**summary_ms(lat), "post_p50_ms": summary_ms(post)["p50_ms"], "incomplete": incomplete,
+    out: dict[str, Any] = {**summary_ms(lat), "post_p50_ms": summary_ms(post)["p50_ms"], "incomplete": incomplete,
            "extra": extra, "mean_audience": audience / max(1, len(alerts))}
     out["latencies_ms"] = [x * 1e3 for x in lat]
     return out
@@ -192,5 +192,6 @@ async def measure(target: Target, n: int, pool: ClientPool, layout: Layout, plan
             await pool.close_all()
         except Exception as exc:  # keep the first error; this one is its echo
             row.setdefault("error", f"closing clients: {type(exc).__name__}: {exc}")
-        srv.stop()
+        finally:  # even on Ctrl-C: never leave a server behind
+            srv.stop()
     return row

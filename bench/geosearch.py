@@ -37,7 +37,7 @@ class GeoBaseline:
             items: list[object] = []
             for i in range(k, min(k + CHUNK, len(lat))):
                 items += [float(lon[i]), float(lat[i]), i]  # GEOADD wants lon, lat, member
-            pipe.execute_command("GEOADD", self.geo_key, *items)
+            pipe.execute_command("GEOADD", self.geo_key, *items)  # type: ignore[no-untyped-call]
             by_sector: dict[str, list[int]] = {}
             for i in range(k, min(k + CHUNK, len(lat))):
                 by_sector.setdefault(sectors[i], []).append(i)
@@ -49,7 +49,7 @@ class GeoBaseline:
 
     def audience(self, lat: float, lon: float, sector: str | None, radius_m: float) -> set[bytes]:
         pipe = self.r.pipeline(transaction=False)
-        pipe.execute_command("GEOSEARCH", self.geo_key, "FROMLONLAT", lon, lat, "BYRADIUS",
+        pipe.execute_command("GEOSEARCH", self.geo_key, "FROMLONLAT", lon, lat, "BYRADIUS",  # type: ignore[no-untyped-call]
                              radius_m + margin_m(radius_m), "m")
         pipe.smembers(f"{self.prefix}:sector:{sector}")
         near, in_sector = pipe.execute()

@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ import numpy as np
 from bench import loadgen
 from bench.common import free_port, markdown_table, progress, summary_ms, write_json
 from bench.layout import random_points
-from bench.plots import by_target, lines
+from bench.plots import by_target, lines, name
 from bench.procstat import cpu_by_name, machine_busy_cores, machine_jiffies
 from bench.profile import summarize
 from bench.seed import PgDatabase, drop_redis_prefix, seed_store
@@ -93,7 +94,7 @@ def _load(srv: Server, tokens: list[str], points: list[tuple[float, float]], con
     }
 
 
-async def _prepare(store: str, tmp: Path, a: argparse.Namespace, homes: list[tuple[float, float, str | None]],
+async def _prepare(store: str, tmp: Path, a: argparse.Namespace, homes: Sequence[tuple[float, float, str | None]],
                    tag: str, prefix: str) -> tuple[str, str, list[str], PgDatabase | None]:
     if store == "sqlite":
         url = f"sqlite:///{tmp / 'ingest.sqlite3'}"
@@ -187,9 +188,9 @@ def _report(rows: list[dict[str, Any]], a: argparse.Namespace, duration: float) 
     print("\n## Targets\n")
     print(markdown_table(verdicts, [("target", "target"), ("value", "measured"), ("met", "met")]))
     plots = [
-        str(lines("ingest_throughput.png", "accepted alerts per second", "concurrent clients", "alerts/s",
+        str(lines(name("ingest_throughput", a.quick), "accepted alerts per second", "concurrent clients", "alerts/s",
                   by_target(ok, "concurrency", "accepted_per_s", "store"), logx=True)),
-        str(lines("ingest_p99.png", "p99 of POST /api/alerts", "concurrent clients", "p99 (ms)",
+        str(lines(name("ingest_p99", a.quick), "p99 of POST /api/alerts", "concurrent clients", "p99 (ms)",
                   by_target(ok, "concurrency", "p99_ms", "store"), logx=True, logy=True)),
     ]
     print("\nplots: " + ", ".join(plots))

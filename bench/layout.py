@@ -54,7 +54,8 @@ def haversine_np(lat: np.ndarray, lon: np.ndarray, lat0: float, lon0: float) -> 
     s_dp = np.sin((p0 - p1) * 0.5)
     s_dl = np.sin(np.radians(lon0 - lon) * 0.5)
     a = s_dp * s_dp + np.cos(p1) * math.cos(p0) * s_dl * s_dl
-    return 2.0 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.minimum(1.0, a)))
+    out: np.ndarray = 2.0 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.minimum(1.0, a)))
+    return out
 
 
 def within_exact(lat: np.ndarray, lon: np.ndarray, lat0: float, lon0: float, radius_m: float) -> set[int]:

@@ -5,9 +5,11 @@ haversine test (or same home sector), and calls json.dumps and send_text
 per recipient, inside the POST handler. Run by uvicorn in its own process.
 Homes come from a JSON file {token: [lat, lon, sector]} written by the bench.
 
-uvicorn's WebSocket implementation defaults to websockets-sansio here, its
-fastest (ARCHITECTURE.md: ~45k vs ~32k frames/s for the legacy one), so the
-baseline differs from ours in its application code, not its socket library.
+uvicorn runs with its defaults, as a first version would: `--ws auto`, which
+in uvicorn 0.54 is websockets-sansio, its fastest WebSocket protocol
+(ARCHITECTURE.md: ~45k vs ~32k frames/s for the legacy one) and the one ours
+builds on; so the baseline differs from ours in its application code, not its
+socket library. Our light clients offer no permessage-deflate, so none is used.
 
     python -m bench.naive --port 8766 --homes homes.json [--ws websockets]"""
 
@@ -85,7 +87,7 @@ def main() -> None:
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--homes", required=True)
     ap.add_argument("--radius-m", type=float, default=500.0)
-    ap.add_argument("--ws", default="websockets-sansio")
+    ap.add_argument("--ws", default="auto", help="uvicorn --ws: auto (its default), websockets-sansio, ...")
     args = ap.parse_args()
     raise_fd_limit()
     with open(args.homes) as f:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,12 @@ def _ok(v: Any) -> bool:
     return isinstance(v, (int, float)) and math.isfinite(v)
 
 
-def lines(path: str, title: str, xlabel: str, ylabel: str, series: dict[str, Sequence[tuple[float, float]]],
+def name(base: str, quick: bool) -> str:
+    """Quick runs get their own files, so they never overwrite a full run's plots."""
+    return f"{base}-quick.png" if quick else f"{base}.png"
+
+
+def lines(path: str, title: str, xlabel: str, ylabel: str, series: Mapping[str, Sequence[tuple[float, float]]],
           logx: bool = False, logy: bool = False) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)

@@ -107,7 +107,8 @@ def start_floor(port: int, log_dir: Path, loop: str = "uvloop") -> Server:
     return _launch("floor", [sys.executable, "-m", "bench.floor", "--port", str(port), "--loop", loop], port, log_dir)
 
 
-def start_naive(port: int, log_dir: Path, homes_path: Path, radius_m: float = 500.0, ws: str = "websockets-sansio") -> Server:
+def start_naive(port: int, log_dir: Path, homes_path: Path, radius_m: float = 500.0, ws: str = "auto",
+                name: str = "naive") -> Server:
     argv = [sys.executable, "-m", "bench.naive", "--port", str(port), "--homes", str(homes_path),
             "--radius-m", str(radius_m), "--ws", ws]
-    return _launch("naive", argv, port, log_dir)
+    return _launch(name, argv, port, log_dir)

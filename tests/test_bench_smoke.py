@@ -4,9 +4,12 @@ audience bench's agreement, the layout's audiences. Loopback only."""
 
 from __future__ import annotations
 
+import os
+import socket
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bench.clients import ClientPool
@@ -16,7 +19,16 @@ from bench.layout import Alert, make_layout
 from bench.servers import HOST, start_floor
 from bench.wsproto import OP_PING, OP_TEXT, accept_key, client_frame, parse_frames, server_frame
 from geo import DEMO_CITY_PATH, haversine_m, load_city
-from tests.conftest import REDIS_URL, _reachable
+
+REDIS_URL = os.environ.get("DISPATCH_TEST_REDIS", "redis://127.0.0.1:6379/0")
+
+
+def _redis_up() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=1):
+            return True
+    except OSError:
+        return False
 
 
 def test_accept_key_matches_rfc6455_example() -> None:
@@ -47,8 +59,6 @@ def test_layout_audiences_follow_the_contract_rule() -> None:
     assert all(city.sector_of(a, b) == "est" for a, b in zip(layout.lat, layout.lon))
     a = Alert("sector", float(layout.lat[0]), float(layout.lon[0]), "est")
     assert layout.audience(a, 300) == set(range(300))
-    import numpy as np
-
     for r in layout.radius_alerts(np.random.default_rng(1), 3, 300, min_audience=1):
         want = {i for i in range(300) if haversine_m(r.lat, r.lon, float(layout.lat[i]), float(layout.lon[i])) <= 500.0}
         assert r.sector != "est" and layout.audience(r, 300) == want
@@ -74,6 +84,13 @@ async def test_floor_and_light_clients_deliver_every_frame() -> None:
         for aid in ids:
             assert (res[aid]["got"], res[aid]["want"], res[aid]["extra"]) == (50, 50, 0)
             assert res[aid]["t_last"] > 0
+        # an audience smaller than the connections: the others count as extra
+        await pool.expect("some", set(range(10)))
+        http = await HttpConn.open(HOST, port)
+        _, doc = await http.json("POST", "/api/alerts", {"lat": 43.18, "lon": 3.0})
+        http.close()
+        res = await pool.wait([doc["id"]], "some", timeout=10)
+        assert (res[doc["id"]]["got"], res[doc["id"]]["want"]) == (10, 10)
         assert (await pool.status())["lost"] == 0
     finally:
         await pool.close_all()
@@ -84,7 +101,7 @@ async def test_floor_and_light_clients_deliver_every_frame() -> None:
 def test_audience_bench_agrees_at_2k_homes() -> None:
     from bench.audience import run_size
 
-    redis = REDIS_URL if _reachable("127.0.0.1", 6379) else None
+    redis = REDIS_URL if _redis_up() else None
     row = run_size(load_city(DEMO_CITY_PATH), 2000, queries=20, budget_s=0.3, check=10, redis_url=redis)
     assert row["agree"] is True
     assert row["ours_per_s"] > 0 and row["scan_per_s"] > 0
