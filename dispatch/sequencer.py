@@ -75,6 +75,8 @@ class Sequencer:
         self._joining: dict[str, asyncio.Future[_Channel]] = {}
         self._leaving: dict[str, asyncio.TimerHandle] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self._outbox: list[Event] = []
+        self._sending: asyncio.Task[None] | None = None
         self.filled_from_store = 0
 
     async def start(self) -> None:
@@ -85,6 +87,10 @@ class Sequencer:
         ]
 
     async def stop(self) -> None:
+        try:
+            await asyncio.wait_for(self.flush(), 2.0)
+        except asyncio.TimeoutError:
+            pass
         for handle in self._leaving.values():
             handle.cancel()
         tasks = [*self._tasks, *(c.filling for c in self.channels.values() if c.filling)]
@@ -147,15 +153,30 @@ class Sequencer:
 
     # events -------------------------------------------------------------------
     async def publish(self, event: Event) -> None:
-        """Called after a commit on this worker."""
+        """Called after a commit on this worker: deliver here at once, and
+        queue for the other workers. The caller does not wait for Redis (the
+        store has the event; the bus is the fast path), and what concurrent
+        requests queue meanwhile goes out in one pipeline."""
         for name in event.links:
             self.offer(name, event)
         if not self.bus.shared:  # in-process bus: this worker is the only one
             return
-        try:
-            await self.bus.publish_many(list(event.links), encode_event(event))
-        except Exception:  # the store has it; other workers catch up from there
-            log.warning("bus publish failed; other workers will catch up from the store")
+        self._outbox.append(event)
+        if self._sending is None or self._sending.done():
+            self._sending = asyncio.get_running_loop().create_task(self._send_outbox())
+
+    async def _send_outbox(self) -> None:
+        while self._outbox:
+            batch, self._outbox = self._outbox, []
+            try:
+                await self.bus.publish_batch([(list(e.links), encode_event(e)) for e in batch])
+            except Exception:  # the store has them; other workers catch up from there
+                log.warning("bus publish failed; other workers will catch up from the store")
+
+    async def flush(self) -> None:
+        """Wait until everything queued for the bus has been handed to it."""
+        while self._sending is not None and not self._sending.done():
+            await asyncio.wait([self._sending])
 
     def offer(self, name: str, event: Event) -> None:
         channel = self.channels.get(name)

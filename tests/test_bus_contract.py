@@ -97,6 +97,14 @@ async def test_publish_many_reaches_each_subscribed_channel(make_bus: MakeBus) -
     assert sorted(got[:2]) == [("c:1", b"event"), ("ops", b"event")] and got[2] == ("ops", b"marker")
 
 
+async def test_publish_batch_keeps_order_per_channel(make_bus: MakeBus) -> None:
+    bus = await make_bus()
+    it = bus.messages()
+    await bus.subscribe("x")
+    await bus.publish_batch([(["x", "y"], b"1"), (["x"], b"2"), (["y"], b"3"), (["x"], b"4")])
+    assert await take(it, 3) == [("x", b"1"), ("x", b"2"), ("x", b"4")]
+
+
 async def test_order_is_preserved_for_1000_messages(make_bus: MakeBus) -> None:
     bus = await make_bus()
     await bus.subscribe("order")

@@ -97,6 +97,10 @@ class MemoryBus:
         for channel in channels:
             await self.publish(channel, message)
 
+    async def publish_batch(self, batch: Sequence[tuple[Sequence[str], bytes]]) -> None:
+        for channels, message in batch:
+            await self.publish_many(channels, message)
+
     async def publish(self, channel: str, message: bytes) -> None:
         # bytes() normalises bytearray/memoryview (callers could mutate them
         # after publishing); for bytes it is the same object, no copy.

@@ -163,17 +163,23 @@ class RedisBus:
 
     async def publish_many(self, channels: Sequence[str], message: bytes) -> None:
         """publish() to several channels in one round trip (a pipeline)."""
+        await self.publish_batch([(channels, message)])
+
+    async def publish_batch(self, batch: Sequence[tuple[Sequence[str], bytes]]) -> None:
+        """Several messages, each on its channels, in one round trip. Bounded
+        by the socket timeouts (no retries), never raises."""
+        count = sum(len(channels) for channels, _ in batch)
         if self._pub is None or self._closed:
-            self.publish_dropped += len(channels)
+            self.publish_dropped += count
             return
         try:
-            async with asyncio.timeout(PUBLISH_BUDGET):
-                pipe = self._pub.pipeline(transaction=False)
+            pipe = self._pub.pipeline(transaction=False)
+            for channels, message in batch:
                 for channel in channels:
                     pipe.publish(self._wire(channel), message)
-                await pipe.execute()
+            await pipe.execute()
         except Exception as exc:  # noqa: BLE001 - by contract publish never raises
-            self.publish_dropped += len(channels)
+            self.publish_dropped += count
             if not self._publish_failing:
                 self._publish_failing = True
                 log.warning("bus publish failed, dropping until Redis answers: %s", _describe(exc))
