@@ -151,12 +151,16 @@ class _Cell(Generic[K]):
 
 
 class HomeIndex(Generic[K]):
-    """Members (connections, or user ids) indexed by home cell and sector."""
+    """Members (connections, or user ids) indexed by home cell, and within a
+    cell by home sector, plus a set per sector. An alert's own sector's
+    members are in its audience whatever the distance, so `near` skips
+    their buckets and measures only the others."""
 
     def __init__(self, res: int = INDEX_RES) -> None:
         self.res = res
         self._r_cell = _circumradius_m(res)
-        self._cells: dict[str, _Cell[K]] = {}
+        self._cells: dict[str, dict[str | None, _Cell[K]]] = {}
+        self._centers: dict[str, tuple[float, float]] = {}
         self._sectors: dict[str, set[K]] = {}
         self._where: dict[K, tuple[str, str | None]] = {}
 
@@ -166,9 +170,13 @@ class HomeIndex(Generic[K]):
     def add(self, key: K, lat: float, lon: float, sector: str | None) -> None:
         self.remove(key)
         cell = cell_of(lat, lon, self.res)
-        bucket = self._cells.get(cell)
+        buckets = self._cells.get(cell)
+        if buckets is None:
+            buckets = self._cells[cell] = {}
+            self._centers[cell] = cell_center(cell)
+        bucket = buckets.get(sector)
         if bucket is None:
-            bucket = self._cells[cell] = _Cell(cell_center(cell))
+            bucket = buckets[sector] = _Cell(self._centers[cell])
         bucket.members[key] = (lat, lon)
         bucket.touch()
         if sector is not None:
@@ -180,29 +188,39 @@ class HomeIndex(Generic[K]):
         if where is None:
             return
         cell, sector = where
-        bucket = self._cells[cell]
+        buckets = self._cells[cell]
+        bucket = buckets[sector]
         del bucket.members[key]
         bucket.touch()
         if not bucket.members:
-            del self._cells[cell]
+            del buckets[sector]
+            if not buckets:
+                del self._cells[cell]
+                del self._centers[cell]
         if sector is not None:
             members = self._sectors[sector]
             members.discard(key)
             if not members:
                 del self._sectors[sector]
 
-    def near(self, lat: float, lon: float, radius_m: float) -> set[K]:
+    def near(self, lat: float, lon: float, radius_m: float, skip_sector: str | None = None) -> set[K]:
+        """Members within radius_m, except those of `skip_sector` (when given)."""
         out: set[K] = set()
         cells = self._cells
         for cell in disk_cells(lat, lon, radius_m, self.res):
-            bucket = cells.get(cell)
-            if bucket is None:
+            buckets = cells.get(cell)
+            if buckets is None:
                 continue
-            d = haversine_m(lat, lon, *bucket.center)
-            if d + self._r_cell <= radius_m:
-                out.update(bucket.members)  # the whole cell is inside the disk
-            elif d - self._r_cell <= radius_m:
-                if len(bucket.members) < 16:  # NumPy costs more than it saves here
+            d = haversine_m(lat, lon, *self._centers[cell])
+            inside = d + self._r_cell <= radius_m
+            if not inside and d - self._r_cell > radius_m:
+                continue
+            for sector, bucket in buckets.items():
+                if skip_sector is not None and sector == skip_sector:
+                    continue
+                if inside:
+                    out.update(bucket.members)  # the whole cell is inside the disk
+                elif len(bucket.members) < 16:  # NumPy costs more than it saves here
                     out.update(k for k, (hl, ho) in bucket.members.items() if haversine_m(lat, lon, hl, ho) <= radius_m)
                 else:
                     out.update(bucket.within(lat, lon, radius_m))
@@ -216,7 +234,7 @@ class HomeIndex(Generic[K]):
 
     def alert_audience(self, lat: float, lon: float, sector: str | None, radius_m: float) -> Audience[K]:
         members = self._sectors.get(sector, _EMPTY) if sector is not None else _EMPTY
-        return Audience(members, self.near(lat, lon, radius_m))
+        return Audience(members, self.near(lat, lon, radius_m, skip_sector=sector))
 
     def broadcast_audience(self, data: dict[str, Any]) -> set[K]:
         circle = data.get("circle")
