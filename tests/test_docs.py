@@ -9,14 +9,8 @@ from dispatch.core.events import OPS_TYPES, RESIDENT_MESSAGES
 from dispatch.fastws import CLOSE_TOO_SLOW
 from dispatch.settings import KEYS, REPO_ROOT
 
-CONTRACT = REPO_ROOT.parent / "shared" / "CONTRACT.md"
-
-
 def documentation() -> str:
-    text = (REPO_ROOT / "README.md").read_text()
-    if CONTRACT.exists():
-        text += CONTRACT.read_text()
-    return text
+    return (REPO_ROOT / "README.md").read_text()
 
 
 def test_every_message_type_is_documented() -> None:
