@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence, AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 
 log = logging.getLogger(__name__)
 

@@ -18,34 +18,32 @@ back a transaction left open by a cancelled task."""
 from __future__ import annotations
 
 import dataclasses
-from contextlib import asynccontextmanager
 from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
 import asyncpg
 
 from dispatch.adapters import migrations
+from dispatch.adapters.batcher import AlertBatcher
 from dispatch.adapters.store_common import (
     ALERT_COLUMNS,
     BROADCAST_COLUMNS,
     EVENT_COLUMNS,
     RESIDENT_ROLES_SQL,
     USER_COLUMNS,
-    AlertBatcher,
     Dialect,
     Draft,
     alert_from_row,
     alert_query_sql,
     apply_change,
     broadcast_from_row,
-    channels_of,
     check_duplicates,
     circle_json,
     dumps,
     event_from_row,
     home_changes,
-    link,
     norm_email,
     provisional_alert,
     sectors_json,
@@ -53,6 +51,22 @@ from dispatch.adapters.store_common import (
     ts_identity,
     user_from_row,
     user_record,
+)
+from dispatch.adapters.store_postgres_sql import (
+    ADD_USERS,
+    BUMP_BY,
+    CREATE_ALERTS,
+    CREATE_BROADCAST,
+    HEADS,
+    UPDATE_ALERT,
+    append_events,
+)
+from dispatch.adapters.triage_sql import (
+    Grouping,
+    TriageStore,
+    Tx,
+    emit,
+    group_new_alerts,
 )
 from dispatch.core.model import (
     Alert,
@@ -66,7 +80,6 @@ from dispatch.core.model import (
     utcnow,
 )
 from dispatch.core.views import alert_staff, broadcast_view
-from dispatch.adapters.triage_sql import Grouping, TriageStore, Tx, emit, group_new_alerts
 from dispatch.ports import NotFound
 
 PING_TIMEOUT_S = 5.0
@@ -78,115 +91,6 @@ _DIALECT = Dialect(
     ids_value=lambda ids: [int(i) for i in ids],
     ts_value=to_utc,
 )
-
-# create_alert for a batch, in one statement (one round trip, one implicit
-# transaction). Arrays, one element per alert: $1 author, $2 category, $3 lat,
-# $4 lon, $5 text, $6 client_id, $7 sector, $8 cell, $9 priority,
-# $10 created_at. The events follow in a second statement of the same
-# transaction (_append): it must read the channel heads with a snapshot
-# taken after this one has the counter's row lock.
-# `fresh` drops the alerts whose (author, client_id) exists; if none is left
-# nothing is bumped. `s` bumps the counter once by the number of fresh alerts
-# (its row lock is held until commit); `numbered` hands out ids and seqs in
-# input order, so the alerts and their events are written without a join.
-# The result: one row per input alert, `created` or the existing one. Two
-# concurrent first attempts at one (author, client_id): the loser fails on the
-# unique index, rolling back its bump, and is retried.
-_CREATE_ALERTS = f"""
-WITH input AS (
-    SELECT * FROM unnest($1::bigint[], $2::text[], $3::float8[], $4::float8[], $5::text[], $6::text[],
-                         $7::text[], $8::text[], $9::float8[], $10::timestamptz[])
-         WITH ORDINALITY AS t(author, category, lat, lon, text, client_id, sector, cell, priority, created_at, i)
-), fresh AS (
-    SELECT * FROM input
-    WHERE NOT EXISTS (SELECT 1 FROM alerts x WHERE x.author = input.author AND x.client_id = input.client_id)
-), s AS (
-    UPDATE event_seq SET value = value + (SELECT count(*) FROM fresh)
-    WHERE id = 1 AND EXISTS (SELECT 1 FROM fresh)
-    RETURNING value
-), numbered AS (
-    SELECT w.*, nextval('alerts_id_seq') AS id
-    FROM (SELECT fresh.*, s.value - count(*) OVER () + row_number() OVER (ORDER BY fresh.i) AS seq
-          FROM fresh, s ORDER BY fresh.i) w
-), a AS (
-    INSERT INTO alerts (id, author, category, lat, lon, text, client_id, sector, cell, status, priority,
-                        assignee, notes, created_at, updated_at, seq)
-    SELECT id, author, category, lat, lon, text, client_id, sector, cell, 'new', priority, NULL, '[]',
-           created_at, created_at, seq
-    FROM numbered
-)
-SELECT true AS created, i, id, author, category, lat, lon, text, client_id, sector, cell, 'new' AS status,
-       priority, NULL AS assignee, '[]'::jsonb AS notes, created_at, created_at AS updated_at, seq,
-       NULL::bigint AS incident
-FROM numbered
-UNION ALL
-SELECT false, input.i, {", ".join(f"x.{c.strip()}" for c in ALERT_COLUMNS.split(","))}
-FROM input JOIN alerts x ON x.author = input.author AND x.client_id = input.client_id
-WHERE NOT EXISTS (SELECT 1 FROM fresh f WHERE f.i = input.i)
-"""
-
-# Runs after SELECT ... FOR UPDATE in the same transaction; `s` waits for `u`
-# (EXISTS), so the counter is bumped last.
-_UPDATE_ALERT = """
-WITH u AS (
-    UPDATE alerts SET status = $2::text, priority = $3::float8, assignee = $4::text, notes = $5::jsonb,
-                      updated_at = $6::timestamptz
-    WHERE id = $1::bigint
-    RETURNING id
-)
-UPDATE event_seq SET value = value + 1 WHERE id = 1 AND EXISTS (SELECT 1 FROM u) RETURNING value
-"""
-
-_CREATE_BROADCAST = """
-WITH s AS (
-    UPDATE event_seq SET value = value + 1 WHERE id = 1 RETURNING value
-)
-INSERT INTO broadcasts (author, sectors, circle, text, level, recipients, created_at, seq)
-SELECT $1::bigint, $2::jsonb, $3::jsonb, $4::text, $5::text, $6::int, $7::timestamptz, s.value FROM s
-RETURNING id, seq
-"""
-
-_BUMP_BY = "UPDATE event_seq SET value = value + $1 WHERE id = 1 RETURNING value"
-_HEADS = "SELECT channel, last FROM channel_heads WHERE channel = ANY($1::text[])"
-
-# The events of one transaction, their channel memberships, and the new heads.
-_APPEND = """
-WITH ev AS (
-    INSERT INTO events (seq, type, data, created_at, links)
-    SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[], $5::text[])
-), ec AS (
-    INSERT INTO event_channels (channel, seq) SELECT * FROM unnest($6::text[], $7::bigint[])
-)
-INSERT INTO channel_heads (channel, last) SELECT * FROM unnest($8::text[], $9::bigint[])
-ON CONFLICT (channel) DO UPDATE SET last = EXCLUDED.last
-"""
-
-
-async def _append(con: asyncpg.Connection[Any], drafts: Sequence[Draft]) -> list[Event]:
-    """Write events whose seqs this transaction has taken (it holds the
-    counter's row lock, so this statement's snapshot sees every earlier
-    commit), chained to their channels' previous events."""
-    names = channels_of(drafts)
-    heads = {r[0]: r[1] for r in await con.fetch(_HEADS, names)} if names else {}
-    events, new_heads = link(drafts, heads)
-    pairs = [(c, e.seq) for e in events for c in e.links]
-    await con.execute(
-        _APPEND,
-        [e.seq for e in events], [e.type for e in events], [dumps(e.data) for e in events],
-        [e.created_at for e in events], [dumps(e.links) for e in events],
-        [c for c, _ in pairs], [q for _, q in pairs], names, [new_heads[c] for c in names],
-    )
-    return events
-
-_ADD_USERS = """
-INSERT INTO users (role, email, password_hash, name, home_lat, home_lon, home_sector, validated, created_at)
-SELECT r, e, p, n, la, lo, s, v, $9::timestamptz
-FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::float8[], $6::float8[], $7::text[], $8::bool[])
-     WITH ORDINALITY AS u(r, e, p, n, la, lo, s, v, i)
-ORDER BY i
-RETURNING id, email
-"""
-
 
 async def _no_reset(con: asyncpg.Connection[Any]) -> None:
     return None
@@ -242,7 +146,7 @@ class PostgresStore(TriageStore):
                 async with con.transaction():
                     taken = await con.fetch("SELECT email FROM users WHERE email = ANY($1::text[])", emails)
                     check_duplicates(users, {r["email"] for r in taken})
-                    rows = await con.fetch(_ADD_USERS, *columns, utcnow())
+                    rows = await con.fetch(ADD_USERS, *columns, utcnow())
             except asyncpg.UniqueViolationError:
                 # A concurrent batch took one of the emails after our check.
                 taken = await con.fetch("SELECT email FROM users WHERE email = ANY($1::text[])", emails)
@@ -303,19 +207,15 @@ class PostgresStore(TriageStore):
 
     # -- alerts and broadcasts ---------------------------------------------
 
-    async def create_alert(self, new: NewAlert) -> tuple[Alert, Event | None]:
-        alert, events = await self.create_alert_grouped(new)
-        return alert, events[0] if events else None
-
     async def create_alert_grouped(self, new: NewAlert) -> tuple[Alert, list[Event]]:
         self.pool  # noqa: B018 -- raise now if not connected
         return await self._batcher.submit(new)
 
     def _tx(self, con: asyncpg.Connection[Any]) -> Tx:
         async def bump(n: int) -> int:
-            return int(await con.fetchval(_BUMP_BY, n))
+            return int(await con.fetchval(BUMP_BY, n))
 
-        return Tx(True, con, to_utc, ts_identity, lambda drafts: _append(con, drafts), bump)
+        return Tx(True, con, to_utc, ts_identity, lambda drafts: append_events(con, drafts), bump)
 
     @asynccontextmanager
     async def _write_tx(self) -> AsyncIterator[Tx]:
@@ -340,7 +240,7 @@ class PostgresStore(TriageStore):
             for attempt in range(1, 4):
                 try:
                     async with con.transaction():
-                        rows = await con.fetch(_CREATE_ALERTS, *columns)
+                        rows = await con.fetch(CREATE_ALERTS, *columns)
                         created = [(r["i"] - 1, alert_from_row(r, ts_identity)) for r in rows if r["created"]]
                         events, extra = await self._created(con, batch, created)
                     break
@@ -375,7 +275,7 @@ class PostgresStore(TriageStore):
             updated, change, saved = await group_new_alerts(tx, self.grouping, [a for _, a in created], now)
             created[:] = [(i, a) for (i, _), a in zip(created, updated)]
             grouped = (change, saved, now)
-        events = await _append(con, [
+        events = await append_events(con, [
             Draft(a.seq, "alert.created", alert_staff(a), a.created_at, batch[i].channels) for i, a in created
         ])
         extra = await emit(tx, *grouped) if grouped else []
@@ -400,10 +300,10 @@ class PostgresStore(TriageStore):
             alert = apply_change(alert_from_row(row, ts_identity), change)
             data = alert_staff(alert)
             seq = await con.fetchval(
-                _UPDATE_ALERT, alert_id, alert.status, alert.priority, alert.assignee, dumps(list(alert.notes)),
+                UPDATE_ALERT, alert_id, alert.status, alert.priority, alert.assignee, dumps(list(alert.notes)),
                 alert.updated_at,
             )
-            (event,) = await _append(con, [Draft(seq, "alert.updated", data, alert.updated_at, channels)])
+            (event,) = await append_events(con, [Draft(seq, "alert.updated", data, alert.updated_at, channels)])
         return alert, event
 
     async def create_broadcast(self, new: NewBroadcast) -> tuple[Broadcast, Event]:
@@ -414,11 +314,11 @@ class PostgresStore(TriageStore):
         )
         async with self.pool.acquire() as con, con.transaction():
             row = await con.fetchrow(
-                _CREATE_BROADCAST, new.author, sectors_json(new.sectors), circle_json(new.circle), new.text,
+                CREATE_BROADCAST, new.author, sectors_json(new.sectors), circle_json(new.circle), new.text,
                 new.level, new.recipients, b.created_at,
             )
             b = dataclasses.replace(b, id=row["id"], seq=row["seq"])
-            (event,) = await _append(con, [Draft(b.seq, "broadcast.sent", broadcast_view(b), b.created_at, new.channels)])
+            (event,) = await append_events(con, [Draft(b.seq, "broadcast.sent", broadcast_view(b), b.created_at, new.channels)])
         return b, event
 
     # -- the event log ------------------------------------------------------
@@ -438,7 +338,7 @@ class PostgresStore(TriageStore):
         return [event_from_row(r, ts_identity) for r in rows]
 
     async def channel_heads(self, channels: Sequence[str]) -> dict[str, int]:
-        heads = {r[0]: int(r[1]) for r in await self.pool.fetch(_HEADS, list(channels))}
+        heads = {r[0]: int(r[1]) for r in await self.pool.fetch(HEADS, list(channels))}
         return {c: heads.get(c, 0) for c in channels}
 
     async def channel_head(self, channel: str) -> int:

@@ -23,26 +23,24 @@ from typing import Any
 import aiosqlite
 
 from dispatch.adapters import migrations
+from dispatch.adapters.batcher import AlertBatcher
 from dispatch.adapters.store_common import (
     ALERT_COLUMNS,
     BROADCAST_COLUMNS,
     EVENT_COLUMNS,
     RESIDENT_ROLES_SQL,
     USER_COLUMNS,
-    AlertBatcher,
     Dialect,
     Draft,
     alert_from_row,
     alert_query_sql,
     apply_change,
     broadcast_from_row,
-    channels_of,
     check_duplicates,
     circle_json,
     dumps,
     event_from_row,
     home_changes,
-    link,
     norm_email,
     provisional_alert,
     sectors_json,
@@ -51,6 +49,21 @@ from dispatch.adapters.store_common import (
     ts_text,
     user_from_row,
     user_record,
+)
+from dispatch.adapters.store_sqlite_sql import (
+    ALERT_ROW,
+    BUMP,
+    BUMP_BY,
+    MAX_ALERT_BATCH,
+    USER_CHUNK,
+    append_events,
+)
+from dispatch.adapters.triage_sql import (
+    Grouping,
+    TriageStore,
+    Tx,
+    emit,
+    group_new_alerts,
 )
 from dispatch.core.model import (
     Alert,
@@ -64,7 +77,6 @@ from dispatch.core.model import (
     utcnow,
 )
 from dispatch.core.views import alert_staff, broadcast_view
-from dispatch.adapters.triage_sql import Grouping, TriageStore, Tx, emit, group_new_alerts
 from dispatch.ports import NotFound
 
 BUSY_TIMEOUT_MS = 10_000
@@ -75,41 +87,6 @@ _DIALECT = Dialect(
     ids_value=lambda ids: dumps([int(i) for i in ids]),
     ts_value=ts_text,
 )
-
-_BUMP = "UPDATE event_seq SET value = value + 1 WHERE id = 1 RETURNING value"
-_BUMP_BY = "UPDATE event_seq SET value = value + ? WHERE id = 1 RETURNING value"
-_ALERT_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT value FROM event_seq WHERE id = 1) + ?)"
-_USER_CHUNK = 100  # 9 parameters a row
-# 13 parameters a row: 64 rows stay under SQLite's historical limit of 999.
-MAX_ALERT_BATCH = 64
-_INSERT_EVENT = f"INSERT INTO events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?)"
-_UPSERT_HEAD = (
-    "INSERT INTO channel_heads (channel, last) VALUES (?, ?)"
-    " ON CONFLICT (channel) DO UPDATE SET last = excluded.last"
-)
-
-
-async def _append(db: aiosqlite.Connection, drafts: Sequence[Draft]) -> list[Event]:
-    """Write events whose seqs this write transaction has taken, chained to
-    their channels' previous events (ports.Store: links)."""
-    names = channels_of(drafts)
-    heads: dict[str, int] = {}
-    if names:
-        rows = await db.execute_fetchall(
-            "SELECT channel, last FROM channel_heads WHERE channel IN (SELECT value FROM json_each(?))",
-            (dumps(names),),
-        )
-        heads = {r[0]: r[1] for r in rows}
-    events, new_heads = link(drafts, heads)
-    await db.executemany(
-        _INSERT_EVENT, [(e.seq, e.type, dumps(e.data), ts_text(e.created_at), dumps(e.links)) for e in events]
-    )
-    await db.executemany(
-        "INSERT INTO event_channels (channel, seq) VALUES (?, ?)", [(c, e.seq) for e in events for c in e.links]
-    )
-    await db.executemany(_UPSERT_HEAD, [(c, new_heads[c]) for c in names])
-    return events
-
 
 class SqliteStore(TriageStore):
     def __init__(self, path: str | Path, grouping: Grouping | None = None) -> None:
@@ -197,8 +174,8 @@ class SqliteStore(TriageStore):
             )
             check_duplicates(users, {r["email"] for r in taken})
             ids: dict[str, int] = {}
-            for start in range(0, len(users), _USER_CHUNK):
-                chunk = users[start : start + _USER_CHUNK]
+            for start in range(0, len(users), USER_CHUNK):
+                chunk = users[start : start + USER_CHUNK]
                 rows = await db.execute_fetchall(
                     "INSERT INTO users (role, email, password_hash, name, home_lat, home_lon, home_sector, validated,"
                     " created_at) VALUES " + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
@@ -258,10 +235,6 @@ class SqliteStore(TriageStore):
 
     # -- alerts and broadcasts ---------------------------------------------
 
-    async def create_alert(self, new: NewAlert) -> tuple[Alert, Event | None]:
-        alert, events = await self.create_alert_grouped(new)
-        return alert, events[0] if events else None
-
     async def create_alert_grouped(self, new: NewAlert) -> tuple[Alert, list[Event]]:
         if self._db is None:
             raise RuntimeError("SqliteStore is not connected")
@@ -269,10 +242,10 @@ class SqliteStore(TriageStore):
 
     def _tx(self, db: aiosqlite.Connection) -> Tx:
         async def bump(n: int) -> int:
-            ((value,),) = await db.execute_fetchall(_BUMP_BY, (n,))
+            ((value,),) = await db.execute_fetchall(BUMP_BY, (n,))
             return int(value)
 
-        return Tx(False, db, ts_text, ts_from_text, lambda drafts: _append(db, drafts), bump)
+        return Tx(False, db, ts_text, ts_from_text, lambda drafts: append_events(db, drafts), bump)
 
     @asynccontextmanager
     async def _write_tx(self) -> AsyncIterator[Tx]:
@@ -310,12 +283,12 @@ class SqliteStore(TriageStore):
                                a.priority, created, created, k]
                 rows = await db.execute_fetchall(
                     "INSERT INTO alerts (author, category, lat, lon, text, client_id, sector, cell, status, priority,"
-                    " created_at, updated_at, seq) VALUES " + ", ".join([_ALERT_ROW] * len(fresh))
+                    " created_at, updated_at, seq) VALUES " + ", ".join([ALERT_ROW] * len(fresh))
                     + " RETURNING id, seq",
                     params,
                 )
                 named = sorted((r["seq"], r["id"]) for r in rows)  # RETURNING order is unspecified
-                ((head,),) = await db.execute_fetchall(_BUMP_BY, (len(fresh),))
+                ((head,),) = await db.execute_fetchall(BUMP_BY, (len(fresh),))
                 if len(named) != len(fresh) or named[-1][0] != head:  # impossible while we are the only writer
                     raise RuntimeError(f"event_seq moved under a write transaction: {named[-1:]} != {head}")
                 alerts = [
@@ -329,7 +302,7 @@ class SqliteStore(TriageStore):
                     updated, change, saved = await group_new_alerts(tx, self.grouping, [a for _, a in alerts], now)
                     alerts = [(i, a) for (i, _), a in zip(alerts, updated)]
                     grouped = (change, saved, now)
-                events = await _append(db, [
+                events = await append_events(db, [
                     Draft(a.seq, "alert.created", alert_staff(a), a.created_at, batch[i].channels) for i, a in alerts
                 ])
                 extra = await emit(tx, *grouped) if grouped else []
@@ -362,15 +335,15 @@ class SqliteStore(TriageStore):
                 (alert.status, alert.priority, alert.assignee, dumps(list(alert.notes)), ts_text(alert.updated_at),
                  alert_id),
             )
-            ((seq,),) = await db.execute_fetchall(_BUMP)
-            (event,) = await _append(db, [Draft(seq, "alert.updated", data, alert.updated_at, channels)])
+            ((seq,),) = await db.execute_fetchall(BUMP)
+            (event,) = await append_events(db, [Draft(seq, "alert.updated", data, alert.updated_at, channels)])
         return alert, event
 
     async def create_broadcast(self, new: NewBroadcast) -> tuple[Broadcast, Event]:
         created_at = to_utc(new.created_at)
         created = ts_text(created_at)
         async with self._write() as db:
-            ((seq,),) = await db.execute_fetchall(_BUMP)
+            ((seq,),) = await db.execute_fetchall(BUMP)
             ((bid,),) = await db.execute_fetchall(
                 "INSERT INTO broadcasts (author, sectors, circle, text, level, recipients, created_at, seq)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
@@ -382,7 +355,7 @@ class SqliteStore(TriageStore):
                 circle=new.circle, text=new.text, level=new.level, recipients=new.recipients,
                 created_at=created_at, seq=seq,
             )
-            (event,) = await _append(db, [Draft(seq, "broadcast.sent", broadcast_view(b), created_at, new.channels)])
+            (event,) = await append_events(db, [Draft(seq, "broadcast.sent", broadcast_view(b), created_at, new.channels)])
         return b, event
 
     # -- the event log ------------------------------------------------------

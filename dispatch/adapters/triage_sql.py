@@ -12,10 +12,17 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from dispatch.adapters.store_common import ALERT_COLUMNS, Draft, alert_from_row, dumps, loads, to_utc
+from dispatch.adapters.store_common import (
+    ALERT_COLUMNS,
+    Draft,
+    alert_from_row,
+    dumps,
+    loads,
+    to_utc,
+)
 from dispatch.core.changes import Change, Saved, TriageState
-from dispatch.core.model import Alert, Event, Incident, IncidentQuery, Unit
 from dispatch.core.lifecycle import OPEN
+from dispatch.core.model import Alert, Event, Incident, IncidentQuery, NewAlert, Unit
 
 INCIDENT_COLUMNS = (
     "id, category, sector, cell, lat, lon, status, priority, pinned, unit_id, alerts, authors, vulnerable, "
@@ -294,13 +301,22 @@ class Grouping:
 
 
 class TriageStore:
-    """Mixin: the adapter provides _write_tx() and _read_tx(), async context
+    """What both stores share (triage, create_alert). The adapter provides
+    _write_tx() and _read_tx(), async context
     managers yielding a Tx, and sets self.grouping."""
 
     grouping: Grouping | None
 
     def _write_tx(self) -> Any:
         raise NotImplementedError
+
+    async def create_alert_grouped(self, new: NewAlert) -> tuple[Alert, list[Event]]:
+        raise NotImplementedError
+
+    async def create_alert(self, new: NewAlert) -> tuple[Alert, Event | None]:
+        """The alert and its alert.created event (None if it existed)."""
+        alert, events = await self.create_alert_grouped(new)
+        return alert, events[0] if events else None
 
     def _read_tx(self) -> Any:
         raise NotImplementedError

@@ -90,21 +90,12 @@ import h3
 
 from dispatch.core.categories import CATEGORIES
 from dispatch.core.model import Alert
+from geo import haversine_m
 
 GROUPING_RESOLUTION = 9
 DEFAULT_WINDOW_S = 15 * 60.0
 DEFAULT_COMPATIBLE: tuple[frozenset[str], ...] = (frozenset({"burglary", "theft", "suspicious"}),)
 
-_EARTH_RADIUS_M = 6_371_008.8  # IUGG mean radius, as in geo
-
-
-def _haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    p1 = math.radians(lat1)
-    p2 = math.radians(lat2)
-    s_dp = math.sin((p2 - p1) * 0.5)
-    s_dl = math.sin(math.radians(lon2 - lon1) * 0.5)
-    a = s_dp * s_dp + math.cos(p1) * math.cos(p2) * s_dl * s_dl
-    return 2.0 * _EARTH_RADIUS_M * math.asin(math.sqrt(min(1.0, a)))
 
 
 def cell_at_grouping_res(lat: float, lon: float) -> str:
@@ -295,7 +286,7 @@ def expired(group: Group, now_epoch_s: float, cfg: GroupingConfig = DEFAULT_GROU
 
 def _preference(group: Group, alert: AlertFacts) -> tuple[float, float, int]:
     first = group.first
-    return (_haversine_m(first.lat, first.lon, alert.lat, alert.lon), first.created_at, first.id)
+    return (haversine_m(first.lat, first.lon, alert.lat, alert.lon), first.created_at, first.id)
 
 
 def assign(alert: AlertFacts, open_groups: Iterable[Group], cfg: GroupingConfig = DEFAULT_GROUPING) -> int | None:
