@@ -62,7 +62,7 @@ from dispatch.adapters.triage_sql import (
     Grouping,
     TriageStore,
     Tx,
-    emit,
+    drafts,
     group_new_alerts,
 )
 from dispatch.core.model import (
@@ -302,10 +302,10 @@ class SqliteStore(TriageStore):
                     updated, change, saved = await group_new_alerts(tx, self.grouping, [a for _, a in alerts], now)
                     alerts = [(i, a) for (i, _), a in zip(alerts, updated)]
                     grouped = (change, saved, now)
-                events = await append_events(db, [
-                    Draft(a.seq, "alert.created", alert_staff(a), a.created_at, batch[i].channels) for i, a in alerts
-                ])
-                extra = await emit(tx, *grouped) if grouped else []
+                mine = [Draft(a.seq, "alert.created", alert_staff(a), a.created_at, batch[i].channels) for i, a in alerts]
+                theirs = await drafts(tx, *grouped) if grouped else []
+                events = await append_events(db, mine + theirs)
+                events, extra = events[: len(mine)], events[len(mine):]
                 for k, ((i, alert), event) in enumerate(zip(alerts, events)):
                     out[i] = (alert, [event, *(extra if k == len(alerts) - 1 else [])])
         return out  # type: ignore[return-value]

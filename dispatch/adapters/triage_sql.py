@@ -267,15 +267,19 @@ async def save(tx: Tx, change: Change) -> Saved:
     return Saved(incidents, alerts, units, ids)
 
 
-async def emit(tx: Tx, change: Change, saved: Saved, now: datetime) -> list[Event]:
+async def drafts(tx: Tx, change: Change, saved: Saved, now: datetime) -> list[Draft]:
+    """The change's events, with seqs taken now (after any already taken)."""
     specs = change.render(saved)
     if not specs:
         return []
     last = await tx.bump(len(specs))
     first = last - len(specs) + 1
-    return await tx.append(
-        [Draft(first + k, s.type, s.data, to_utc(now), s.channels) for k, s in enumerate(specs)]
-    )
+    return [Draft(first + k, s.type, s.data, to_utc(now), s.channels) for k, s in enumerate(specs)]
+
+
+async def emit(tx: Tx, change: Change, saved: Saved, now: datetime) -> list[Event]:
+    pending = await drafts(tx, change, saved, now)
+    return await tx.append(pending) if pending else []
 
 
 # -- the store methods, for both adapters ----------------------------------------------
