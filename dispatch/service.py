@@ -104,8 +104,3 @@ class Dispatch:
         await self.sequencer.publish(event)
         return b
 
-
-def sector_ids(city: City) -> tuple[str, ...]:
-    return tuple(city.sector_ids)
-
-
