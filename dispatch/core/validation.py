@@ -120,8 +120,9 @@ class AlertPatch:
 _PATCH_FIELDS = frozenset({"status", "priority", "assignee", "note"})
 
 
-def alert_patch(data: dict[str, Any]) -> AlertPatch:
-    _reject_unknown(data, _PATCH_FIELDS)
+def _patch_common(data: dict[str, Any], allowed: frozenset[str]) -> tuple[str | None, float | None, str | None]:
+    """What alert and incident patches share: status, priority, note."""
+    _reject_unknown(data, allowed)
     if not data:
         raise InputError(422, "empty_patch", "nothing to change")
     status = None
@@ -130,13 +131,18 @@ def alert_patch(data: dict[str, Any]) -> AlertPatch:
         if status not in STATUSES:
             raise InputError(422, "unknown_status", f"unknown status {status!r}", "status")
     priority = _number(data["priority"], "priority", 0, 1000) if "priority" in data else None
+    note = _string(data["note"], "note", MAX_TEXT, 1) if "note" in data else None
+    return status, priority, note
+
+
+def alert_patch(data: dict[str, Any]) -> AlertPatch:
+    status, priority, note = _patch_common(data, _PATCH_FIELDS)
     assignee, clear = None, False
     if "assignee" in data:
         if data["assignee"] is None:
             clear = True
         else:
             assignee = _string(data["assignee"], "assignee", 100, 1)
-    note = _string(data["note"], "note", MAX_TEXT, 1) if "note" in data else None
     return AlertPatch(status, priority, assignee, clear, note)
 
 
@@ -192,15 +198,7 @@ _INCIDENT_PATCH_FIELDS = frozenset({"status", "priority", "unpin", "unit", "note
 def incident_patch(data: dict[str, Any]) -> Any:
     from dispatch.core.incident_ops import IncidentPatch
 
-    _reject_unknown(data, _INCIDENT_PATCH_FIELDS)
-    if not data:
-        raise InputError(422, "empty_patch", "nothing to change")
-    status = None
-    if "status" in data:
-        status = _string(data["status"], "status", 32)
-        if status not in STATUSES:
-            raise InputError(422, "unknown_status", f"unknown status {status!r}", "status")
-    priority = _number(data["priority"], "priority", 0, 1000) if "priority" in data else None
+    status, priority, note = _patch_common(data, _INCIDENT_PATCH_FIELDS)
     unpin = False
     if "unpin" in data:
         if not isinstance(data["unpin"], bool):
@@ -214,7 +212,6 @@ def incident_patch(data: dict[str, Any]) -> Any:
             raise InputError(422, "invalid_type", "unit must be a unit id or null", "unit")
         else:
             unit = data["unit"]
-    note = _string(data["note"], "note", MAX_TEXT, 1) if "note" in data else None
     return IncidentPatch(status, priority, unpin, unit, clear_unit, note)
 
 
