@@ -12,6 +12,7 @@ from dispatch.adapters import open_bus, open_store
 from dispatch.adapters.triage_sql import Grouping
 from dispatch.core import incidents
 from dispatch.core.changes import Change
+from dispatch.core.grouping import AlertFacts
 from dispatch.core.incidents import Policy
 from dispatch.core.model import Alert, Incident
 from dispatch.core.policy import build_policy
@@ -77,7 +78,7 @@ class StoreGrouping(Grouping):
         return self.policy.neighbourhood(alert.lat, alert.lon)
 
     def group(
-        self, alerts: Sequence[Alert], candidates: Sequence[Incident], members: Mapping[int, Alert], now: datetime
+        self, alerts: Sequence[Alert], candidates: Sequence[Incident], members: Mapping[int, AlertFacts], now: datetime
     ) -> Change:
         return incidents.group(alerts, candidates, members, self.policy, now)
 

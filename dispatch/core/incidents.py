@@ -16,7 +16,7 @@ from typing import Any
 
 from dispatch.core import lifecycle
 from dispatch.core.changes import Change, EventSpec, Saved
-from dispatch.core.grouping import AlertFacts, Group, GroupingConfig, assign, expired
+from dispatch.core.grouping import AlertFacts, Group, GroupingConfig, assign, disk, expired, facts_of
 from dispatch.core.model import Alert, Incident, Unit, iso
 from dispatch.core.routing import OPS
 
@@ -104,25 +104,32 @@ def rescore(inc: Incident, policy: Policy, now: datetime) -> Incident:
 def group(
     alerts: Sequence[Alert],
     candidates: Sequence[Incident],
-    members: Mapping[int, Alert],
+    members: Mapping[int, AlertFacts],
     policy: Policy,
     now: datetime,
 ) -> Change:
     """Attach each new alert, in (created_at, id) order, to the open incident
     core.grouping.assign picks (every member related to it), or open a new
-    one. `members` holds the candidates' alerts."""
+    one. `members` holds the grouping facts of the candidates' alerts."""
     pool: dict[int, Incident] = {c.id: c for c in candidates}
     groups: dict[int, Group] = {}
+    # groups by their first alert's cell: a group can accept an alert only if
+    # its first alert is a neighbour (core.grouping.related), so an alert
+    # looks only at the groups first seen in its own disk -- the same answer
+    # as scanning them all, without the batch's whole candidate list per alert
+    by_cell: dict[str, list[int]] = {}
     for c in candidates:
-        known = [AlertFacts.from_alert(members[a]) for a in c.alerts if a in members]
+        known = [members[a] for a in c.alerts if a in members]
         if known:
-            groups[c.id] = Group(c.id, tuple(known))
+            g = groups[c.id] = Group(c.id, tuple(known))
+            by_cell.setdefault(g.first.cell, []).append(c.id)
     touched: dict[int, Incident] = {}
     out_alerts: list[Alert] = []
     next_tmp = -1
     for alert in sorted(alerts, key=lambda a: (a.created_at, a.id)):
-        facts = AlertFacts.from_alert(alert)
-        open_groups = [g for g in groups.values() if not expired(g, facts.created_at, policy.grouping)]
+        facts = facts_of(alert)
+        near = (groups[k] for c in disk(facts.cell) for k in by_cell.get(c, ()))
+        open_groups = [g for g in near if not expired(g, facts.created_at, policy.grouping)]
         key = assign(facts, open_groups, policy.grouping)
         flag = policy.is_vulnerable(alert.text)
         if key is None:
@@ -135,10 +142,15 @@ def group(
                 history=(_entry(now, None, "opened", alert=alert.id),),
             )
             groups[next_tmp] = Group(next_tmp, (facts,))
+            by_cell.setdefault(facts.cell, []).append(next_tmp)
             next_tmp -= 1
         else:
             target = pool[key]
+            before = groups[key].first.cell
             g = groups[key] = groups[key].with_alert(facts)
+            if g.first.cell != before:  # an alert older than the group's first (clock skew between workers)
+                by_cell[before].remove(key)
+                by_cell.setdefault(g.first.cell, []).append(key)
             category = g.lead_category
             inc = dataclasses.replace(
                 target, alerts=(*target.alerts, alert.id), authors=g.authors, vulnerable=target.vulnerable or flag,

@@ -7,8 +7,6 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-import h3
-
 from dispatch.core import grouping, triage
 from dispatch.core.incidents import Policy
 from dispatch.core.model import Incident
@@ -18,7 +16,7 @@ def build_policy(raw: Mapping[str, Any]) -> tuple[Policy, triage.TriageConfig]:
     cfg = triage.TriageConfig.from_mapping(raw)
 
     def neighbourhood(lat: float, lon: float) -> list[str]:
-        return sorted(h3.grid_disk(grouping.cell_at_grouping_res(lat, lon), 1))
+        return sorted(grouping.disk(grouping.cell_at_grouping_res(lat, lon)))
 
     def priority(inc: Incident, now: datetime) -> tuple[float, bool]:
         # an incident remembers whether any report flagged a vulnerable
