@@ -55,7 +55,7 @@ class Poster:
         self.headers = {"Authorization": f"Bearer {author}"} if author else {}
 
     @classmethod
-    async def open(cls, port: int, author: str | None, n: int = 4) -> Poster:
+    async def open(cls, port: int, author: str | None, n: int = 16) -> Poster:
         return cls([await HttpConn.open(HOST, port) for _ in range(n)], author)
 
     async def post(self, alert: Alert, i: int, conn: int = 0) -> dict[str, Any]:
@@ -105,8 +105,8 @@ async def _rounds(pool: ClientPool, poster: Poster, layout: Layout, n: int, aler
 
 
 async def _burst(pool: ClientPool, poster: Poster, srv: Server, alerts: list[Alert], timeout: float) -> dict[str, Any]:
-    """K sector alerts (audience: every connection) posted back to back over
-    the poster's connections; deliveries per second from the first POST to
+    """A burst: K sector alerts (audience: every connection) posted by the
+    poster's 16 connections at once, each posting its share back to back; deliveries per second from the first POST to
     the last delivery, and the server's CPU over that window."""
     cpu0, ccpu0 = srv.cpu(), await pool.cpu()
     m0 = machine_jiffies()

@@ -69,6 +69,14 @@ class RawSink:
         transport.write(frame)
         return transport.get_write_buffer_size() <= self.limit
 
+    def write_many(self, items: list[tuple[bytes, bytes]]) -> bool:
+        """Several frames in one write (one syscall, one segment)."""
+        transport = self.transport
+        if self.proto.close_sent or transport.is_closing():
+            return False
+        transport.write(items[0][0] if len(items) == 1 else b"".join([frame for frame, _ in items]))
+        return transport.get_write_buffer_size() <= self.limit
+
     def close_slow(self) -> None:
         proto, transport = self.proto, self.transport
         if proto.close_sent or transport.is_closing():
@@ -101,6 +109,12 @@ class AsgiSink:
         self._size += len(payload)
         self._wake.set()
         return self._size <= self.limit
+
+    def write_many(self, items: list[tuple[bytes, bytes]]) -> bool:
+        ok = True
+        for frame, payload in items:
+            ok = self.write(frame, payload)
+        return ok
 
     def close_slow(self) -> None:
         self._closed = True

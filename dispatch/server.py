@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -42,12 +43,22 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     return JSON({"error": {"code": "internal", "message": "internal error"}}, status_code=500)
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
+def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> Starlette:
+    """freeze_gc: for a server process (dispatch serve), not for an app
+    embedded in another program such as the test runner."""
     settings = settings or load_settings()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.svc = await start_services(settings)
+        # Everything loaded so far (modules, the city, its index) lives as
+        # long as the process: move it out of the collector's sight. A full
+        # collection otherwise walks it all: with 2,000 live sockets, full
+        # collections stalled the event loop for 80-190 ms, 25-120 ms once
+        # frozen (bench.fanout, PostgreSQL + Redis, one worker).
+        if freeze_gc:
+            gc.collect()
+            gc.freeze()
         try:
             yield
         finally:
@@ -72,4 +83,4 @@ def create_app(settings: Settings | None = None) -> Starlette:
 def app_from_env() -> Starlette:
     """Factory for `uvicorn --factory` workers: the CLI hands the config path
     down in DISPATCH_CONFIG."""
-    return create_app(load_settings())
+    return create_app(load_settings(), freeze_gc=True)
