@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from geo.cells import cell_boundary, cell_center, cell_of, disk_cells, haversine_m
+from geo.cells import cell_boundary, cell_center, cell_of, cell_reach_m, disk_cells, haversine_m
 from geo.sectors import City, Sector, SectorFileError, load_city, parse_city
 
 DEMO_CITY_PATH = Path(__file__).resolve().parent / "cities" / "narbonne.geojson"
@@ -21,6 +21,7 @@ __all__ = [
     "cell_boundary",
     "cell_center",
     "cell_of",
+    "cell_reach_m",
     "disk_cells",
     "haversine_m",
     "load_city",

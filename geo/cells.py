@@ -68,6 +68,12 @@ def _geometry(cell: int) -> tuple[float, float, float, float]:
     return phi, math.radians(lon), math.cos(phi), reach * _REACH_FACTOR + _REACH_SLACK_M
 
 
+def cell_reach_m(cell: str) -> float:
+    """An upper bound of the distance from the cell's centre to any of its
+    points (metres)."""
+    return _geometry(h3i.str_to_int(cell))[3]
+
+
 def disk_cells(lat: float, lon: float, radius_m: float, res: int) -> frozenset[str]:
     """Cells at res that together cover every point within radius_m of (lat, lon).
 
