@@ -71,7 +71,7 @@ class Hub:
         # connections with frames waiting for this iteration's flush
         self._dirty: list[Conn] = []
         self._flush_handle: asyncio.Handle | None = None
-        self._last_flush = 0.0
+        self.last_write = 0.0
 
     # membership -----------------------------------------------------------
     def attach_ops(self, sink: Sink, last_seq: int) -> Conn:
@@ -156,13 +156,23 @@ class Hub:
         return ()
 
     def _send(self, conns: Iterable[Conn], seq: int, payload: bytes, frame: bytes) -> None:
-        """Queue one message for its audience. Nothing is written here: the
-        events committed together (a group-committed batch, a burst read from
-        the bus) reach the hub in one loop iteration, and Hub.flush writes
-        each connection's share with one transport write -- one syscall and
-        one TCP segment for several frames, instead of one each. Nothing
-        waits for more: the flush runs as soon as this iteration's callbacks
-        have run."""
+        """One message to its audience.
+
+        After a quiet spell (nothing written for COALESCE_WITHIN_S) it is
+        written at once, one prebuilt frame per connection. In a burst it is
+        queued: the events committed together (a group-committed batch, a
+        burst read from the bus) reach the hub in one loop iteration, and
+        Hub.flush writes each connection's share with one transport write --
+        one syscall and one TCP segment for several frames. Nothing waits
+        for more: the flush runs once this iteration's callbacks have run.
+        Deferring costs nothing in itself, but whatever else the iteration
+        runs first (a response, a garbage collection) then sits between the
+        commit and the write: only worth it when it saves writes. (No frame
+        is queued while no flush is pending, so the two ways never reorder a
+        connection's frames.)"""
+        if self._flush_handle is None and time.monotonic() - self.last_write >= COALESCE_WITHIN_S:
+            self._write_now(conns, seq, payload, frame)
+            return
         item = (frame, payload)
         dirty = self._dirty
         n = 0
@@ -184,6 +194,24 @@ class Hub:
         if dirty:
             self._schedule()
 
+    def _write_now(self, conns: Iterable[Conn], seq: int, payload: bytes, frame: bytes) -> None:
+        slow: list[Conn] = []
+        n = 0
+        for conn in conns:
+            n += 1
+            if seq <= conn.last_seq:
+                continue
+            if conn.pending is not None:
+                conn.pending.append((seq, frame, payload))
+                continue
+            conn.last_seq = seq
+            if not conn.sink.write(frame, payload):
+                slow.append(conn)
+        self.delivered += n
+        for conn in slow:
+            self._drop(conn)
+        self.last_write = time.monotonic()
+
     def _queue(self, conn: Conn, item: Item) -> None:
         if conn.out is None:
             conn.out = [item]
@@ -193,15 +221,10 @@ class Hub:
         self._schedule()
 
     def _schedule(self) -> None:
-        """An alert after a quiet spell is written at once; when the last
-        flush is recent (a burst), what this iteration queues is written
-        together at its end. Waiting for the end of the iteration costs
-        nothing in itself, but whatever else the iteration runs first (a
-        response, a collection of the garbage collector) then sits between
-        the commit and the write: only worth it when it saves writes."""
+        """Flush now after a quiet spell, else at the end of this iteration."""
         if self._flush_handle is not None:
             return
-        if time.monotonic() - self._last_flush >= COALESCE_WITHIN_S:
+        if time.monotonic() - self.last_write >= COALESCE_WITHIN_S:
             self.flush()
         else:
             self._flush_handle = asyncio.get_running_loop().call_soon(self.flush)
@@ -219,7 +242,7 @@ class Hub:
                 slow.append(conn)
         for conn in slow:
             self._drop(conn)
-        self._last_flush = time.monotonic()
+        self.last_write = time.monotonic()
 
     def _drop(self, conn: Conn) -> None:
         if conn.alive:

@@ -80,5 +80,5 @@ def serve(settings: Settings, host: str | None, port: int | None, workers: int |
     else:
         from dispatch.server import create_app
 
-        uvicorn.run(create_app(settings, freeze_gc=True), **common)  # type: ignore[arg-type]
+        uvicorn.run(create_app(settings, tune_gc=True), **common)  # type: ignore[arg-type]
     return 0

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-import gc
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,7 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
-from dispatch import pages, routes_api, routes_triage, routes_ws
+from dispatch import gcpolicy, pages, routes_api, routes_triage, routes_ws
 from dispatch.core.validation import InputError
 from dispatch.http_util import JSON, error_response
 from dispatch.services import start_services
@@ -43,25 +43,24 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     return JSON({"error": {"code": "internal", "message": "internal error"}}, status_code=500)
 
 
-def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> Starlette:
-    """freeze_gc: for a server process (dispatch serve), not for an app
+def create_app(settings: Settings | None = None, *, tune_gc: bool = False) -> Starlette:
+    """tune_gc: for a server process (dispatch serve), not for an app
     embedded in another program such as the test runner."""
     settings = settings or load_settings()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.svc = await start_services(settings)
-        # Everything loaded so far (modules, the city, its index) lives as
-        # long as the process: move it out of the collector's sight. A full
-        # collection otherwise walks it all: with 2,000 live sockets, full
-        # collections stalled the event loop for 80-190 ms, 25-120 ms once
-        # frozen (bench.fanout, PostgreSQL + Redis, one worker).
-        if freeze_gc:
-            gc.collect()
-            gc.freeze()
+        collector = None
+        if tune_gc:  # see dispatch/gcpolicy.py
+            gcpolicy.take_over()
+            hub = app.state.svc.hub
+            collector = asyncio.get_running_loop().create_task(gcpolicy.run(lambda: hub.last_write))
         try:
             yield
         finally:
+            if collector is not None:
+                collector.cancel()
             await app.state.svc.stop()
 
     app = Starlette(
@@ -83,4 +82,4 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
 def app_from_env() -> Starlette:
     """Factory for `uvicorn --factory` workers: the CLI hands the config path
     down in DISPATCH_CONFIG."""
-    return create_app(load_settings(), freeze_gc=True)
+    return create_app(load_settings(), tune_gc=True)
