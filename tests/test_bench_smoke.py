@@ -1,9 +1,11 @@
 """The bench's building blocks at tiny scale (the full benches are too long
 for the suite): frames, the floor server with the light clients, the
-audience bench's agreement, the layout's audiences. Loopback only."""
+audience bench's agreement, the layout's audiences, the ingest bench's two
+loops on SQLite. Loopback only."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import tempfile
@@ -107,6 +109,24 @@ def test_audience_bench_agrees_at_2k_homes() -> None:
     assert row["ours_per_s"] > 0 and row["scan_per_s"] > 0
     if redis:
         assert row["geosearch_per_s"] > 0
+
+
+def test_ingest_bench_reports_closed_and_open_loop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import bench.plots
+    from bench import ingest
+
+    monkeypatch.setattr(bench.plots, "RESULTS", tmp_path)  # the repo's plots stay as they are
+    out = tmp_path / "ingest.json"
+    code = ingest.main(["--quick", "--stores", "sqlite", "--concurrency", "2", "--duration", "1",
+                        "--rate", "40", "--open-clients", "4", "--json", str(out)])
+    doc = json.loads(out.read_text())
+    assert code == 0
+    for key in ("sqlite_2_accepted_per_s", "sqlite_2_p99_ms", "sqlite_open_40_accepted_per_s", "sqlite_open_40_p99_ms"):
+        assert isinstance(doc[key], (int, float)) and doc[key] > 0, (key, doc.get(key))
+    (row,) = doc["open_loop"]
+    assert (row["concurrency"], row["rate"], row["offered_per_s"]) == (4, 40, 40.0)
+    assert row["errors"] == {} and row["other_status"] == {}
+    assert len(doc["targets"]) == 3
 
 
 @pytest.mark.parametrize("module", ["bench.fanout", "bench.audience", "bench.ingest"])
