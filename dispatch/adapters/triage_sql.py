@@ -23,7 +23,7 @@ from dispatch.adapters.store_common import (
 from dispatch.core.changes import Change, Saved, TriageState
 from dispatch.core.grouping import AlertFacts, facts_of
 from dispatch.core.lifecycle import OPEN
-from dispatch.core.model import Alert, Event, Incident, IncidentQuery, NewAlert, Unit
+from dispatch.core.model import Alert, Event, Incident, IncidentQuery, NewAlert, Unit, evolve
 
 INCIDENT_COLUMNS = (
     "id, category, sector, cell, lat, lon, status, priority, pinned, unit_id, alerts, authors, vulnerable, "
@@ -240,7 +240,7 @@ async def save(tx: Tx, change: Change) -> Saved:
     fresh = [inc for inc in change.incidents if inc.id < 0]
     ids = dict(zip((inc.id for inc in fresh), await tx.new_ids("incidents", len(fresh))))
     real = lambda i: ids.get(i, i)  # noqa: E731
-    incidents = {real(inc.id): dataclasses.replace(inc, id=real(inc.id)) for inc in change.incidents}
+    incidents = {real(inc.id): evolve(inc, id=real(inc.id)) if inc.id < 0 else inc for inc in change.incidents}
     await tx.execute_many(
         _INSERT_INCIDENT, [[ids[inc.id], *_incident_values(inc, tx)] for inc in fresh]
     )
@@ -248,7 +248,7 @@ async def save(tx: Tx, change: Change) -> Saved:
         _UPDATE_INCIDENT, [[*_incident_values(inc, tx), inc.id] for inc in change.incidents if inc.id > 0]
     )
     alerts = {
-        a.id: dataclasses.replace(a, incident=None if a.incident is None else real(a.incident)) for a in change.alerts
+        a.id: a if a.incident is None or a.incident > 0 else evolve(a, incident=real(a.incident)) for a in change.alerts
     }
     await tx.execute_many(
         "UPDATE alerts SET status = ?, priority = ?, assignee = ?, notes = ?, updated_at = ?, incident = ? WHERE id = ?",

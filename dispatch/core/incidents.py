@@ -17,7 +17,7 @@ from typing import Any
 from dispatch.core import lifecycle
 from dispatch.core.changes import Change, EventSpec, Saved
 from dispatch.core.grouping import AlertFacts, Group, GroupingConfig, assign, disk, expired, facts_of
-from dispatch.core.model import Alert, Incident, Unit, iso
+from dispatch.core.model import Alert, Incident, Unit, evolve, iso
 from dispatch.core.routing import OPS
 
 # Statuses a reporter is told about, as the reporter sees them: no police
@@ -96,7 +96,7 @@ def rescore(inc: Incident, policy: Policy, now: datetime) -> Incident:
     if inc.pinned:
         return inc
     priority, _ = policy.priority(inc, now)
-    return dataclasses.replace(inc, priority=priority)
+    return evolve(inc, priority=priority)
 
 
 # -- grouping new alerts -------------------------------------------------------------
@@ -152,7 +152,7 @@ def group(
                 by_cell[before].remove(key)
                 by_cell.setdefault(g.first.cell, []).append(key)
             category = g.lead_category
-            inc = dataclasses.replace(
+            inc = evolve(
                 target, alerts=(*target.alerts, alert.id), authors=g.authors, vulnerable=target.vulnerable or flag,
                 category=category, ack_due_at=target.created_at + timedelta(seconds=policy.ack_target_s(category)),
                 updated_at=now, history=(*target.history, _entry(now, None, "grouped", alert=alert.id)),
@@ -160,7 +160,7 @@ def group(
         inc = rescore(inc, policy, now)
         pool[inc.id] = inc
         touched[inc.id] = inc
-        out_alerts.append(dataclasses.replace(alert, incident=inc.id))
+        out_alerts.append(evolve(alert, incident=inc.id))
 
     def render(saved: Saved) -> list[EventSpec]:
         specs = []

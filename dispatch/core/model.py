@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 ROLES = ("resident", "referent", "dispatcher", "supervisor", "moderator", "admin")
 STAFF_ROLES = frozenset({"dispatcher", "supervisor", "moderator", "admin"})
@@ -19,6 +19,23 @@ BROADCAST_LEVELS = ("info", "warning", "urgent")
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+T = TypeVar("T")
+
+
+def evolve(obj: T, **changes: Any) -> T:
+    """dataclasses.replace for this module's frozen dataclasses (plain
+    __dict__, no __post_init__), without re-running __init__: a field-by-field
+    frozen __init__ was a sixth of the grouping transaction's CPU."""
+    new = object.__new__(type(obj))
+    d = new.__dict__
+    d.update(obj.__dict__)
+    for name, value in changes.items():
+        if name not in d:
+            raise TypeError(f"{type(obj).__name__} has no field {name!r}")
+        d[name] = value
+    return new
 
 
 def iso(ts: datetime) -> str:
