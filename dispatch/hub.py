@@ -72,6 +72,7 @@ class Hub:
         self._dirty: list[Conn] = []
         self._flush_handle: asyncio.Handle | None = None
         self.last_write = 0.0
+        self._direct_seq = 0  # the event being written at once, on all its channels
 
     # membership -----------------------------------------------------------
     def attach_ops(self, sink: Sink, last_seq: int) -> Conn:
@@ -158,43 +159,23 @@ class Hub:
     def _send(self, conns: Iterable[Conn], seq: int, payload: bytes, frame: bytes) -> None:
         """One message to its audience.
 
-        After a quiet spell (nothing written for COALESCE_WITHIN_S) it is
-        written at once, one prebuilt frame per connection. In a burst it is
-        queued: the events committed together (a group-committed batch, a
-        burst read from the bus) reach the hub in one loop iteration, and
-        Hub.flush writes each connection's share with one transport write --
-        one syscall and one TCP segment for several frames. Nothing waits
-        for more: the flush runs once this iteration's callbacks have run.
-        Deferring costs nothing in itself, but whatever else the iteration
-        runs first (a response, a garbage collection) then sits between the
-        commit and the write: only worth it when it saves writes. (No frame
-        is queued while no flush is pending, so the two ways never reorder a
-        connection's frames.)"""
-        if self._flush_handle is None and time.monotonic() - self.last_write >= COALESCE_WITHIN_S:
-            self._write_now(conns, seq, payload, frame)
-            return
+        After a quiet spell (nothing written for COALESCE_WITHIN_S) an event
+        is written at once, one prebuilt frame per connection, on every
+        channel it arrives on. In a burst it is queued: the events committed
+        together (a group-committed batch, a burst read from the bus) reach
+        the hub in one loop iteration, and Hub.flush writes each connection's
+        share with one transport write -- one syscall and one TCP segment for
+        several frames. Nothing waits for more: the flush runs once this
+        iteration's callbacks have run. Deferring costs nothing in itself,
+        but whatever else the iteration runs first (a response, a garbage
+        collection) then sits between the commit and the write: only worth
+        it when it saves writes. (No frame is queued while no flush is
+        pending, so the two ways never reorder a connection's frames.)"""
+        direct = self._flush_handle is None and (
+            seq == self._direct_seq or time.monotonic() - self.last_write >= COALESCE_WITHIN_S
+        )
         item = (frame, payload)
         dirty = self._dirty
-        n = 0
-        for conn in conns:
-            n += 1
-            if seq <= conn.last_seq:
-                continue
-            if conn.pending is not None:
-                conn.pending.append((seq, frame, payload))
-                continue
-            conn.last_seq = seq
-            out = conn.out
-            if out is None:
-                conn.out = [item]
-                dirty.append(conn)
-            else:
-                out.append(item)
-        self.delivered += n
-        if dirty:
-            self._schedule()
-
-    def _write_now(self, conns: Iterable[Conn], seq: int, payload: bytes, frame: bytes) -> None:
         slow: list[Conn] = []
         n = 0
         for conn in conns:
@@ -205,12 +186,22 @@ class Hub:
                 conn.pending.append((seq, frame, payload))
                 continue
             conn.last_seq = seq
-            if not conn.sink.write(frame, payload):
-                slow.append(conn)
+            if direct:
+                if not conn.sink.write(frame, payload):
+                    slow.append(conn)
+            elif conn.out is None:
+                conn.out = [item]
+                dirty.append(conn)
+            else:
+                conn.out.append(item)
         self.delivered += n
-        for conn in slow:
-            self._drop(conn)
-        self.last_write = time.monotonic()
+        if direct:
+            self._direct_seq = seq
+            for conn in slow:
+                self._drop(conn)
+            self.last_write = time.monotonic()
+        elif dirty:
+            self._schedule()
 
     def _queue(self, conn: Conn, item: Item) -> None:
         if conn.out is None:

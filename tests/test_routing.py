@@ -5,30 +5,19 @@ never less)."""
 
 from __future__ import annotations
 
-import math
-
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_grouping import destination
 
 from dispatch.core.routing import CHANNEL_RES, OPS, alert_channels, home_channel
 from geo import disk_cells, haversine_m
 
 PROPS = settings(derandomize=True, deadline=None, database=None, max_examples=2000)
-EARTH_RADIUS_M = 6_371_008.8
 
 
 class NoSectors:
     def sector_cells(self, sector_id: str, res: int) -> frozenset[str]:
         raise AssertionError("no sector given")
-
-
-def destination(lat: float, lon: float, bearing_deg: float, distance_m: float) -> tuple[float, float]:
-    d = distance_m / EARTH_RADIUS_M
-    th = math.radians(bearing_deg)
-    p1, l1 = math.radians(lat), math.radians(lon)
-    p2 = math.asin(math.sin(p1) * math.cos(d) + math.cos(p1) * math.sin(d) * math.cos(th))
-    l2 = l1 + math.atan2(math.sin(th) * math.sin(d) * math.cos(p1), math.cos(d) - math.sin(p1) * math.sin(p2))
-    return math.degrees(p2), (math.degrees(l2) + 540.0) % 360.0 - 180.0
 
 
 POINTS = st.one_of(
