@@ -155,6 +155,28 @@ async def test_merge_and_split(tmp_path, server_factory) -> None:
         assert bad.status_code == 422
 
 
+async def test_grouping_sees_an_operators_split_at_once(env, server_factory) -> None:
+    """Grouping reads an incident an operator has just changed as it is now,
+    not as the previous alert's grouping saw it."""
+    server = server_factory(env)
+    residents, (sup,) = await seed(env["DISPATCH_DATABASE_URL"], CITY, [CENTRE] * 4, staff=["supervisor"])
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+        async def fire(k: int) -> dict:
+            r = await http.post("/api/alerts", json={"category": "fire", "lat": LAT, "lon": LON}, headers=h(residents[k].token))
+            assert r.status_code == 201
+            return r.json()
+
+        a, b, c = await fire(0), await fire(1), await fire(2)  # the last one read the incident as [a, b]
+        assert a["incident"] == b["incident"] == c["incident"]
+        split = await http.post(f"/api/incidents/{a['incident']}/split", json={"alerts": [b["id"]]}, headers=h(sup.token))
+        assert split.status_code == 201
+        d = await fire(3)  # both incidents would take it: the one whose first alert is older wins
+        assert d["incident"] == a["incident"]
+        first = (await http.get(f"/api/incidents/{a['incident']}", headers=h(sup.token))).json()
+        second = (await http.get(f"/api/incidents/{split.json()['id']}", headers=h(sup.token))).json()
+        assert (first["alerts"], second["alerts"]) == ([a["id"], c["id"], d["id"]], [b["id"]])
+
+
 def _p90(values: list[float]) -> float | None:
     if not values:
         return None
