@@ -33,6 +33,9 @@ def _as_set(audience: Any) -> set[int]:
     return set(to_set() if to_set is not None else audience)
 
 
+ROUNDS = 3
+
+
 def _rate(fn: Callable[[int], object], queries: int, budget_s: float) -> float:
     """Queries per second, over at most `queries` calls and about budget_s seconds."""
     t0 = time.perf_counter()
@@ -77,12 +80,15 @@ def run_size(city: City, homes: int, queries: int = 200, budget_s: float = 3.0, 
         geo = GeoBaseline(redis_url, lat, lon, sectors)
         row["geosearch_load_s"] = time.perf_counter() - t0
     try:
-        row["ours_per_s"] = _rate(ours, queries, budget_s)
-        row["scan_per_s"] = _rate(scan, queries, budget_s)
+        timed: dict[str, Callable[[int], object]] = {"ours_per_s": ours, "scan_per_s": scan}
         if geo is not None:
             g = geo
-            row["geosearch_per_s"] = _rate(lambda q: g.audience(float(qlat[q]), float(qlon[q]), qsec[q], radius_m),
-                                           queries, budget_s)
+            timed["geosearch_per_s"] = lambda q: g.audience(float(qlat[q]), float(qlon[q]), qsec[q], radius_m)
+        # interleaved rounds, best of each: interference only ever slows a
+        # round, and it hits the three alike instead of whichever ran during it
+        for _ in range(ROUNDS):
+            for key, fn in timed.items():
+                row[key] = max(row.get(key, 0.0), _rate(fn, queries, budget_s / ROUNDS))
         agree, banded, sizes = True, 0, []
         for q in range(check):
             a, b = float(qlat[q]), float(qlon[q])
