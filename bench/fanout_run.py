@@ -106,8 +106,9 @@ async def _rounds(pool: ClientPool, poster: Poster, layout: Layout, n: int, aler
 
 async def _burst(pool: ClientPool, poster: Poster, srv: Server, alerts: list[Alert], timeout: float) -> dict[str, Any]:
     """A burst: K sector alerts (audience: every connection) posted by the
-    poster's 16 connections at once, each posting its share back to back; deliveries per second from the first POST to
-    the last delivery, and the server's CPU over that window."""
+    poster's 16 connections at once, each posting its share back to back;
+    deliveries per second from the first POST to the last delivery, and the
+    server's CPU over that window."""
     cpu0, ccpu0 = srv.cpu(), await pool.cpu()
     m0 = machine_jiffies()
     t0 = time.monotonic()

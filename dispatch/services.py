@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from dispatch.adapters import open_bus, open_store
-from dispatch.adapters.triage_sql import Grouping
+from dispatch.adapters.grouping_sql import Grouping
 from dispatch.core import incidents
 from dispatch.core.changes import Change
 from dispatch.core.grouping import AlertFacts

@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from test_grouping import PROPS, alert_sets
 
-from dispatch.core.grouping import AlertFacts, facts_of, group
+from dispatch.core.grouping import AlertFacts, group
 from dispatch.core.incidents import group as group_live
 from dispatch.core.model import Alert, Incident
 from dispatch.core.policy import build_policy
@@ -46,7 +46,7 @@ def _live(facts: list[AlertFacts], rnd: random.Random) -> list[frozenset[int]]:
         since = min(a.created_at for a in batch).timestamp() - POLICY.window_s
         found = [inc for inc in incidents.values() if inc.cell in cells and inc.created_at.timestamp() >= since]
         rnd.shuffle(found)
-        members = {a: facts_of(stored[a]) for inc in found for a in inc.alerts}
+        members = {a: AlertFacts.from_alert(stored[a]) for inc in found for a in inc.alerts}
         change = group_live(batch, found, members, POLICY, batch[-1].created_at)
         ids: dict[int, int] = {}
         for inc in change.incidents:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from dispatch.adapters.triage_sql import Grouping
+    from dispatch.adapters.grouping_sql import Grouping
     from dispatch.ports import Store
 
 SQLITE_PREFIX = "sqlite:///"

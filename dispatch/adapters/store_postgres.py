@@ -61,13 +61,11 @@ from dispatch.adapters.store_postgres_sql import (
     UPDATE_ALERT,
     append_events,
 )
+from dispatch.adapters.grouping_sql import FactsCache, Grouping, group_new_alerts
 from dispatch.adapters.triage_sql import (
-    FactsCache,
-    Grouping,
     TriageStore,
     Tx,
     drafts,
-    group_new_alerts,
 )
 from dispatch.core.model import (
     Alert,

@@ -58,13 +58,11 @@ from dispatch.adapters.store_sqlite_sql import (
     USER_CHUNK,
     append_events,
 )
+from dispatch.adapters.grouping_sql import FactsCache, Grouping, group_new_alerts
 from dispatch.adapters.triage_sql import (
-    FactsCache,
-    Grouping,
     TriageStore,
     Tx,
     drafts,
-    group_new_alerts,
 )
 from dispatch.core.model import (
     Alert,

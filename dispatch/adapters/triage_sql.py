@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import datetime, timedelta
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from dispatch.adapters.store_common import (
     ALERT_COLUMNS,
@@ -21,9 +21,11 @@ from dispatch.adapters.store_common import (
     to_utc,
 )
 from dispatch.core.changes import Change, Saved, TriageState
-from dispatch.core.grouping import AlertFacts, facts_of
 from dispatch.core.lifecycle import OPEN
 from dispatch.core.model import Alert, Event, Incident, IncidentQuery, NewAlert, Unit, evolve
+
+if TYPE_CHECKING:
+    from dispatch.adapters.grouping_sql import Grouping
 
 INCIDENT_COLUMNS = (
     "id, category, sector, cell, lat, lon, status, priority, pinned, unit_id, alerts, authors, vulnerable, "
@@ -172,20 +174,6 @@ async def units_by_id(tx: Tx, ids: Sequence[int], incidents: Sequence[int] = (),
     return {r["id"]: unit_from_row(r, tx) for r in await tx.rows(sql, tx.ids(ids), tx.ids(incidents))}
 
 
-async def candidates(tx: Tx, cells: Sequence[str], since: datetime) -> list[Incident]:
-    """Open incidents anchored in `cells` since `since`, locked."""
-    if not cells:
-        return []
-    sql = (
-        f"SELECT {INCIDENT_COLUMNS} FROM incidents WHERE {tx.in_texts('cell')} AND created_at >= ?"
-        f" AND {tx.in_texts('status')} ORDER BY created_at, id"
-    )
-    if tx.pg:
-        sql += " FOR UPDATE"
-    rows = await tx.rows(sql, tx.ids(cells), tx.ts_in(to_utc(since)), tx.ids(OPEN))
-    return [incident_from_row(r, tx) for r in rows]
-
-
 async def list_incidents(tx: Tx, q: IncidentQuery) -> list[Incident]:
     where, args = [], []
     if q.status == "open":
@@ -289,24 +277,9 @@ class DuplicateUnit(Exception):
     pass
 
 
-class Grouping:
-    """What the store needs from the triage policy to group new alerts in
-    the transaction that stores them (so an alert is never seen without its
-    incident). Implemented by dispatch.core.incidents.GroupingPolicy."""
-
-    window_s: float
-
-    def neighbourhood(self, alert: Alert) -> list[str]:
-        raise NotImplementedError
-
-    def group(
-        self, alerts: Sequence[Alert], candidates: Sequence[Incident], members: Mapping[int, AlertFacts], now: datetime
-    ) -> Change:
-        raise NotImplementedError
-
-
 class TriageStore:
-    """What both stores share (triage, create_alert). The adapter provides
+    """What both stores share (triage, create_alert; grouping new alerts is
+    dispatch.adapters.grouping_sql). The adapter provides
     _write_tx() and _read_tx(), async context
     managers yielding a Tx, and sets self.grouping."""
 
@@ -372,58 +345,3 @@ class TriageStore:
     async def overdue_incidents(self, now: datetime, max_level: int) -> list[tuple[int, str, datetime, int]]:
         async with self._read_tx() as tx:
             return await overdue(tx, now, max_level)
-
-
-class FactsCache:
-    """The grouping facts (core.grouping.AlertFacts) of stored alerts, by id,
-    for one store. They derive only from what an alert never changes after
-    it is written (author, category, position, creation time), so entries
-    stay true whichever worker changes the alert later. Grouping a batch needs
-    the facts of every member of its candidate incidents: reading them back
-    as whole rows cost more than all the rest of the batch's transaction."""
-
-    MAX = 200_000
-
-    def __init__(self) -> None:
-        self._facts: dict[int, AlertFacts] = {}
-
-    def add(self, alerts: Sequence[Alert]) -> None:
-        if len(self._facts) + len(alerts) > self.MAX:
-            self._facts.clear()
-        for a in alerts:
-            self._facts[a.id] = facts_of(a)
-
-    async def get(self, tx: Tx, ids: Sequence[int]) -> dict[int, AlertFacts]:
-        out: dict[int, AlertFacts] = {}
-        missing: list[int] = []
-        for i in ids:
-            hit = self._facts.get(i)
-            if hit is None:
-                missing.append(i)
-            else:
-                out[i] = hit
-        if missing:
-            sql = f"SELECT id, author, category, lat, lon, created_at FROM alerts WHERE {tx.in_ids('id')}"
-            for r in await tx.rows(sql, tx.ids(missing)):
-                out[r["id"]] = AlertFacts.of(
-                    r["id"], r["author"], r["category"], r["lat"], r["lon"], tx.ts_out(r["created_at"])
-                )
-            if len(self._facts) + len(missing) > self.MAX:
-                self._facts.clear()
-            self._facts.update((i, out[i]) for i in missing if i in out)
-        return out
-
-
-async def group_new_alerts(
-    tx: Tx, grouping: Grouping, facts: FactsCache, alerts: Sequence[Alert], now: datetime
-) -> tuple[list[Alert], Change, Saved]:
-    """Inside create_alert's transaction: attach each new alert to an incident."""
-    cells = sorted({c for a in alerts for c in grouping.neighbourhood(a)})
-    since = min(to_utc(a.created_at) for a in alerts) - timedelta(seconds=grouping.window_s)
-    found = await candidates(tx, cells, since)
-    members = await facts.get(tx, sorted({a for inc in found for a in inc.alerts}))
-    change = grouping.group(alerts, found, members, now)
-    # a rolled-back batch leaves entries no incident will ever name: ids are not reused
-    facts.add(alerts)
-    saved = await save(tx, change)
-    return [saved.alerts.get(a.id, a) for a in alerts], change, saved

@@ -157,26 +157,6 @@ class AlertFacts:
         return (self.created_at, self.id)
 
 
-# Facts of stored alerts, memoised: each batch of new alerts is grouped
-# against its candidates' members, read back from the store every time, and
-# computing a member's cell (plus AlertFacts' checks) costs more than the rest
-# of grouping. The key holds every field the facts derive from, so a stale or
-# foreign entry (another store, a test's reused id) can never be returned.
-_FACTS: dict[tuple[int, int, str, float, float, datetime], AlertFacts] = {}
-_FACTS_MAX = 1 << 16
-
-
-def facts_of(alert: Alert) -> AlertFacts:
-    """AlertFacts.from_alert, memoised."""
-    key = (alert.id, alert.author, alert.category, alert.lat, alert.lon, alert.created_at)
-    hit = _FACTS.get(key)
-    if hit is None:
-        if len(_FACTS) >= _FACTS_MAX:
-            _FACTS.clear()
-        hit = _FACTS[key] = AlertFacts.from_alert(alert)
-    return hit
-
-
 def disk(cell: str) -> frozenset[str]:
     """The cell and its neighbours at GROUPING_RESOLUTION (memoised)."""
     return _disk(cell)

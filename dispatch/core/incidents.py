@@ -16,7 +16,7 @@ from typing import Any
 
 from dispatch.core import lifecycle
 from dispatch.core.changes import Change, EventSpec, Saved
-from dispatch.core.grouping import AlertFacts, Group, GroupingConfig, assign, disk, expired, facts_of
+from dispatch.core.grouping import AlertFacts, Group, GroupingConfig, assign, disk, expired
 from dispatch.core.model import Alert, Incident, Unit, evolve, iso
 from dispatch.core.routing import OPS
 
@@ -127,7 +127,7 @@ def group(
     out_alerts: list[Alert] = []
     next_tmp = -1
     for alert in sorted(alerts, key=lambda a: (a.created_at, a.id)):
-        facts = facts_of(alert)
+        facts = AlertFacts.from_alert(alert)
         near = (groups[k] for c in disk(facts.cell) for k in by_cell.get(c, ()))
         open_groups = [g for g in near if not expired(g, facts.created_at, policy.grouping)]
         key = assign(facts, open_groups, policy.grouping)

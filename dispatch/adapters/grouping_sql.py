@@ -1,0 +1,100 @@
+"""Grouping new alerts into incidents inside create_alert's transaction,
+for both stores: the candidate incidents, the facts of their members, the
+write. The decisions are dispatch.core.incidents.group's."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+
+from dispatch.adapters.store_common import to_utc
+from dispatch.adapters.triage_sql import INCIDENT_COLUMNS, Tx, incident_from_row, save
+from dispatch.core.changes import Change, Saved
+from dispatch.core.grouping import AlertFacts
+from dispatch.core.lifecycle import OPEN
+from dispatch.core.model import Alert, Incident
+
+
+class Grouping:
+    """What the store needs from the triage policy to group new alerts in
+    the transaction that stores them (so an alert is never seen without its
+    incident). Implemented by dispatch.core.incidents.GroupingPolicy."""
+
+    window_s: float
+
+    def neighbourhood(self, alert: Alert) -> list[str]:
+        raise NotImplementedError
+
+    def group(
+        self, alerts: Sequence[Alert], candidates: Sequence[Incident], members: Mapping[int, AlertFacts], now: datetime
+    ) -> Change:
+        raise NotImplementedError
+
+
+async def candidates(tx: Tx, cells: Sequence[str], since: datetime) -> list[Incident]:
+    """Open incidents anchored in `cells` since `since`, locked."""
+    if not cells:
+        return []
+    sql = (
+        f"SELECT {INCIDENT_COLUMNS} FROM incidents WHERE {tx.in_texts('cell')} AND created_at >= ?"
+        f" AND {tx.in_texts('status')} ORDER BY created_at, id"
+    )
+    if tx.pg:
+        sql += " FOR UPDATE"
+    rows = await tx.rows(sql, tx.ids(cells), tx.ts_in(to_utc(since)), tx.ids(OPEN))
+    return [incident_from_row(r, tx) for r in rows]
+
+
+class FactsCache:
+    """The grouping facts (core.grouping.AlertFacts) of stored alerts, by id,
+    for one store. They derive only from what an alert never changes after
+    it is written (author, category, position, creation time), so entries
+    stay true whichever worker changes the alert later. Grouping a batch needs
+    the facts of every member of its candidate incidents: reading them back
+    as whole rows cost more than all the rest of the batch's transaction."""
+
+    MAX = 200_000
+
+    def __init__(self) -> None:
+        self._facts: dict[int, AlertFacts] = {}
+
+    def add(self, alerts: Sequence[Alert]) -> None:
+        if len(self._facts) + len(alerts) > self.MAX:
+            self._facts.clear()
+        for a in alerts:
+            self._facts[a.id] = AlertFacts.from_alert(a)
+
+    async def get(self, tx: Tx, ids: Sequence[int]) -> dict[int, AlertFacts]:
+        out: dict[int, AlertFacts] = {}
+        missing: list[int] = []
+        for i in ids:
+            hit = self._facts.get(i)
+            if hit is None:
+                missing.append(i)
+            else:
+                out[i] = hit
+        if missing:
+            sql = f"SELECT id, author, category, lat, lon, created_at FROM alerts WHERE {tx.in_ids('id')}"
+            for r in await tx.rows(sql, tx.ids(missing)):
+                out[r["id"]] = AlertFacts.of(
+                    r["id"], r["author"], r["category"], r["lat"], r["lon"], tx.ts_out(r["created_at"])
+                )
+            if len(self._facts) + len(missing) > self.MAX:
+                self._facts.clear()
+            self._facts.update((i, out[i]) for i in missing if i in out)
+        return out
+
+
+async def group_new_alerts(
+    tx: Tx, grouping: Grouping, facts: FactsCache, alerts: Sequence[Alert], now: datetime
+) -> tuple[list[Alert], Change, Saved]:
+    """Inside create_alert's transaction: attach each new alert to an incident."""
+    cells = sorted({c for a in alerts for c in grouping.neighbourhood(a)})
+    since = min(to_utc(a.created_at) for a in alerts) - timedelta(seconds=grouping.window_s)
+    found = await candidates(tx, cells, since)
+    members = await facts.get(tx, sorted({a for inc in found for a in inc.alerts}))
+    change = grouping.group(alerts, found, members, now)
+    # a rolled-back batch leaves entries no incident will ever name: ids are not reused
+    facts.add(alerts)
+    saved = await save(tx, change)
+    return [saved.alerts.get(a.id, a) for a in alerts], change, saved
