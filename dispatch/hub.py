@@ -81,7 +81,7 @@ class Hub:
         return conn
 
     def attach_resident(self, sink: Sink, home: Home, last_seq: int) -> Conn:
-        channel = home_channel(home.lat, home.lon)
+        channel = home_channel(home.lat, home.lon, home.sector)
         conn = Conn(sink, home, channel, last_seq)
         index = self.residents.get(channel)
         if index is None:

@@ -117,7 +117,7 @@ async def _serve(ws: WebSocket, roles: frozenset[str], resident: bool) -> None:
     await ws.accept()
     sink = _sink(ws, svc.settings.stream_send_queue_bytes)
     since = _since(ws)
-    channel = home_channel(home.lat, home.lon) if home else OPS
+    channel = home_channel(home.lat, home.lon, home.sector) if home else OPS
     await svc.sequencer.join(channel)
     # no await between these two lines: no event can slip between the
     # watermark and the start of buffering

@@ -98,7 +98,7 @@ async def start_services(settings: Settings) -> Services:
     sequencer = Sequencer(store, bus, hub.deliver)
     hub.on_empty = sequencer.leave_later
     await sequencer.start()
-    triage = Triage(store, sequencer, policy)
+    triage = Triage(store, sequencer, policy, city.sector_of)
     triage.start()
     return Services(
         settings=settings,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,8 +27,11 @@ HANDOVER_HOURS = 12
 
 
 class Triage:
-    def __init__(self, store: Store, sequencer: Sequencer, policy: Policy) -> None:
+    def __init__(
+        self, store: Store, sequencer: Sequencer, policy: Policy, sector_of: Callable[[float, float], str | None]
+    ) -> None:
         self.store = store
+        self.sector_of = sector_of  # the city's: a home's sector decides its channel
         self.sequencer = sequencer
         self.policy = policy
         self._task: asyncio.Task[None] | None = None
@@ -45,7 +48,8 @@ class Triage:
         for uid in set(authors):
             user = await self.store.user_by_id(uid)
             if user is not None and user.home_lat is not None and user.home_lon is not None:
-                out[uid] = home_channel(user.home_lat, user.home_lon)
+                lat, lon = user.home_lat, user.home_lon
+                out[uid] = home_channel(lat, lon, self.sector_of(lat, lon))
         return out
 
     async def _authors_of(self, incident_ids: Iterable[int]) -> list[int]:

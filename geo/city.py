@@ -12,7 +12,7 @@ from typing import Any, Final
 
 from h3.api import basic_int as h3i
 
-from geo.index import build_index
+from geo.index import CellIndex, build_index
 from geo.polygon import BBox, union_bbox, widened
 from geo.sector import Sector
 
@@ -49,6 +49,7 @@ class City:
             c: tuple(secs[i] for i in found) for c, found in index.boundary.items()
         }
         self._covers: dict[tuple[str, int], frozenset[str]] = {}
+        self._indexes: dict[int, CellIndex] = {index_res: index}
 
     def __repr__(self) -> str:
         return f"<City {len(self.sectors)} sectors, index_res={self.index_res}, fingerprint={self.fingerprint[:12]}>"
@@ -107,6 +108,21 @@ class City:
             cover = frozenset(format(c, "x") for c in chain(index.interior, index.boundary))
             self._covers[key] = cover
         return cover
+
+
+    def cell_sectors(self, cell: str) -> tuple[frozenset[str], bool]:
+        """For an H3 cell (any resolution): the sectors a point of the cell
+        may be in (a superset; sector_of decides), and whether a point of it
+        may be in no sector (False only when the whole cell lies in one)."""
+        c = h3i.str_to_int(cell)
+        res = h3i.get_resolution(c)
+        index = self._indexes.get(res)
+        if index is None:
+            index = self._indexes[res] = build_index([sec.polygons for sec in self.sectors], res)
+        owner = index.interior.get(c)
+        if owner is not None:
+            return frozenset((self.sectors[owner].id,)), False
+        return frozenset(self.sectors[i].id for i in index.boundary.get(c, ())), True
 
 
 def _fingerprint(sectors: tuple[Sector, ...]) -> str:

@@ -534,6 +534,37 @@ def test_geojson_round_trip_and_fingerprint() -> None:
     assert CITIES["synthetic-r7"].fingerprint == synthetic.fingerprint
 
 
+@pytest.mark.parametrize("res", [7, 9, 10])
+@pytest.mark.parametrize("name", ["demo", "synthetic", "overlapping"])
+def test_cell_sectors_name_the_sector_of_every_point_of_the_cell(name: str, res: int) -> None:
+    """City.cell_sectors (the routing of events to sector channels): the
+    sector of any point, or that it is in none, is among what its cell says."""
+    city = CITIES[name]
+    rng = random.Random(res)
+    rings = _all_rings(city)
+    s, w, n, e = city.bounds
+    inside = outside = 0
+    for _ in range(6000):
+        r = rng.random()
+        if r < 0.5:
+            lat, lon = _near_edge(rng, rings)
+        elif r < 0.8:
+            lat, lon = city.random_point(rng)
+        else:  # around the city too
+            lat, lon = rng.uniform(s - 0.02, n + 0.02), rng.uniform(w - 0.02, e + 0.02)
+        sectors, may_be_outside = city.cell_sectors(cell_of(lat, lon, res))
+        sid = oracle_sector(city, lat, lon)
+        if sid is None:
+            outside += 1
+            assert may_be_outside, (lat, lon)
+        else:
+            inside += 1
+            assert sid in sectors, (sid, lat, lon)
+    assert inside > 2000 and outside > 200
+    wholly = [c for c in city.sector_cells(city.sector_ids[0], res) if not city.cell_sectors(c)[1]]
+    assert all(city.cell_sectors(c)[0] == {city.sector_ids[0]} for c in wholly)
+
+
 @pytest.mark.parametrize("res", [7, 8, 9, 10])
 @pytest.mark.parametrize("name", ["demo", "synthetic"])
 def test_sector_cells_cover_their_sector(name: str, res: int) -> None:

@@ -1,14 +1,18 @@
 """Interest routing: which bus channels carry an event.
 
-One channel for the ops screens (every ops event), and one channel per coarse
-H3 cell for residents: a resident's connection listens on the channel of its
-home's cell, and an event is published on the channels of every cell its
-audience area touches. A worker subscribes only to the channels of its own
-listeners, so no worker receives every event of the city (issue 3).
+One channel for the ops screens (every ops event), one channel per sector for
+the residents whose home is in it ("s:<sector id>": each sector its own feed),
+and, for the few homes outside every sector, one channel per coarse H3 cell
+("c:<cell>", resolution 7, about 5 km2). A resident's connection listens on
+exactly one channel, so it gets each event once and in that channel's order.
+An event is published on the channels of the residents it may concern: its
+sector, and the sectors (and outside cells) its audience area touches. A
+worker subscribes only to the channels of its own listeners, so no worker
+receives every event of the city (issue 3).
 
-Resolution 7 (cells of about 5 km2, 1.2 km edges): a 500 m disk touches 1-4
-cells and a town sector a handful, while a town of 100 km2 spreads its
-residents over a few dozen channels."""
+Each event is stored with a row per channel (Store.events_after by channel):
+an alert in a sector and its 500 m disk touch 1-4 channels besides ops,
+where one channel per resolution-7 cell of the sector took ~25."""
 
 from __future__ import annotations
 
@@ -16,22 +20,47 @@ from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any, Protocol
 
+import h3
+
 from geo import cell_center, cell_of, cell_reach_m, disk_cells
 
 OPS = "ops"
-CHANNEL_RES = 7
+CHANNEL_RES = 7  # homes outside every sector: one channel per cell
+AREA_RES = 9  # the resolution at which an area's sectors are looked up
 
 
 class SectorCover(Protocol):
-    def sector_cells(self, sector_id: str, res: int) -> frozenset[str]: ...
+    def __hash__(self) -> int: ...
+    def cell_sectors(self, cell: str) -> tuple[frozenset[str], bool]: ...
 
 
-def home_channel(lat: float, lon: float) -> str:
-    return "c:" + cell_of(lat, lon, CHANNEL_RES)
+def home_channel(lat: float, lon: float, sector: str | None) -> str:
+    """The channel a resident's connection listens on: its home sector's
+    (as City.sector_of gives it), else its coarse outside cell -- taken as
+    the parent of its AREA_RES cell, so that it is the channel
+    area_channels names for that cell (H3 children do not tile parents
+    exactly: cell_of at CHANNEL_RES could differ near a cell's edge)."""
+    if sector is not None:
+        return "s:" + sector
+    return "c:" + str(h3.cell_to_parent(cell_of(lat, lon, AREA_RES), CHANNEL_RES))
 
 
-def _cells(cells: Iterable[str]) -> set[str]:
-    return {"c:" + c for c in cells}
+def area_channels(lat: float, lon: float, radius_m: float, city: SectorCover) -> set[str]:
+    """The channels of every home within radius_m of the point (a superset)."""
+    # AREA_RES cells are ~0.1 km2: past 5 km the cover gets long to compute,
+    # so large circles are covered at CHANNEL_RES (more sectors may be named)
+    res = AREA_RES if radius_m <= 5_000 else CHANNEL_RES
+    out: set[str] = set()
+    for c in disk_cells(lat, lon, radius_m, res):
+        sectors, outside = city.cell_sectors(c)
+        out.update("s:" + s for s in sectors)
+        if not outside:
+            continue
+        if res > CHANNEL_RES:
+            out.add("c:" + h3.cell_to_parent(c, CHANNEL_RES))
+        else:  # a home's channel cell is its own CHANNEL_RES cell or a neighbour
+            out.update("c:" + n for n in h3.grid_disk(c, 1))
+    return out
 
 
 # An alert's disk channels are memoised per resolution-10 cell (~1.5 ha):
@@ -43,22 +72,22 @@ _FINE_RES = 10
 
 
 @lru_cache(maxsize=1 << 15)
-def _disk_channels(fine_cell: str, radius_m: float) -> frozenset[str]:
+def _disk_channels(fine_cell: str, radius_m: float, city: SectorCover) -> frozenset[str]:
     lat, lon = cell_center(fine_cell)
-    return frozenset(_cells(disk_cells(lat, lon, radius_m + cell_reach_m(fine_cell), CHANNEL_RES)))
+    return frozenset(area_channels(lat, lon, radius_m + cell_reach_m(fine_cell), city))
 
 
 def alert_channels(lat: float, lon: float, sector: str | None, radius_m: float, city: SectorCover) -> list[str]:
-    out = set(_disk_channels(cell_of(lat, lon, _FINE_RES), radius_m))
+    """Residents within radius_m of the point, and those of its sector."""
+    out = set(_disk_channels(cell_of(lat, lon, _FINE_RES), radius_m, city))
     if sector is not None:
-        out |= _cells(city.sector_cells(sector, CHANNEL_RES))
+        out.add("s:" + sector)
     return [OPS, *sorted(out)]
 
 
 def broadcast_channels(sectors: Iterable[str] | None, circle: dict[str, Any] | None, city: SectorCover) -> list[str]:
     out: set[str] = set()
     if circle is not None:
-        out = _cells(disk_cells(circle["lat"], circle["lon"], circle["radius_m"], CHANNEL_RES))
-    for s in sectors or ():
-        out |= _cells(city.sector_cells(s, CHANNEL_RES))
+        out = area_channels(circle["lat"], circle["lon"], circle["radius_m"], city)
+    out.update("s:" + s for s in sectors or ())
     return [OPS, *sorted(out)]
