@@ -227,7 +227,12 @@ def related(a: AlertFacts, b: AlertFacts, cfg: GroupingConfig = DEFAULT_GROUPING
 class Group:
     """An incident as grouping sees it. ``key`` is the caller's incident id
     (``group_alerts`` uses the first alert's id); members are kept in
-    (created_at, id) order, so ``members[0]`` is the first alert."""
+    (created_at, id) order, so ``members[0]`` is the first alert.
+
+    Whether an alert is related to every member depends only on the
+    members' categories, cells and creation times, so a group also keeps
+    those as sets and bounds (``accepts`` is then O(1) however large the
+    group: an incident can gather hundreds of reports in a busy hour)."""
 
     key: int
     members: tuple[AlertFacts, ...]
@@ -239,13 +244,40 @@ class Group:
         if len({a.id for a in ordered}) != len(ordered):
             raise ValueError("a group lists an alert twice")
         object.__setattr__(self, "members", ordered)
+        object.__setattr__(self, "_ids", frozenset(a.id for a in ordered))
+        object.__setattr__(self, "_cells", frozenset(a.cell for a in ordered))
+        object.__setattr__(self, "categories", frozenset(a.category for a in ordered))
+        object.__setattr__(self, "_span", (ordered[0].created_at, max(a.created_at for a in ordered)))
+        object.__setattr__(self, "authors", tuple(dict.fromkeys(a.author for a in ordered)))
+
+    # set by __post_init__ (and with_alert), derived from members
+    _ids: frozenset[int] = field(init=False, repr=False, compare=False)
+    _cells: frozenset[str] = field(init=False, repr=False, compare=False)
+    _span: tuple[float, float] = field(init=False, repr=False, compare=False)
+    categories: frozenset[str] = field(init=False, repr=False, compare=False)
+    """The members' categories."""
+    authors: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    """Distinct authors in order of first report."""
 
     @classmethod
     def start(cls, alert: AlertFacts, key: int | None = None) -> Group:
         return cls(alert.id if key is None else key, (alert,))
 
     def with_alert(self, alert: AlertFacts) -> Group:
-        return Group(self.key, (*self.members, alert))
+        if alert.id in self._ids:
+            raise ValueError("a group lists an alert twice")
+        if alert.order < self.members[-1].order:  # rare: clock skew between workers
+            return Group(self.key, (*self.members, alert))
+        g = object.__new__(Group)
+        put = object.__setattr__
+        put(g, "key", self.key)
+        put(g, "members", (*self.members, alert))
+        put(g, "_ids", self._ids | {alert.id})
+        put(g, "_cells", self._cells | {alert.cell})
+        put(g, "categories", self.categories | {alert.category})
+        put(g, "_span", (self._span[0], max(self._span[1], alert.created_at)))
+        put(g, "authors", self.authors if alert.author in self.authors else (*self.authors, alert.author))
+        return g
 
     @property
     def first(self) -> AlertFacts:
@@ -253,20 +285,11 @@ class Group:
 
     @property
     def alert_ids(self) -> frozenset[int]:
-        return frozenset(a.id for a in self.members)
-
-    @property
-    def authors(self) -> tuple[int, ...]:
-        """Distinct authors in order of first report."""
-        return tuple(dict.fromkeys(a.author for a in self.members))
+        return self._ids
 
     @property
     def witnesses(self) -> int:
         return len(self.authors)
-
-    @property
-    def categories(self) -> frozenset[str]:
-        return frozenset(a.category for a in self.members)
 
     @property
     def lead_category(self) -> str:
@@ -280,8 +303,18 @@ class Group:
 
 
 def accepts(group: Group, alert: AlertFacts, cfg: GroupingConfig = DEFAULT_GROUPING) -> bool:
-    """Whether the alert may join: related to every member."""
-    return all(m.id != alert.id and related(m, alert, cfg) for m in group.members)
+    """Whether the alert may join: related to every member. The same as
+    ``all(m.id != alert.id and related(m, alert, cfg) for m in group.members)``
+    (tests/test_grouping.py checks it), from the group's sets and bounds."""
+    if alert.id in group._ids:
+        return False
+    earliest, latest = group._span
+    if alert.created_at - earliest > cfg.window_s or latest - alert.created_at > cfg.window_s:
+        return False
+    if not all(compatible(c, alert.category, cfg) for c in group.categories):
+        return False
+    around = _disk(alert.cell)  # neighbours() is symmetric
+    return all(c in around for c in group._cells)
 
 
 def expired(group: Group, now_epoch_s: float, cfg: GroupingConfig = DEFAULT_GROUPING) -> bool:
