@@ -12,7 +12,7 @@ from dispatch.adapters import open_bus, open_store
 from dispatch.adapters.grouping_sql import Grouping
 from dispatch.core import incidents
 from dispatch.core.changes import Change
-from dispatch.core.grouping import AlertFacts
+from dispatch.core.grouping import Group
 from dispatch.core.incidents import Policy
 from dispatch.core.model import Alert, Incident
 from dispatch.core.policy import build_policy
@@ -78,9 +78,9 @@ class StoreGrouping(Grouping):
         return self.policy.neighbourhood(alert.lat, alert.lon)
 
     def group(
-        self, alerts: Sequence[Alert], candidates: Sequence[Incident], members: Mapping[int, AlertFacts], now: datetime
+        self, alerts: Sequence[Alert], candidates: Sequence[Incident], groups: Mapping[int, Group], now: datetime
     ) -> Change:
-        return incidents.group(alerts, candidates, members, self.policy, now)
+        return incidents.group(alerts, candidates, groups, self.policy, now)
 
 
 async def start_services(settings: Settings) -> Services:

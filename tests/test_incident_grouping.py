@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from test_grouping import PROPS, alert_sets
 
 from dispatch.core.grouping import AlertFacts, group
+from dispatch.core.incidents import candidate_group
 from dispatch.core.incidents import group as group_live
 from dispatch.core.model import Alert, Incident
 from dispatch.core.policy import build_policy
@@ -47,7 +48,8 @@ def _live(facts: list[AlertFacts], rnd: random.Random) -> list[frozenset[int]]:
         found = [inc for inc in incidents.values() if inc.cell in cells and inc.created_at.timestamp() >= since]
         rnd.shuffle(found)
         members = {a: AlertFacts.from_alert(stored[a]) for inc in found for a in inc.alerts}
-        change = group_live(batch, found, members, POLICY, batch[-1].created_at)
+        groups = {inc.id: g for inc in found if (g := candidate_group(inc, members)) is not None}
+        change = group_live(batch, found, groups, POLICY, batch[-1].created_at)
         ids: dict[int, int] = {}
         for inc in change.incidents:
             if inc.id < 0:

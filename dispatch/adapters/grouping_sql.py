@@ -10,7 +10,8 @@ from datetime import datetime, timedelta
 from dispatch.adapters.store_common import to_utc
 from dispatch.adapters.triage_sql import INCIDENT_COLUMNS, Tx, incident_from_row, save
 from dispatch.core.changes import Change, Saved
-from dispatch.core.grouping import AlertFacts
+from dispatch.core.grouping import AlertFacts, Group
+from dispatch.core.incidents import candidate_group
 from dispatch.core.lifecycle import OPEN
 from dispatch.core.model import Alert, Incident
 
@@ -26,7 +27,7 @@ class Grouping:
         raise NotImplementedError
 
     def group(
-        self, alerts: Sequence[Alert], candidates: Sequence[Incident], members: Mapping[int, AlertFacts], now: datetime
+        self, alerts: Sequence[Alert], candidates: Sequence[Incident], groups: Mapping[int, Group], now: datetime
     ) -> Change:
         raise NotImplementedError
 
@@ -85,16 +86,63 @@ class FactsCache:
         return out
 
 
+class GroupCache:
+    """Candidate incidents as grouping sees them (core.grouping.Group), by
+    incident id, with the member list each was built from. An open incident
+    is a candidate batch after batch while it gathers reports; rebuilding it
+    from its members' facts each time cost as much as the rest of grouping.
+    An entry is used only while the incident lists exactly its members, or
+    those followed by more (extended then): any other change, by an operator
+    or another worker, rebuilds it."""
+
+    MAX = 20_000
+
+    def __init__(self, facts: FactsCache) -> None:
+        self.facts = facts
+        self._groups: dict[int, tuple[tuple[int, ...], Group]] = {}
+
+    async def get(self, tx: Tx, incidents: Sequence[Incident]) -> dict[int, Group]:
+        out: dict[int, Group] = {}
+        stale: list[Incident] = []
+        for inc in incidents:
+            hit = self._groups.get(inc.id)
+            if hit is not None:
+                built, g = hit
+                n = len(built)
+                if inc.alerts == built:
+                    out[inc.id] = g
+                    continue
+                if len(inc.alerts) > n and inc.alerts[:n] == built:
+                    more = await self.facts.get(tx, inc.alerts[n:])
+                    if len(more) == len(inc.alerts) - n:
+                        for a in inc.alerts[n:]:
+                            g = g.with_alert(more[a])
+                        out[inc.id] = g
+                        self._groups[inc.id] = (inc.alerts, g)
+                        continue
+            stale.append(inc)
+        if stale:
+            members = await self.facts.get(tx, sorted({a for inc in stale for a in inc.alerts}))
+            if len(self._groups) + len(stale) > self.MAX:
+                self._groups.clear()
+            for inc in stale:
+                g = candidate_group(inc, members)
+                if g is not None:
+                    out[inc.id] = g
+                    if len(members.keys() & inc.alerts) == len(inc.alerts):  # only complete groups are kept
+                        self._groups[inc.id] = (inc.alerts, g)
+        return out
+
+
 async def group_new_alerts(
-    tx: Tx, grouping: Grouping, facts: FactsCache, alerts: Sequence[Alert], now: datetime
+    tx: Tx, grouping: Grouping, groups: GroupCache, alerts: Sequence[Alert], now: datetime
 ) -> tuple[list[Alert], Change, Saved]:
     """Inside create_alert's transaction: attach each new alert to an incident."""
     cells = sorted({c for a in alerts for c in grouping.neighbourhood(a)})
     since = min(to_utc(a.created_at) for a in alerts) - timedelta(seconds=grouping.window_s)
     found = await candidates(tx, cells, since)
-    members = await facts.get(tx, sorted({a for inc in found for a in inc.alerts}))
-    change = grouping.group(alerts, found, members, now)
+    change = grouping.group(alerts, found, await groups.get(tx, found), now)
     # a rolled-back batch leaves entries no incident will ever name: ids are not reused
-    facts.add(alerts)
+    groups.facts.add(alerts)
     saved = await save(tx, change)
     return [saved.alerts.get(a.id, a) for a in alerts], change, saved

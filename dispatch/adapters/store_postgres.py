@@ -61,7 +61,7 @@ from dispatch.adapters.store_postgres_sql import (
     UPDATE_ALERT,
     append_events,
 )
-from dispatch.adapters.grouping_sql import FactsCache, Grouping, group_new_alerts
+from dispatch.adapters.grouping_sql import FactsCache, GroupCache, Grouping, group_new_alerts
 from dispatch.adapters.triage_sql import (
     TriageStore,
     Tx,
@@ -104,7 +104,7 @@ class PostgresStore(TriageStore):
         self.pool_size = pool_size
         self._pool: asyncpg.Pool[Any] | None = None
         self._batcher = AlertBatcher(self._insert_alerts, (asyncpg.PostgresError,), MAX_ALERT_BATCH)
-        self._facts = FactsCache()  # grouping facts of stored alerts (immutable)
+        self._groups = GroupCache(FactsCache())  # candidate incidents as grouping sees them
 
     # -- lifecycle ----------------------------------------------------------
 
@@ -272,7 +272,7 @@ class PostgresStore(TriageStore):
         grouped = None
         if self.grouping is not None:
             now = utcnow()
-            updated, change, saved = await group_new_alerts(tx, self.grouping, self._facts, [a for _, a in created], now)
+            updated, change, saved = await group_new_alerts(tx, self.grouping, self._groups, [a for _, a in created], now)
             created[:] = [(i, a) for (i, _), a in zip(created, updated)]
             grouped = (change, saved, now)
         mine = [Draft(a.seq, "alert.created", alert_staff(a), a.created_at, batch[i].channels) for i, a in created]

@@ -58,7 +58,7 @@ from dispatch.adapters.store_sqlite_sql import (
     USER_CHUNK,
     append_events,
 )
-from dispatch.adapters.grouping_sql import FactsCache, Grouping, group_new_alerts
+from dispatch.adapters.grouping_sql import FactsCache, GroupCache, Grouping, group_new_alerts
 from dispatch.adapters.triage_sql import (
     TriageStore,
     Tx,
@@ -94,7 +94,7 @@ class SqliteStore(TriageStore):
         self._db: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
         self._batcher = AlertBatcher(self._insert_alerts, (sqlite3.DatabaseError,), MAX_ALERT_BATCH)
-        self._facts = FactsCache()  # grouping facts of stored alerts (immutable)
+        self._groups = GroupCache(FactsCache())  # candidate incidents as grouping sees them
 
     # -- lifecycle ----------------------------------------------------------
 
@@ -299,7 +299,7 @@ class SqliteStore(TriageStore):
                 grouped = None
                 if self.grouping is not None:
                     now = utcnow()
-                    updated, change, saved = await group_new_alerts(tx, self.grouping, self._facts, [a for _, a in alerts], now)
+                    updated, change, saved = await group_new_alerts(tx, self.grouping, self._groups, [a for _, a in alerts], now)
                     alerts = [(i, a) for (i, _), a in zip(alerts, updated)]
                     grouped = (change, saved, now)
                 mine = [Draft(a.seq, "alert.created", alert_staff(a), a.created_at, batch[i].channels) for i, a in alerts]

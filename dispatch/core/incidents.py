@@ -101,16 +101,24 @@ def rescore(inc: Incident, policy: Policy, now: datetime) -> Incident:
 
 # -- grouping new alerts -------------------------------------------------------------
 
+def candidate_group(incident: Incident, members: Mapping[int, AlertFacts]) -> Group | None:
+    """The incident as grouping sees it, from its members' facts (None if
+    none is known)."""
+    known = [members[a] for a in incident.alerts if a in members]
+    return Group(incident.id, tuple(known)) if known else None
+
+
 def group(
     alerts: Sequence[Alert],
     candidates: Sequence[Incident],
-    members: Mapping[int, AlertFacts],
+    candidate_groups: Mapping[int, Group],
     policy: Policy,
     now: datetime,
 ) -> Change:
     """Attach each new alert, in (created_at, id) order, to the open incident
     core.grouping.assign picks (every member related to it), or open a new
-    one. `members` holds the grouping facts of the candidates' alerts."""
+    one. `candidate_groups` holds the candidates as grouping sees them
+    (candidate_group), by incident id."""
     pool: dict[int, Incident] = {c.id: c for c in candidates}
     groups: dict[int, Group] = {}
     # groups by their first alert's cell: a group can accept an alert only if
@@ -119,9 +127,9 @@ def group(
     # as scanning them all, without the batch's whole candidate list per alert
     by_cell: dict[str, list[int]] = {}
     for c in candidates:
-        known = [members[a] for a in c.alerts if a in members]
-        if known:
-            g = groups[c.id] = Group(c.id, tuple(known))
+        g = candidate_groups.get(c.id)
+        if g is not None:
+            groups[c.id] = g
             by_cell.setdefault(g.first.cell, []).append(c.id)
     touched: dict[int, Incident] = {}
     out_alerts: list[Alert] = []
