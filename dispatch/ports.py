@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from dispatch.core.changes import Change, Saved, TriageState
 from dispatch.core.model import (
@@ -111,6 +111,10 @@ class Store(Protocol):
         its Change and append the events it renders."""
         ...
     async def get_incident(self, incident_id: int) -> Incident | None: ...
+    async def incident_history(self, incident_ids: Sequence[int]) -> dict[int, tuple[dict[str, Any], ...]]:
+        """Each incident's history, oldest entry first (an Incident read from
+        the store carries none: save() appends what a change adds)."""
+        ...
     async def incident_alerts(self, incident: Incident) -> list[Alert]: ...
     async def list_incidents(self, query: IncidentQuery) -> list[Incident]:
         """By priority, highest first, then oldest first."""

@@ -13,7 +13,7 @@ from typing import Any
 from dispatch.core import incident_ops, stats
 from dispatch.core.changes import Decide, Saved
 from dispatch.core.incidents import Policy, incident_view, unit_view
-from dispatch.core.model import AlertQuery, Incident, IncidentQuery, User, utcnow
+from dispatch.core.model import AlertQuery, Incident, IncidentQuery, User, evolve, utcnow
 from dispatch.core.routing import home_channel
 from dispatch.core.validation import InputError
 from dispatch.core.views import alert_staff
@@ -96,7 +96,8 @@ class Triage:
         if inc is None:
             raise InputError(404, "not_found", f"no incident {incident_id}")
         units = {u.id: u for u in await self.store.list_units()}
-        view = incident_view(inc, utcnow(), units, history=True)
+        history = (await self.store.incident_history([incident_id])).get(incident_id, ())
+        view = incident_view(evolve(inc, history=history), utcnow(), units, history=True)
         details = []
         for alert in await self.store.incident_alerts(inc):
             author = await self.store.user_by_id(alert.author)
@@ -147,9 +148,11 @@ class Triage:
         open_ = await self.store.list_incidents(IncidentQuery(status="open", sector=sector, limit=1000))
         recent = await self.store.list_incidents(IncidentQuery(sector=sector, since=start, limit=1000))
         done = [i for i in recent if i.resolved_at is not None and i.resolved_at >= start]
+        history = await self.store.incident_history(sorted({i.id for i in (*open_, *done)}))
 
         def row(i: Incident) -> dict[str, Any]:
-            return {**incident_view(i, now, units, history=True), "age_s": round((now - i.created_at).total_seconds())}
+            view = incident_view(evolve(i, history=history.get(i.id, ())), now, units, history=True)
+            return {**view, "age_s": round((now - i.created_at).total_seconds())}
 
         return {
             "sector": sector,

@@ -676,3 +676,57 @@ async def test_links_across_event_kinds_and_concurrency(store: Store) -> None:
         assert [dict(e.links)[name] for e in chain] == [0] + [e.seq for e in chain[:-1]]
     assert dict(upd.links) == {"ops": upd.seq - 1} and dict(bev.links)["ops"] == upd.seq
     assert (await store.channel_head("ops")) == bev.seq
+
+
+# -- incident history (append-only since migration 3) ---------------------------
+
+async def test_migration_3_moves_each_incidents_history_to_rows_in_order(
+    db_url: str, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database at version 2 kept each incident's history as a JSON array
+    in its row: after migrating, the same entries come back in order, and a
+    triage write appends after them."""
+    import json
+
+    from dispatch.adapters import migrations
+    from dispatch.core.changes import Change
+    from dispatch.core.model import evolve
+
+    history = {1: [{"at": "2024-05-01T08:30:00Z", "actor": None, "action": "opened", "alert": 7},
+                   {"at": "2024-05-01T08:31:00Z", "actor": 3, "action": "status", "to": "acknowledged", "note": "é"}],
+               2: [],
+               3: [{"at": "2024-05-01T08:32:00Z", "actor": None, "action": "opened", "alert": 9}]}
+    s = make(db_url)
+    await s.connect()
+    try:
+        monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:2])
+        assert await s.migrate() == [1, 2]
+        monkeypatch.undo()
+        for iid, entries in history.items():
+            sql = (
+                "INSERT INTO incidents (id, category, sector, cell, lat, lon, status, priority, pinned, unit_id,"
+                " alerts, authors, vulnerable, escalation, created_at, updated_at, ack_due_at, history)"
+                " VALUES ({}, 'theft', 'centre', 'c', 43.1, 3.0, 'new', 1.0, {}, NULL, '[]', '[]', {}, 0, {}, {}, {}, {})"
+            )
+            args = [iid, False, False, T0, T0, T0, json.dumps(entries)]
+            if backend == "postgres":
+                assert isinstance(s, PostgresStore)
+                await s.pool.execute(sql.format(*(f"${i}" for i in range(1, 8))), *args)
+            else:
+                assert isinstance(s, SqliteStore)
+                async with s._write_tx() as tx:  # noqa: SLF001 -- raw rows of an old schema
+                    await tx.execute(sql.format(*"???????"), iid, 0, 0, tx.ts_in(T0), tx.ts_in(T0), tx.ts_in(T0), args[-1])
+        assert await s.migrate() == [3]
+        got = await s.incident_history([1, 2, 3, 4])
+        assert got == {1: tuple(history[1]), 3: tuple(history[3])}
+        note = {"at": "2024-05-01T08:40:00Z", "actor": 3, "action": "note", "note": "vu"}
+
+        def decide(state: Any) -> Change:
+            inc = state.incidents[1]
+            assert inc.history == ()  # read without it: only what a change adds is written
+            return Change(incidents=(evolve(inc, history=(note,)),))
+
+        await s.triage([1], [], [], decide, T0)
+        assert (await s.incident_history([1]))[1] == (*history[1], note)
+    finally:
+        await s.close()

@@ -27,9 +27,13 @@ from dispatch.core.model import Alert, Event, Incident, IncidentQuery, NewAlert,
 if TYPE_CHECKING:
     from dispatch.adapters.grouping_sql import Grouping
 
+# An incident's history is in incident_history (append-only, migration 3),
+# not in these columns: an Incident read here has history (), and save()
+# appends whatever history a change gives a saved incident. Views that show
+# the history read it with TriageStore.incident_history.
 INCIDENT_COLUMNS = (
     "id, category, sector, cell, lat, lon, status, priority, pinned, unit_id, alerts, authors, vulnerable, "
-    "escalation, created_at, updated_at, ack_due_at, acknowledged_at, resolved_at, history"
+    "escalation, created_at, updated_at, ack_due_at, acknowledged_at, resolved_at"
 )
 UNIT_COLUMNS = "id, name, status, incident_id, updated_at"
 _Q = re.compile(r"\?")
@@ -125,7 +129,6 @@ def incident_from_row(row: Any, tx: Tx) -> Incident:
         vulnerable=bool(row["vulnerable"]), escalation=row["escalation"], created_at=tx.ts_out(row["created_at"]),
         updated_at=tx.ts_out(row["updated_at"]), ack_due_at=tx.ts_out(row["ack_due_at"]),
         acknowledged_at=tx.opt_ts_out(row["acknowledged_at"]), resolved_at=tx.opt_ts_out(row["resolved_at"]),
-        history=tuple(loads(row["history"])),
     )
 
 
@@ -134,7 +137,7 @@ def _incident_values(inc: Incident, tx: Tx) -> list[Any]:
         inc.category, inc.sector, inc.cell, inc.lat, inc.lon, inc.status, inc.priority, inc.pinned, inc.unit_id,
         dumps(list(inc.alerts)), dumps(list(inc.authors)), inc.vulnerable, inc.escalation,
         tx.ts_in(to_utc(inc.created_at)), tx.ts_in(to_utc(inc.updated_at)), tx.ts_in(to_utc(inc.ack_due_at)),
-        tx.opt_ts(inc.acknowledged_at), tx.opt_ts(inc.resolved_at), dumps(list(inc.history)),
+        tx.opt_ts(inc.acknowledged_at), tx.opt_ts(inc.resolved_at),
     ]
 
 
@@ -143,7 +146,9 @@ def unit_from_row(row: Any, tx: Tx) -> Unit:
 
 
 _WRITABLE = INCIDENT_COLUMNS.split(", ")[1:]
-_INSERT_INCIDENT = f"INSERT INTO incidents (id, {', '.join(_WRITABLE)}) VALUES (?, {', '.join('?' * len(_WRITABLE))})"
+_INSERT_INCIDENT = (
+    f"INSERT INTO incidents (id, {', '.join(_WRITABLE)}, history) VALUES (?, {', '.join('?' * len(_WRITABLE))}, '[]')"
+)
 _UPDATE_INCIDENT = f"UPDATE incidents SET {', '.join(f'{c} = ?' for c in _WRITABLE)} WHERE id = ?"
 
 
@@ -156,6 +161,17 @@ async def incidents_by_id(tx: Tx, ids: Sequence[int], lock: bool = False) -> dic
     if lock and tx.pg:
         sql += " FOR UPDATE"
     return {r["id"]: incident_from_row(r, tx) for r in await tx.rows(sql, tx.ids(ids))}
+
+
+async def history_of(tx: Tx, ids: Sequence[int]) -> dict[int, tuple[dict[str, Any], ...]]:
+    """The incidents' histories, oldest entry first."""
+    if not ids:
+        return {}
+    out: dict[int, list[dict[str, Any]]] = {}
+    sql = f"SELECT incident_id, entry FROM incident_history WHERE {tx.in_ids('incident_id')} ORDER BY incident_id, id"
+    for r in await tx.rows(sql, tx.ids(ids)):
+        out.setdefault(r[0], []).append(loads(r[1]))
+    return {i: tuple(h) for i, h in out.items()}
 
 
 async def alerts_by_id(tx: Tx, ids: Sequence[int], lock: bool = False) -> dict[int, Alert]:
@@ -234,6 +250,11 @@ async def save(tx: Tx, change: Change) -> Saved:
     )
     await tx.execute_many(
         _UPDATE_INCIDENT, [[*_incident_values(inc, tx), inc.id] for inc in change.incidents if inc.id > 0]
+    )
+    # incidents are read without their history: what one has here, this change added
+    await tx.execute_many(
+        "INSERT INTO incident_history (incident_id, entry) VALUES (?, ?)",
+        [[real(inc.id), dumps(entry)] for inc in change.incidents for entry in inc.history],
     )
     alerts = {
         a.id: a if a.incident is None or a.incident > 0 else evolve(a, incident=real(a.incident)) for a in change.alerts
@@ -318,6 +339,10 @@ class TriageStore:
     async def get_incident(self, incident_id: int) -> Incident | None:
         async with self._read_tx() as tx:
             return (await incidents_by_id(tx, [incident_id])).get(incident_id)
+
+    async def incident_history(self, incident_ids: Sequence[int]) -> dict[int, tuple[dict[str, Any], ...]]:
+        async with self._read_tx() as tx:
+            return await history_of(tx, incident_ids)
 
     async def incident_alerts(self, incident: Incident) -> list[Alert]:
         async with self._read_tx() as tx:

@@ -199,6 +199,8 @@ class Incident:
     ack_due_at: datetime
     acknowledged_at: datetime | None = None
     resolved_at: datetime | None = None
+    # As read from a store: empty (the history is append-only rows, read
+    # apart for views); what a change adds here is appended when it is saved.
     history: tuple[dict[str, Any], ...] = ()
 
     @property
