@@ -109,7 +109,6 @@ class City:
             self._covers[key] = cover
         return cover
 
-
     def cell_sectors(self, cell: str) -> tuple[frozenset[str], bool]:
         """For an H3 cell (any resolution): the sectors a point of the cell
         may be in (a superset; sector_of decides), and whether a point of it

@@ -19,7 +19,7 @@ from dispatch.core.model import Alert, Incident
 class Grouping:
     """What the store needs from the triage policy to group new alerts in
     the transaction that stores them (so an alert is never seen without its
-    incident). Implemented by dispatch.core.incidents.GroupingPolicy."""
+    incident). Implemented by dispatch.services.StoreGrouping."""
 
     window_s: float
 
