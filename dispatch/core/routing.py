@@ -12,8 +12,8 @@ receives every event of the city (issue 3).
 
 Each event is stored with a row per channel (Store.events_after by channel):
 an alert in a sector and its 500 m disk touch 3.5 channels besides ops on
-average in the demo city,
-where one channel per resolution-7 cell of the sector took ~25."""
+average in the demo city, where one channel per resolution-7 cell of the
+sector took ~25."""
 
 from __future__ import annotations
 
