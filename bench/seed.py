@@ -23,7 +23,7 @@ async def seed_store(url: str, homes: Sequence[tuple[float, float, str | None]],
     """Creates one validated resident per home and a session for each;
     returns their bearer tokens, in the order of `homes`."""
     from dispatch.adapters import open_store
-    from dispatch.auth import hash_password, token_hash
+    from dispatch.usecases.sessions import hash_password, token_hash
     from dispatch.core.model import NewUser, utcnow
 
     store = open_store(url, pool_size)

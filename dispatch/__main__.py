@@ -1,3 +1,3 @@
-from dispatch.cli import main
+from dispatch.cli.main import main
 
 raise SystemExit(main())

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from dispatch.adapters import open_store
-from dispatch.auth import hash_password, token_hash
+from dispatch.usecases.sessions import hash_password, token_hash
 from dispatch.core.model import NewUser, utcnow
 from geo import City
 

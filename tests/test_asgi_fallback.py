@@ -9,7 +9,7 @@ import asyncio
 import orjson
 from starlette.testclient import TestClient
 
-from dispatch.server import create_app
+from dispatch.http.app import create_app
 from dispatch.settings import REPO_ROOT, load_settings, with_overrides
 from geo import load_city
 from tests.e2e import CENTRE

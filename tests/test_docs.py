@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from dispatch.core.events import OPS_TYPES, RESIDENT_MESSAGES
-from dispatch.fastws import CLOSE_TOO_SLOW
+from dispatch.live.frames import CLOSE_TOO_SLOW
 from dispatch.settings import KEYS, REPO_ROOT
 
 def documentation() -> str:

@@ -11,7 +11,7 @@ import textwrap
 
 CHILD = textwrap.dedent("""
     import asyncio, gc, json, sys, time
-    from dispatch import gcpolicy
+    from dispatch.live import gc_policy as gcpolicy
 
     gcpolicy.EVERY_S, gcpolicy.QUIET_S, gcpolicy.AT_LEAST_EVERY_S = 0.2, 0.1, 0.7
     gcpolicy.take_over()

@@ -29,7 +29,7 @@ from dispatch.core.grouping import (
     neighbours,
     related,
 )
-from dispatch.core.triage import DEFAULT_TRIAGE, score
+from dispatch.core.scoring import DEFAULT_TRIAGE, score
 
 PROPS = settings(derandomize=True, deadline=None, database=None, max_examples=300)
 

@@ -14,7 +14,7 @@ import orjson
 
 from dispatch.core.model import Event
 from dispatch.core.routing import OPS
-from dispatch.hub import COALESCE_WITHIN_S, Hub
+from dispatch.live.hub import COALESCE_WITHIN_S, Hub
 
 
 class Recorder:

@@ -16,10 +16,10 @@ from hypothesis import strategies as st
 from test_grouping import PROPS, alert_sets
 
 from dispatch.core.grouping import AlertFacts, group
-from dispatch.core.incidents import candidate_group
-from dispatch.core.incidents import group as group_live
+from dispatch.core.incident_grouping import candidate_group
+from dispatch.core.incident_grouping import group as group_live
 from dispatch.core.model import Alert, Incident
-from dispatch.core.policy import build_policy
+from dispatch.core.triage_policy import build_policy
 
 POLICY, _ = build_policy({})
 

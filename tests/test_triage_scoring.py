@@ -11,7 +11,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from dispatch.core.categories import CATEGORIES
-from dispatch.core.triage import (
+from dispatch.core.scoring import (
     DEFAULT_TRIAGE,
     Score,
     TriageConfig,

@@ -1,6 +1,6 @@
 """Grouping new alerts into incidents inside create_alert's transaction,
 for both stores: the candidate incidents, the facts of their members, the
-write. The decisions are dispatch.core.incidents.group's."""
+write. The decisions are dispatch.core.incident_grouping.group's."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from dispatch.adapters.store_common import to_utc
 from dispatch.adapters.triage_sql import INCIDENT_COLUMNS, Tx, incident_from_row, save
 from dispatch.core.changes import Change, Saved
 from dispatch.core.grouping import AlertFacts, Group
-from dispatch.core.incidents import candidate_group
+from dispatch.core.incident_grouping import candidate_group
 from dispatch.core.lifecycle import OPEN
 from dispatch.core.model import Alert, Incident
 
@@ -19,7 +19,7 @@ from dispatch.core.model import Alert, Incident
 class Grouping:
     """What the store needs from the triage policy to group new alerts in
     the transaction that stores them (so an alert is never seen without its
-    incident). Implemented by dispatch.services.StoreGrouping."""
+    incident). Implemented by dispatch.wiring.StoreGrouping."""
 
     window_s: float
 

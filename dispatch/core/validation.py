@@ -196,7 +196,7 @@ _INCIDENT_PATCH_FIELDS = frozenset({"status", "priority", "unpin", "unit", "note
 
 
 def incident_patch(data: dict[str, Any]) -> Any:
-    from dispatch.core.incident_ops import IncidentPatch
+    from dispatch.core.incident_decisions import IncidentPatch
 
     status, priority, note = _patch_common(data, _INCIDENT_PATCH_FIELDS)
     unpin = False

@@ -12,7 +12,7 @@ import uvicorn
 from dispatch.settings import CONFIG_ENV, Settings
 from geo import SectorFileError, load_city
 
-FAST_WS = "dispatch.fastws:FastWSProtocol"
+FAST_WS = "dispatch.live.frames:FastWSProtocol"
 
 
 class _NoClientAddresses(logging.Filter):
@@ -76,9 +76,9 @@ def serve(settings: Settings, host: str | None, port: int | None, workers: int |
         timeout_graceful_shutdown=5,
     )
     if workers > 1:
-        uvicorn.run("dispatch.server:app_from_env", factory=True, workers=workers, **common)  # type: ignore[arg-type]
+        uvicorn.run("dispatch.http.app:app_from_env", factory=True, workers=workers, **common)  # type: ignore[arg-type]
     else:
-        from dispatch.server import create_app
+        from dispatch.http.app import create_app
 
         uvicorn.run(create_app(settings, tune_gc=True), **common)  # type: ignore[arg-type]
     return 0

@@ -22,7 +22,7 @@ import orjson
 from dispatch.core.model import Event, iso
 from dispatch.ports import Bus, Store
 
-log = logging.getLogger("dispatch.sequencer")
+log = logging.getLogger("dispatch.live.sequencer")
 
 # How long a channel may stay without listeners before we unsubscribe:
 # reconnecting clients come back within seconds.

@@ -6,7 +6,7 @@ connection costs about half of a raw `transport.write` per frame (45k vs
 0.6 x floor target. We keep uvicorn's sans-I/O protocol for the handshake,
 pings and close, and add one ASGI extension that gives our endpoint the
 protocol object, so the hub can write one prebuilt frame to many transports.
-permessage-deflate is off on purpose (see dispatch.cli): alert frames are a
+permessage-deflate is off on purpose (see dispatch.cli.main): alert frames are a
 few hundred bytes, and a deflate context costs tens of KiB per connection."""
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from typing import Any
 
 from dispatch.core import lifecycle
 from dispatch.core.changes import Change, Decide, EventSpec, Saved, TriageState
-from dispatch.core.incidents import REPORTER_STATUS, Policy, _entry, incident_view, is_overdue, rescore
+from dispatch.core.incident_grouping import REPORTER_STATUS, Policy, _entry, incident_view, is_overdue, rescore
 from dispatch.core.model import Alert, Incident, Unit, iso
 from dispatch.core.routing import OPS
 from dispatch.core.validation import InputError

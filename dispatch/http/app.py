@@ -16,14 +16,15 @@ from starlette.responses import Response
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
-from dispatch import gcpolicy, pages, routes_api, routes_triage, routes_ws
+from dispatch.http import api, incidents, pages, streams
+from dispatch.http.pages import WEB
+from dispatch.live import gc_policy
 from dispatch.core.validation import InputError
-from dispatch.http_util import JSON, error_response
-from dispatch.services import start_services
+from dispatch.http.requests import JSON, error_response
+from dispatch.wiring import start_services
 from dispatch.settings import Settings, load_settings
 
 log = logging.getLogger("dispatch")
-WEB = Path(__file__).resolve().parent.parent / "web"
 
 
 async def _input_error(request: Request, exc: Exception) -> Response:
@@ -52,10 +53,10 @@ def create_app(settings: Settings | None = None, *, tune_gc: bool = False) -> St
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.svc = await start_services(settings)
         collector = None
-        if tune_gc:  # see dispatch/gcpolicy.py
-            gcpolicy.take_over()
+        if tune_gc:  # see dispatch/gc_policy.py
+            gc_policy.take_over()
             hub = app.state.svc.hub
-            collector = asyncio.get_running_loop().create_task(gcpolicy.run(lambda: hub.last_write))
+            collector = asyncio.get_running_loop().create_task(gc_policy.run(lambda: hub.last_write))
         try:
             yield
         finally:
@@ -65,9 +66,9 @@ def create_app(settings: Settings | None = None, *, tune_gc: bool = False) -> St
 
     app = Starlette(
         routes=[
-            *routes_api.routes,
-            *routes_triage.routes,
-            *routes_ws.routes,
+            *api.routes,
+            *incidents.routes,
+            *streams.routes,
             *pages.routes,
             Mount("/static", StaticFiles(directory=WEB / "static"), name="static"),
             Mount("/vendor/leaflet", StaticFiles(directory=xstatic.pkg.leaflet.BASE_DIR), name="leaflet"),

@@ -19,7 +19,7 @@ from dispatch.core.events import OPS_TYPES, RESIDENT_MESSAGES, resident_view
 from dispatch.core.model import Event
 from dispatch.core.routing import OPS, home_channel
 
-log = logging.getLogger("dispatch.hub")
+log = logging.getLogger("dispatch.live.hub")
 
 
 # Events closer together than this are written together (Hub._schedule).

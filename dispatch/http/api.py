@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from dispatch.auth import COOKIE
+from dispatch.usecases.sessions import COOKIE
 from dispatch.core.categories import CATEGORIES
 from dispatch.core.lifecycle import STATUSES
 from dispatch.core.model import (
@@ -26,7 +26,7 @@ from dispatch.core.validation import (
     login_input,
 )
 from dispatch.core.views import alert_staff
-from dispatch.http_util import JSON, check_query, principal, read_json
+from dispatch.http.requests import JSON, check_query, principal, read_json
 
 ANYONE = ROLES
 

@@ -64,10 +64,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.config:
         os.environ[CONFIG_ENV] = str(settings.config_path)
     if args.command == "serve":
-        from dispatch.run import serve
+        from dispatch.cli.serve import serve
 
         return serve(settings, host=args.host, port=args.port, workers=args.workers)
-    from dispatch import commands
+    from dispatch.cli import accounts as commands
 
     if args.command == "migrate":
         return asyncio.run(commands.migrate(settings))
@@ -78,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "unit" and args.unit_command == "add":
         return asyncio.run(commands.unit_add(settings, args.name))
     if args.command == "simulate":
-        from dispatch.simulate import simulate
+        from dispatch.cli.simulate import simulate
 
         return asyncio.run(simulate(settings, args.url, args.residents, args.rate, args.duration, args.seed))
     return 2

@@ -30,13 +30,15 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from dispatch import routes_api
+from dispatch.http import api
 from dispatch.core.lifecycle import OPEN
 from dispatch.core.model import ROLES, STAFF_ROLES, AlertQuery
 from dispatch.core.validation import InputError
-from dispatch.http_util import JSON, check_query, principal
+from dispatch.settings import REPO_ROOT
+from dispatch.http.requests import JSON, check_query, principal
 
-WEB = Path(__file__).resolve().parent.parent / "web"
+# templates and static files, beside the package in the repository
+WEB = REPO_ROOT / "web"
 _env = Environment(loader=FileSystemLoader(WEB / "templates"), autoescape=select_autoescape(["html"]))
 
 # Resolutions the maps use (web/static/map.js resForZoom): 6 (city overview)
@@ -162,7 +164,7 @@ async def session(request: Request) -> Response:
     opens on its login form is normal, and Chromium logs every 4xx answer as
     a console error, which would bury real ones."""
     try:
-        return await routes_api.me(request)
+        return await api.me(request)
     except InputError as exc:
         if exc.status == 401:
             return JSON(None, headers={"cache-control": "no-store"})

@@ -12,7 +12,7 @@ from dispatch.core.categories import CATEGORIES
 from dispatch.core.lifecycle import STATUSES
 from dispatch.core.model import OPERATOR_ROLES, STAFF_ROLES, IncidentQuery, utcnow
 from dispatch.core.validation import InputError, id_list, incident_patch, unit_input, unit_status_input
-from dispatch.http_util import JSON, check_query, principal, read_json
+from dispatch.http.requests import JSON, check_query, principal, read_json
 
 SUPERVISORS = frozenset({"supervisor", "admin"})
 

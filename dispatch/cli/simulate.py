@@ -14,8 +14,8 @@ import time
 
 import httpx
 
-from dispatch.auth import hash_password
-from dispatch.commands import opened_store
+from dispatch.usecases.sessions import hash_password
+from dispatch.cli.accounts import opened_store
 from dispatch.core.categories import CATEGORIES
 from dispatch.core.model import NewUser
 from dispatch.settings import Settings

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dispatch.adapters import open_store
-from dispatch.auth import hash_password
+from dispatch.usecases.sessions import hash_password
 from dispatch.core.model import RESIDENT_ROLES, ROLES, NewUser
 from dispatch.ports import DuplicateEmail, Store
 from dispatch.settings import Settings

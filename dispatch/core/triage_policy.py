@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from dispatch.core import grouping, triage
-from dispatch.core.incidents import Policy
+from dispatch.core import grouping, scoring as triage
+from dispatch.core.incident_grouping import Policy
 from dispatch.core.model import Incident
 
 def build_policy(raw: Mapping[str, Any]) -> tuple[Policy, triage.TriageConfig]:

@@ -10,15 +10,15 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from dispatch.core import incident_ops, stats
+from dispatch.core import incident_decisions, stats
 from dispatch.core.changes import Decide, Saved
-from dispatch.core.incidents import Policy, incident_view, unit_view
+from dispatch.core.incident_grouping import Policy, incident_view, unit_view
 from dispatch.core.model import AlertQuery, Incident, IncidentQuery, User, evolve, utcnow
 from dispatch.core.routing import home_channel
 from dispatch.core.validation import InputError
 from dispatch.core.views import alert_staff
 from dispatch.ports import Store
-from dispatch.sequencer import Sequencer
+from dispatch.live.sequencer import Sequencer
 
 log = logging.getLogger("dispatch.triage")
 
@@ -61,28 +61,28 @@ class Triage:
         return authors
 
     # operators ----------------------------------------------------------------
-    async def patch(self, actor: User, incident_id: int, patch: incident_ops.IncidentPatch) -> dict[str, Any]:
+    async def patch(self, actor: User, incident_id: int, patch: incident_decisions.IncidentPatch) -> dict[str, Any]:
         homes = await self._homes(await self._authors_of([incident_id]))
         units = [patch.unit] if patch.unit is not None else []
-        decide = incident_ops.patch(incident_id, actor.id, patch, self.policy, homes)
+        decide = incident_decisions.patch(incident_id, actor.id, patch, self.policy, homes)
         saved = await self._run([incident_id], [], units, decide)
         return incident_view(saved.incidents[incident_id], utcnow(), saved.units)
 
     async def merge(self, actor: User, target: int, others: Sequence[int]) -> dict[str, Any]:
         ids = [target, *others]
         homes = await self._homes(await self._authors_of(ids))
-        saved = await self._run(ids, [], [], incident_ops.merge(target, others, actor.id, self.policy, homes))
+        saved = await self._run(ids, [], [], incident_decisions.merge(target, others, actor.id, self.policy, homes))
         return incident_view(saved.incidents[target], utcnow(), saved.units)
 
     async def split(self, actor: User, incident_id: int, alert_ids: Sequence[int]) -> dict[str, Any]:
         homes = await self._homes(await self._authors_of([incident_id]))
-        saved = await self._run([incident_id], [], [], incident_ops.split(incident_id, alert_ids, actor.id, self.policy, homes))
+        saved = await self._run([incident_id], [], [], incident_decisions.split(incident_id, alert_ids, actor.id, self.policy, homes))
         return incident_view(saved.incidents[saved.ids[-1]], utcnow(), saved.units)
 
     async def patch_alert(self, actor: User, alert_id: int, patch: Any) -> dict[str, Any]:
         alert = await self.store.get_alert(alert_id)
         homes = await self._homes([alert.author]) if alert is not None else {}
-        saved = await self._run([], [alert_id], [], incident_ops.patch_alert(alert_id, actor.id, patch, homes))
+        saved = await self._run([], [alert_id], [], incident_decisions.patch_alert(alert_id, actor.id, patch, homes))
         return alert_staff(saved.alerts[alert_id])
 
     # reads ----------------------------------------------------------------------
@@ -178,10 +178,10 @@ class Triage:
         due = [
             iid
             for iid, category, created, level in await self.store.overdue_incidents(now, self.policy.max_escalation)
-            if incident_ops.level_at(category, created, now, self.policy) > level
+            if incident_decisions.level_at(category, created, now, self.policy) > level
         ]
         if due:
-            await self._run(due, [], [], incident_ops.escalate(due, self.policy))
+            await self._run(due, [], [], incident_decisions.escalate(due, self.policy))
 
     async def _escalate_forever(self) -> None:
         while True:

@@ -9,7 +9,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from dispatch.auth import credentials, origin_allowed, require_role
+from dispatch.usecases.sessions import credentials, origin_allowed, require_role
 from dispatch.core.model import User
 from dispatch.core.validation import MAX_BODY, InputError, parse_json_object
 

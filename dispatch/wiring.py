@@ -10,18 +10,18 @@ from datetime import datetime
 
 from dispatch.adapters import open_bus, open_store
 from dispatch.adapters.grouping_sql import Grouping
-from dispatch.core import incidents
+from dispatch.core import incident_grouping
 from dispatch.core.changes import Change
 from dispatch.core.grouping import Group
-from dispatch.core.incidents import Policy
+from dispatch.core.incident_grouping import Policy
 from dispatch.core.model import Alert, Incident
-from dispatch.core.policy import build_policy
-from dispatch.triage_service import Triage
-from dispatch.auth import Sessions
-from dispatch.hub import Hub
+from dispatch.core.triage_policy import build_policy
+from dispatch.usecases.incidents import Triage
+from dispatch.usecases.sessions import Sessions
+from dispatch.live.hub import Hub
 from dispatch.ports import Bus, Store
-from dispatch.sequencer import Sequencer
-from dispatch.service import Dispatch
+from dispatch.live.sequencer import Sequencer
+from dispatch.usecases.alerts import Dispatch
 from dispatch.settings import Settings
 from geo import City, load_city
 
@@ -80,7 +80,7 @@ class StoreGrouping(Grouping):
     def group(
         self, alerts: Sequence[Alert], candidates: Sequence[Incident], groups: Mapping[int, Group], now: datetime
     ) -> Change:
-        return incidents.group(alerts, candidates, groups, self.policy, now)
+        return incident_grouping.group(alerts, candidates, groups, self.policy, now)
 
 
 async def start_services(settings: Settings) -> Services:
