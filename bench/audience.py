@@ -48,8 +48,16 @@ def _rate(fn: Callable[[int], object], queries: int, budget_s: float) -> float:
     return done / (time.perf_counter() - t0)
 
 
-def run_size(city: City, homes: int, queries: int = 200, budget_s: float = 3.0, check: int = 20,
-             radius_m: float = 500.0, redis_url: str | None = "redis://127.0.0.1:6379/0", seed: int = 7) -> dict[str, Any]:
+def run_size(
+    city: City,
+    homes: int,
+    queries: int = 200,
+    budget_s: float = 3.0,
+    check: int = 20,
+    radius_m: float = 500.0,
+    redis_url: str | None = "redis://127.0.0.1:6379/0",
+    seed: int = 7,
+) -> dict[str, Any]:
     from dispatch.core.audience import HomeIndex
 
     rng = np.random.default_rng(seed)
@@ -110,8 +118,9 @@ def run_size(city: City, homes: int, queries: int = 200, budget_s: float = 3.0, 
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m bench.audience", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog="python -m bench.audience", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--quick", action="store_true", help="10k and 100k homes, short timings")
     ap.add_argument("--json", metavar="PATH")
     ap.add_argument("--sizes", help="comma-separated home counts (default 10000,100000,1000000)")
@@ -125,33 +134,77 @@ def main(argv: list[str] | None = None) -> int:
     bar = progress(len(sizes), "audience")
     for n in sizes:
         bar.set_postfix_str(f"{n:,} homes")
-        rows.append(run_size(city, n, queries=300 if a.quick else 2000, budget_s=budget,
-                             check=10 if a.quick else 20, radius_m=a.radius_m, redis_url=a.redis or None))
+        rows.append(
+            run_size(
+                city,
+                n,
+                queries=300 if a.quick else 2000,
+                budget_s=budget,
+                check=10 if a.quick else 20,
+                radius_m=a.radius_m,
+                redis_url=a.redis or None,
+            )
+        )
         bar.update(1)
     bar.close()
-    print("## Audience of one alert (radius {:.0f} m + its sector)\n".format(a.radius_m))
-    print(markdown_table(rows, [
-        ("homes", "homes"), ("mean_audience", "mean audience"), ("ours_per_s", "ours /s"), ("scan_per_s", "NumPy scan /s"),
-        ("geosearch_per_s", "GEOSEARCH /s"), ("x_scan", "x scan"), ("x_geosearch", "x GEOSEARCH"),
-        ("agree", "agree"), ("band_excluded", "band excluded"), ("ours_build_s", "index build s"),
-    ]))
+    print(f"## Audience of one alert (radius {a.radius_m:.0f} m + its sector)\n")
+    print(
+        markdown_table(
+            rows,
+            [
+                ("homes", "homes"),
+                ("mean_audience", "mean audience"),
+                ("ours_per_s", "ours /s"),
+                ("scan_per_s", "NumPy scan /s"),
+                ("geosearch_per_s", "GEOSEARCH /s"),
+                ("x_scan", "x scan"),
+                ("x_geosearch", "x GEOSEARCH"),
+                ("agree", "agree"),
+                ("band_excluded", "band excluded"),
+                ("ours_build_s", "index build s"),
+            ],
+        )
+    )
     head = next((r for r in rows if r["homes"] == TARGET_HOMES), rows[-1])
     verdicts = [
-        {"target": f"ours >= 20 x NumPy scan at {head['homes']:,} homes", "value": head["x_scan"], "met": head["x_scan"] >= 20},
-        {"target": f"ours >= 10 x GEOSEARCH at {head['homes']:,} homes", "value": head["x_geosearch"],
-         "met": head["x_geosearch"] >= 10},
+        {
+            "target": f"ours >= 20 x NumPy scan at {head['homes']:,} homes",
+            "value": head["x_scan"],
+            "met": head["x_scan"] >= 20,
+        },
+        {
+            "target": f"ours >= 10 x GEOSEARCH at {head['homes']:,} homes",
+            "value": head["x_geosearch"],
+            "met": head["x_geosearch"] >= 10,
+        },
         {"target": "agree", "value": head["agree"], "met": bool(head["agree"])},
     ]
     print("\n## Targets\n")
     print(markdown_table(verdicts, [("target", "target"), ("value", "measured"), ("met", "met")]))
-    plot = lines(name("audience", a.quick), "alert audiences computed per second", "resident homes", "audiences/s",
-                 {m: [(r["homes"], r.get(f"{m}_per_s", float("nan"))) for r in rows] for m in ("ours", "scan", "geosearch")},
-                 logx=True, logy=True)
+    plot = lines(
+        name("audience", a.quick),
+        "alert audiences computed per second",
+        "resident homes",
+        "audiences/s",
+        {m: [(r["homes"], r.get(f"{m}_per_s", float("nan"))) for r in rows] for m in ("ours", "scan", "geosearch")},
+        logx=True,
+        logy=True,
+    )
     print(f"\nplot: {plot}")
-    doc = {"bench": "audience", "quick": a.quick, "homes": head["homes"], "ours_per_s": head["ours_per_s"],
-           "scan_per_s": head["scan_per_s"], "geosearch_per_s": head.get("geosearch_per_s"),
-           "agree": all(r["agree"] for r in rows), "ours_over_scan": head["x_scan"],
-           "ours_over_geosearch": head["x_geosearch"], "targets": verdicts, "sizes": rows, "plots": [str(plot)]}
+    doc = {
+        "bench": "audience",
+        "quick": a.quick,
+        "homes": head["homes"],
+        "ours_per_s": head["ours_per_s"],
+        "scan_per_s": head["scan_per_s"],
+        "geosearch_per_s": head.get("geosearch_per_s"),
+        "agree": all(r["agree"] for r in rows),
+        "ours_over_scan": head["x_scan"],
+        "ours_over_geosearch": head["x_geosearch"],
+        "targets": verdicts,
+        "sizes": rows,
+        "plots": [str(plot)],
+    }
     write_json(a.json, doc)
     return 0 if doc["agree"] else 1
 

@@ -142,8 +142,15 @@ class Client:
             raise
         return proto
 
-    async def connect(self, host: str, port: int, path: str, conns: list[tuple[int, dict[str, str]]],
-                      concurrency: int = 128, timeout: float = 30.0) -> dict[str, Any]:
+    async def connect(
+        self,
+        host: str,
+        port: int,
+        path: str,
+        conns: list[tuple[int, dict[str, str]]],
+        concurrency: int = 128,
+        timeout: float = 30.0,
+    ) -> dict[str, Any]:
         # Bounded concurrency: a burst of thousands of SYNs overflows the
         # listen backlog and turns into 1 s / 3 s SYN retransmits.
         t0 = time.monotonic()
@@ -158,8 +165,12 @@ class Client:
                     errors[f"{type(exc).__name__}: {exc}"[:120]] += 1
 
         await asyncio.gather(*(one(i, h) for i, h in conns))
-        return {"ok": len(self.conns), "failed": sum(errors.values()), "errors": dict(errors.most_common(3)),
-                "seconds": time.monotonic() - t0}
+        return {
+            "ok": len(self.conns),
+            "failed": sum(errors.values()),
+            "errors": dict(errors.most_common(3)),
+            "seconds": time.monotonic() - t0,
+        }
 
     async def wait(self, ids: list[int], key: str, timeout: float) -> dict[int, tuple[int, int, int, float]]:
         """For each alert id: (intended received, intended, unintended received,
@@ -216,7 +227,12 @@ class Client:
         if cmd == "cpu":
             return cpu_now()
         if cmd == "status":
-            return {"open": len(self.conns), "lost": self.rec.lost, "closes": dict(self.rec.closes), "frames": self.rec.frames}
+            return {
+                "open": len(self.conns),
+                "lost": self.rec.lost,
+                "closes": dict(self.rec.closes),
+                "frames": self.rec.frames,
+            }
         if cmd == "reset":
             self.rec.arrivals.clear()
             return True

@@ -59,8 +59,9 @@ class ClientPool:
     async def same(self, cmd: str, *args: Any) -> list[Any]:
         return await self.call([(cmd, args)] * self.procs)
 
-    async def connect(self, host: str, port: int, path: str, headers: Sequence[dict[str, str]],
-                      concurrency: int = 128) -> dict[str, Any]:
+    async def connect(
+        self, host: str, port: int, path: str, headers: Sequence[dict[str, str]], concurrency: int = 128
+    ) -> dict[str, Any]:
         """Opens len(headers) connections; connection i carries headers[i]."""
         parts: list[list[tuple[int, dict[str, str]]]] = [[] for _ in range(self.procs)]
         for i, h in enumerate(headers):
@@ -70,8 +71,12 @@ class ClientPool:
         for r in res:
             for e, n in r["errors"].items():
                 errors[e] = errors.get(e, 0) + n
-        return {"ok": sum(r["ok"] for r in res), "failed": sum(r["failed"] for r in res), "errors": errors,
-                "seconds": max(r["seconds"] for r in res)}
+        return {
+            "ok": sum(r["ok"] for r in res),
+            "failed": sum(r["failed"] for r in res),
+            "errors": errors,
+            "seconds": max(r["seconds"] for r in res),
+        }
 
     async def expect(self, key: str, idxs: set[int] | range) -> None:
         parts: list[list[int]] = [[] for _ in range(self.procs)]

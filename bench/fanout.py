@@ -45,8 +45,9 @@ def max_subscribers() -> int:
 
 
 def _args(argv: list[str] | None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(prog="python -m bench.fanout", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog="python -m bench.fanout", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--quick", action="store_true", help="one small size, few rounds: under a minute")
     ap.add_argument("--json", metavar="PATH")
     ap.add_argument("--sizes", help="comma-separated subscriber counts; 'max' = fd hard limit - 1000")
@@ -56,8 +57,12 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--radius-rounds", type=int, help="radius alerts per target and size")
     ap.add_argument("--burst-deliveries", type=int, help="burst size in deliveries (alerts = this / N)")
     ap.add_argument("--bursts", type=int, help="bursts per target and size; the best counts (default 3, quick 2)")
-    ap.add_argument("--profile", type=Path, metavar="DIR",
-                    help="run ours under py-spy and summarise where its CPU goes (slows it down)")
+    ap.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="run ours under py-spy and summarise where its CPU goes (slows it down)",
+    )
     ap.add_argument("--sector", default="est", help="the sector every subscriber lives in")
     ap.add_argument("--radius-m", type=float, default=500.0)
     ap.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432")
@@ -79,8 +84,16 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     return a
 
 
-async def _ours(name: str, url: str, homes: list[tuple[float, float, str | None]], tag: str,
-                bus: str, workers: int, radius: float, prefix: str | None) -> Target:
+async def _ours(
+    name: str,
+    url: str,
+    homes: list[tuple[float, float, str | None]],
+    tag: str,
+    bus: str,
+    workers: int,
+    radius: float,
+    prefix: str | None,
+) -> Target:
     tokens = await seed_store(url, homes, tag)
     env = {"DISPATCH_BUS_PREFIX": prefix} if prefix else None
 
@@ -115,8 +128,9 @@ async def run(a: argparse.Namespace) -> dict[str, Any]:
                 if name == "floor":
                     targets.append(Target("floor", "floor", lambda p, d, _: start_floor(p, d), None, None))
                 elif name == "ours-embedded":
-                    t = await _ours(name, f"sqlite:///{tmp / 'embedded.sqlite3'}", homes, run_tag, "memory://",
-                                    1, a.radius_m, None)
+                    t = await _ours(
+                        name, f"sqlite:///{tmp / 'embedded.sqlite3'}", homes, run_tag, "memory://", 1, a.radius_m, None
+                    )
                     embedded_tokens = list(t.tokens or [])
                     targets.append(t)
                 elif name.startswith("ours-pg"):
@@ -125,8 +139,16 @@ async def run(a: argparse.Namespace) -> dict[str, Any]:
                         await pg.create()
                         pg_seeded = await _ours(name, pg.url, homes, run_tag, a.redis, 1, a.radius_m, prefix)
                     workers = 2 if name.endswith("2w") else 1
-                    targets.append(Target(name, "ours", _pg_start(name, pg.url, a, workers, prefix),
-                                          pg_seeded.tokens, pg_seeded.author, workers))
+                    targets.append(
+                        Target(
+                            name,
+                            "ours",
+                            _pg_start(name, pg.url, a, workers, prefix),
+                            pg_seeded.tokens,
+                            pg_seeded.author,
+                            workers,
+                        )
+                    )
             except Exception as exc:  # the product may not run yet: measure the rest, say why
                 notes.append(f"{name}: could not prepare: {type(exc).__name__}: {exc}")
                 log(notes[-1])
@@ -134,8 +156,10 @@ async def run(a: argparse.Namespace) -> dict[str, Any]:
             tokens = embedded_tokens or [uuid.uuid4().hex for _ in range(top)]
             homes_path = tmp / "naive-homes.json"
             homes_path.write_text(json.dumps({tok: list(h) for tok, h in zip(tokens, homes)}))
-            targets.insert(min(1, len(targets)), Target("naive", "naive", _naive_start(homes_path, a, "auto", "naive"),
-                                                        tokens, None))
+            targets.insert(
+                min(1, len(targets)),
+                Target("naive", "naive", _naive_start(homes_path, a, "auto", "naive"), tokens, None),
+            )
         pool = ClientPool(a.procs)
         per_size = sum(a.rounds + (0 if t.kind == "floor" else a.radius_rounds) + 1 for t in targets)
         steps = len(a.sizes) * per_size
@@ -179,7 +203,9 @@ def _naive_start(homes_path: Path, a: argparse.Namespace, ws: str, name: str) ->
 
 def _pg_start(name: str, url: str, a: argparse.Namespace, workers: int, prefix: str) -> Any:
     def start(port: int, log_dir: Path, profile: Path | None) -> Any:
-        return start_ours(name, port, log_dir, url, a.redis, workers, a.radius_m, {"DISPATCH_BUS_PREFIX": prefix}, profile)
+        return start_ours(
+            name, port, log_dir, url, a.redis, workers, a.radius_m, {"DISPATCH_BUS_PREFIX": prefix}, profile
+        )
 
     return start
 

@@ -76,8 +76,15 @@ class Poster:
         self.conns = [await HttpConn.open(HOST, port) for _ in range(n)]
 
 
-async def _rounds(pool: ClientPool, poster: Poster, layout: Layout, n: int, alerts: list[Alert],
-                  timeout: float, on_round: Callable[[], None]) -> dict[str, Any]:
+async def _rounds(
+    pool: ClientPool,
+    poster: Poster,
+    layout: Layout,
+    n: int,
+    alerts: list[Alert],
+    timeout: float,
+    on_round: Callable[[], None],
+) -> dict[str, Any]:
     """Sequential alerts, each waited for until its last recipient has it."""
     lat: list[float] = []
     post: list[float] = []
@@ -98,8 +105,13 @@ async def _rounds(pool: ClientPool, poster: Poster, layout: Layout, n: int, aler
             lat.append(res["t_last"] - t0)
         on_round()
         await asyncio.sleep(0.01)  # let the server finish its own bookkeeping
-    out: dict[str, Any] = {**summary_ms(lat), "post_p50_ms": summary_ms(post)["p50_ms"], "incomplete": incomplete,
-           "extra": extra, "mean_audience": audience / max(1, len(alerts))}
+    out: dict[str, Any] = {
+        **summary_ms(lat),
+        "post_p50_ms": summary_ms(post)["p50_ms"],
+        "incomplete": incomplete,
+        "extra": extra,
+        "mean_audience": audience / max(1, len(alerts)),
+    }
     out["latencies_ms"] = [x * 1e3 for x in lat]
     return out
 
@@ -143,8 +155,9 @@ async def _burst(pool: ClientPool, poster: Poster, srv: Server, alerts: list[Ale
     }
 
 
-async def measure(target: Target, n: int, pool: ClientPool, layout: Layout, plan: Plan,
-                  on_round: Callable[[], None] = lambda: None) -> dict[str, Any]:
+async def measure(
+    target: Target, n: int, pool: ClientPool, layout: Layout, plan: Plan, on_round: Callable[[], None] = lambda: None
+) -> dict[str, Any]:
     port = free_port()
     spy = None
     if plan.profile_dir is not None and target.kind == "ours":
@@ -176,7 +189,9 @@ async def measure(target: Target, n: int, pool: ClientPool, layout: Layout, plan
             burst_alerts = (plan.sector_alerts * (k // len(plan.sector_alerts) + 1))[:k]
             timeout = min(180.0, max(20.0, k * n / 4000))
             bursts = [await _burst(pool, poster, srv, burst_alerts, timeout) for _ in range(plan.bursts)]
-            best = max(bursts, key=lambda b: b["deliveries_per_s"] if b["deliveries_per_s"] == b["deliveries_per_s"] else -1)
+            best = max(
+                bursts, key=lambda b: b["deliveries_per_s"] if b["deliveries_per_s"] == b["deliveries_per_s"] else -1
+            )
             row.update(best)
             row["burst_rates"] = [b["deliveries_per_s"] for b in bursts]
             row["missing"] = sum(b["missing"] for b in bursts)

@@ -105,8 +105,9 @@ class FloorProtocol(asyncio.Protocol):
         self.transport.write(head.encode() + body)  # type: ignore[union-attr]
 
 
-async def serve(host: str, port: int, ready: asyncio.Future[int] | None = None,
-                stop: asyncio.Event | None = None) -> FloorServer:
+async def serve(
+    host: str, port: int, ready: asyncio.Future[int] | None = None, stop: asyncio.Event | None = None
+) -> FloorServer:
     """Runs until `stop` is set (or forever). In-process use is for tests."""
     loop = asyncio.get_running_loop()
     state = FloorServer()

@@ -49,8 +49,16 @@ class GeoBaseline:
 
     def audience(self, lat: float, lon: float, sector: str | None, radius_m: float) -> set[bytes]:
         pipe = self.r.pipeline(transaction=False)
-        pipe.execute_command("GEOSEARCH", self.geo_key, "FROMLONLAT", lon, lat, "BYRADIUS",  # type: ignore[no-untyped-call]
-                             radius_m + margin_m(radius_m), "m")
+        pipe.execute_command(
+            "GEOSEARCH",
+            self.geo_key,
+            "FROMLONLAT",
+            lon,
+            lat,
+            "BYRADIUS",  # type: ignore[no-untyped-call]
+            radius_m + margin_m(radius_m),
+            "m",
+        )
         pipe.smembers(f"{self.prefix}:sector:{sector}")
         near, in_sector = pipe.execute()
         if near:

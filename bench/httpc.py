@@ -44,13 +44,15 @@ class HttpConn:
         body = await self.reader.readexactly(size) if size else b""
         return status, body
 
-    async def request(self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None,
-                      timeout: float = 30.0) -> tuple[int, bytes]:
+    async def request(
+        self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None, timeout: float = 30.0
+    ) -> tuple[int, bytes]:
         self.send(method, path, body, headers)
         return await asyncio.wait_for(self.read_response(), timeout)
 
-    async def json(self, method: str, path: str, doc: Any = None, headers: dict[str, str] | None = None,
-                   timeout: float = 30.0) -> tuple[int, Any]:
+    async def json(
+        self, method: str, path: str, doc: Any = None, headers: dict[str, str] | None = None, timeout: float = 30.0
+    ) -> tuple[int, Any]:
         status, body = await self.request(method, path, orjson.dumps(doc) if doc is not None else b"", headers, timeout)
         return status, (orjson.loads(body) if body else None)
 
@@ -63,12 +65,12 @@ async def healthy(host: str, port: int) -> bool:
         conn = await HttpConn.open(host, port, timeout=1.0)
     except OSError:
         return False
-    except asyncio.TimeoutError:
+    except TimeoutError:
         return False
     try:
         status, _ = await conn.request("GET", "/healthz", timeout=5.0)
         return status == 200
-    except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, ValueError):
+    except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError):
         return False
     finally:
         conn.close()

@@ -41,8 +41,15 @@ TARGET = ("postgresql", 64)  # closed loop: >= 1,000 accepted/s
 OPEN_TARGET = ("postgresql", 64, 1000)  # open loop, 1,000/s offered over 64 connections: p99 <= 50 ms
 
 
-def _load(srv: Server, tokens: list[str], points: list[tuple[float, float]], conc: int, procs: int,
-          duration: float, rate: int | None = None) -> dict[str, Any]:
+def _load(
+    srv: Server,
+    tokens: list[str],
+    points: list[tuple[float, float]],
+    conc: int,
+    procs: int,
+    duration: float,
+    rate: int | None = None,
+) -> dict[str, Any]:
     """rate None: closed loop; else the open loop, `rate` requests/s in all over
     the `conc` connections, each sending every conc / rate s, the connections'
     phases spread evenly over that interval (by global index, across processes)."""
@@ -53,8 +60,9 @@ def _load(srv: Server, tokens: list[str], points: list[tuple[float, float]], con
         mine = [tokens[g] for g in lanes]
         schedule = None if rate is None else (conc / rate, [g / rate for g in lanes])
         parent, child = ctx.Pipe()
-        p = ctx.Process(target=loadgen.main, daemon=True,
-                        args=(child, HOST, srv.port, mine, points, duration, 200_000, schedule))
+        p = ctx.Process(
+            target=loadgen.main, daemon=True, args=(child, HOST, srv.port, mine, points, duration, 200_000, schedule)
+        )
         p.start()
         child.close()
         pipes.append(parent)
@@ -93,13 +101,17 @@ def _load(srv: Server, tokens: list[str], points: list[tuple[float, float]], con
         status.update({int(code): n for code, n in r["status"].items()})
         errors.update(r["errors"])
     accepted = sum(r["accepted"] for r in results)  # 201s answered inside the window
-    paced = {} if rate is None else {
-        "rate": rate,
-        "offered_per_s": sum(r["scheduled"] for r in results) / duration,
-        "late_sends": sum(r["late"] for r in results),
-        # scheduled in the window, not answered by its end (awaited GRACE_S more: latencies kept)
-        "outstanding": sum(r["outstanding"] for r in results),
-    }
+    paced = (
+        {}
+        if rate is None
+        else {
+            "rate": rate,
+            "offered_per_s": sum(r["scheduled"] for r in results) / duration,
+            "late_sends": sum(r["late"] for r in results),
+            # scheduled in the window, not answered by its end (awaited GRACE_S more: latencies kept)
+            "outstanding": sum(r["outstanding"] for r in results),
+        }
+    )
     return {
         "concurrency": conc,
         **paced,
@@ -116,8 +128,14 @@ def _load(srv: Server, tokens: list[str], points: list[tuple[float, float]], con
     }
 
 
-async def _prepare(store: str, tmp: Path, a: argparse.Namespace, homes: Sequence[tuple[float, float, str | None]],
-                   tag: str, prefix: str) -> tuple[str, str, list[str], PgDatabase | None]:
+async def _prepare(
+    store: str,
+    tmp: Path,
+    a: argparse.Namespace,
+    homes: Sequence[tuple[float, float, str | None]],
+    tag: str,
+    prefix: str,
+) -> tuple[str, str, list[str], PgDatabase | None]:
     if store == "sqlite":
         url = f"sqlite:///{tmp / 'ingest.sqlite3'}"
         return url, "memory://", await seed_store(url, homes, tag), None
@@ -127,8 +145,9 @@ async def _prepare(store: str, tmp: Path, a: argparse.Namespace, homes: Sequence
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m bench.ingest", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog="python -m bench.ingest", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--quick", action="store_true", help="3 s per level: under a minute")
     ap.add_argument("--json", metavar="PATH")
     ap.add_argument("--concurrency", default="16,64,256")
@@ -163,8 +182,16 @@ def main(argv: list[str] | None = None) -> int:
             if a.profile is not None:
                 a.profile.mkdir(parents=True, exist_ok=True)
                 spy = a.profile / f"profile-ingest-{store}.txt"
-            srv = start_ours(f"ours-{store}", free_port(), tmp, url, bus, a.workers,
-                             extra_env={"DISPATCH_BUS_PREFIX": prefix}, profile=spy)
+            srv = start_ours(
+                f"ours-{store}",
+                free_port(),
+                tmp,
+                url,
+                bus,
+                a.workers,
+                extra_env={"DISPATCH_BUS_PREFIX": prefix},
+                profile=spy,
+            )
             try:
                 asyncio.run(srv.wait_healthy())
                 for conc in levels:
@@ -176,11 +203,23 @@ def main(argv: list[str] | None = None) -> int:
                     bar.update(1)
                 bar.set_postfix_str(f"{store} open {a.rate}/s x{a.open_clients}")
                 try:
-                    open_rows.append({"store": store, **_load(srv, tokens, points, a.open_clients,
-                                                              min(a.procs, a.open_clients), duration, a.rate)})
+                    open_rows.append(
+                        {
+                            "store": store,
+                            **_load(
+                                srv, tokens, points, a.open_clients, min(a.procs, a.open_clients), duration, a.rate
+                            ),
+                        }
+                    )
                 except Exception as exc:
-                    open_rows.append({"store": store, "concurrency": a.open_clients, "rate": a.rate,
-                                      "error": f"{exc}\n{srv.log_tail(10)}"})
+                    open_rows.append(
+                        {
+                            "store": store,
+                            "concurrency": a.open_clients,
+                            "rate": a.rate,
+                            "error": f"{exc}\n{srv.log_tail(10)}",
+                        }
+                    )
                 bar.update(1)
             finally:
                 srv.stop()
@@ -209,51 +248,111 @@ def _open_met(r: dict[str, Any]) -> bool:
     return served and clean and r.get("p99_ms", math.inf) <= 50
 
 
-def _report(rows: list[dict[str, Any]], open_rows: list[dict[str, Any]], a: argparse.Namespace,
-            duration: float) -> int:
+def _report(rows: list[dict[str, Any]], open_rows: list[dict[str, Any]], a: argparse.Namespace, duration: float) -> int:
     ok = [r for r in rows if "error" not in r]
     open_ok = [r for r in open_rows if "error" not in r]
     print(f"## Ingest: POST /api/alerts, closed loop, {duration:.0f} s per level\n")
-    print(markdown_table(ok, [
-        ("store", "store"), ("concurrency", "clients"), ("accepted_per_s", "accepted/s"), ("p50_ms", "p50 ms"),
-        ("p95_ms", "p95 ms"), ("p99_ms", "p99 ms"), ("server_cpu_util", "server CPU"),
-        ("load_cpu_util_max", "load proc CPU max"), ("postgres_cpu_util", "postgres CPU"), ("machine_busy_cores", "busy cores"), ("other_status", "non-201"),
-    ]))
+    print(
+        markdown_table(
+            ok,
+            [
+                ("store", "store"),
+                ("concurrency", "clients"),
+                ("accepted_per_s", "accepted/s"),
+                ("p50_ms", "p50 ms"),
+                ("p95_ms", "p95 ms"),
+                ("p99_ms", "p99 ms"),
+                ("server_cpu_util", "server CPU"),
+                ("load_cpu_util_max", "load proc CPU max"),
+                ("postgres_cpu_util", "postgres CPU"),
+                ("machine_busy_cores", "busy cores"),
+                ("other_status", "non-201"),
+            ],
+        )
+    )
     for r in rows:
         if "error" in r:
             print(f"\n- {r['store']} x{r['concurrency']}: {r['error'][:600]}")
     print(f"\n## Open loop: {a.rate:,} alerts/s offered over {a.open_clients} connections, {duration:.0f} s\n")
     print("Latency from each request's scheduled time (coordinated omission corrected).\n")
-    print(markdown_table(open_ok, [
-        ("store", "store"), ("concurrency", "clients"), ("offered_per_s", "offered/s"), ("accepted_per_s", "accepted/s"),
-        ("p50_ms", "p50 ms"), ("p95_ms", "p95 ms"), ("p99_ms", "p99 ms"), ("late_sends", "late sends"),
-        ("server_cpu_util", "server CPU"), ("postgres_cpu_util", "postgres CPU"), ("machine_busy_cores", "busy cores"),
-        ("other_status", "non-201"), ("errors", "errors"), ("outstanding", "outstanding"),
-    ]))
+    print(
+        markdown_table(
+            open_ok,
+            [
+                ("store", "store"),
+                ("concurrency", "clients"),
+                ("offered_per_s", "offered/s"),
+                ("accepted_per_s", "accepted/s"),
+                ("p50_ms", "p50 ms"),
+                ("p95_ms", "p95 ms"),
+                ("p99_ms", "p99 ms"),
+                ("late_sends", "late sends"),
+                ("server_cpu_util", "server CPU"),
+                ("postgres_cpu_util", "postgres CPU"),
+                ("machine_busy_cores", "busy cores"),
+                ("other_status", "non-201"),
+                ("errors", "errors"),
+                ("outstanding", "outstanding"),
+            ],
+        )
+    )
     for r in open_rows:
         if "error" in r:
             print(f"\n- {r['store']} open x{r['concurrency']}: {r['error'][:600]}")
     head = next((r for r in ok if (r["store"], r["concurrency"]) == TARGET), {})
     paced = next((r for r in open_ok if (r["store"], r["concurrency"], r["rate"]) == OPEN_TARGET), {})
     verdicts = [
-        {"target": "PostgreSQL, 64 clients, closed loop: ≥ 1,000 accepted/s", "value": head.get("accepted_per_s"),
-         "met": head.get("accepted_per_s", 0) >= 1000},
-        {"target": "PostgreSQL, 1,000/s offered over 64 clients: p99 ≤ 50 ms", "value": paced.get("p99_ms"),
-         "met": _open_met(paced)},
-        {"target": "PostgreSQL, 64 clients, closed loop (saturation): p99", "value": head.get("p99_ms"),
-         "met": "n/a (Little's law: C ÷ throughput)"},
+        {
+            "target": "PostgreSQL, 64 clients, closed loop: ≥ 1,000 accepted/s",
+            "value": head.get("accepted_per_s"),
+            "met": head.get("accepted_per_s", 0) >= 1000,
+        },
+        {
+            "target": "PostgreSQL, 1,000/s offered over 64 clients: p99 ≤ 50 ms",
+            "value": paced.get("p99_ms"),
+            "met": _open_met(paced),
+        },
+        {
+            "target": "PostgreSQL, 64 clients, closed loop (saturation): p99",
+            "value": head.get("p99_ms"),
+            "met": "n/a (Little's law: C ÷ throughput)",
+        },
     ]
     print("\n## Targets\n")
     print(markdown_table(verdicts, [("target", "target"), ("value", "measured"), ("met", "met")]))
     plots = [
-        str(lines(name("ingest_throughput", a.quick), "accepted alerts per second", "concurrent clients", "alerts/s",
-                  by_target(ok, "concurrency", "accepted_per_s", "store"), logx=True)),
-        str(lines(name("ingest_p99", a.quick), "p99 of POST /api/alerts", "concurrent clients", "p99 (ms)",
-                  by_target(ok, "concurrency", "p99_ms", "store"), logx=True, logy=True)),
+        str(
+            lines(
+                name("ingest_throughput", a.quick),
+                "accepted alerts per second",
+                "concurrent clients",
+                "alerts/s",
+                by_target(ok, "concurrency", "accepted_per_s", "store"),
+                logx=True,
+            )
+        ),
+        str(
+            lines(
+                name("ingest_p99", a.quick),
+                "p99 of POST /api/alerts",
+                "concurrent clients",
+                "p99 (ms)",
+                by_target(ok, "concurrency", "p99_ms", "store"),
+                logx=True,
+                logy=True,
+            )
+        ),
     ]
     print("\nplots: " + ", ".join(plots))
-    doc: dict[str, Any] = {"bench": "ingest", "quick": a.quick, "duration_s": duration, "targets": verdicts,
-                           "runs": rows, "open_loop": open_rows, "plots": plots}
+    doc: dict[str, Any] = {
+        "bench": "ingest",
+        "quick": a.quick,
+        "duration_s": duration,
+        "targets": verdicts,
+        "runs": rows,
+        "open_loop": open_rows,
+        "plots": plots,
+    }
     for r in ok:
         doc[f"{r['store']}_{r['concurrency']}_accepted_per_s"] = r["accepted_per_s"]
         doc[f"{r['store']}_{r['concurrency']}_p99_ms"] = r["p99_ms"]

@@ -18,8 +18,9 @@ from geo import City, haversine_m
 from geo.cells import EARTH_RADIUS_M
 
 
-def random_points(city: City, rng: np.random.Generator, n: int, sector: str | None = None,
-                  exclude: str | None = None) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def random_points(
+    city: City, rng: np.random.Generator, n: int, sector: str | None = None, exclude: str | None = None
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """n points uniform by area over the city (or one sector): the same
     distribution as City.random_point, drawn in vectorised batches."""
     s, w, nth, e = city.bounds

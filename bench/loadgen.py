@@ -38,8 +38,16 @@ GRACE_S = 5.0  # open loop: a request scheduled in the window and unanswered thi
 Schedule = tuple[float, list[float]]  # open loop: (interval between one connection's sends, phase of each connection)
 
 
-async def _run(pipe: Connection, host: str, port: int, tokens: list[str], points: list[tuple[float, float]],
-               duration: float, max_requests: int, schedule: Schedule | None) -> dict[str, Any]:
+async def _run(
+    pipe: Connection,
+    host: str,
+    port: int,
+    tokens: list[str],
+    points: list[tuple[float, float]],
+    duration: float,
+    max_requests: int,
+    schedule: Schedule | None,
+) -> dict[str, Any]:
     conns = [await HttpConn.open(host, port) for _ in tokens]
     status: Counter[int] = Counter()
     latencies: list[float] = []
@@ -98,8 +106,9 @@ async def _run(pipe: Connection, host: str, port: int, tokens: list[str], points
             if sent - due > LATE_S:
                 tally["late"] += 1
             try:
-                code, _ = await conns[k].request("POST", "/api/alerts", body(k * 7919 + n), headers,
-                                                 timeout=deadline - sent)
+                code, _ = await conns[k].request(
+                    "POST", "/api/alerts", body(k * 7919 + n), headers, timeout=deadline - sent
+                )
             except Exception as exc:  # counted: still pending at the deadline, or a reset
                 errors[type(exc).__name__] += 1
                 if count - n > 1:
@@ -123,12 +132,25 @@ async def _run(pipe: Connection, host: str, port: int, tokens: list[str], points
     cpu = cpu_now() - cpu0
     for c in conns:
         c.close()
-    return {"status": dict(status), "latencies": latencies, "errors": dict(errors), "cpu_s": cpu,
-            **{key: tally[key] for key in ("accepted", "scheduled", "late", "outstanding")}}
+    return {
+        "status": dict(status),
+        "latencies": latencies,
+        "errors": dict(errors),
+        "cpu_s": cpu,
+        **{key: tally[key] for key in ("accepted", "scheduled", "late", "outstanding")},
+    }
 
 
-def main(pipe: Connection, host: str, port: int, tokens: list[str], points: list[tuple[float, float]],
-         duration: float, max_requests: int, schedule: Schedule | None = None) -> None:
+def main(
+    pipe: Connection,
+    host: str,
+    port: int,
+    tokens: list[str],
+    points: list[tuple[float, float]],
+    duration: float,
+    max_requests: int,
+    schedule: Schedule | None = None,
+) -> None:
     """schedule None: closed loop; else the open loop's (interval, phase per connection), in seconds."""
     raise_fd_limit()
     try:

@@ -72,11 +72,13 @@ def create_app(homes: dict[str, list[Any]], radius_m: float) -> Starlette:
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "connections": len(conns)})
 
-    return Starlette(routes=[
-        Route("/healthz", healthz),
-        Route("/api/alerts", post_alert, methods=["POST"]),
-        WebSocketRoute("/ws/resident", resident),
-    ])
+    return Starlette(
+        routes=[
+            Route("/healthz", healthz),
+            Route("/api/alerts", post_alert, methods=["POST"]),
+            WebSocketRoute("/ws/resident", resident),
+        ]
+    )
 
 
 def main() -> None:
@@ -92,8 +94,16 @@ def main() -> None:
     raise_fd_limit()
     with open(args.homes) as f:
         homes = json.load(f)
-    uvicorn.run(create_app(homes, args.radius_m), host=args.host, port=args.port, ws=args.ws,
-                log_level="warning", access_log=False, backlog=4096, lifespan="off")
+    uvicorn.run(
+        create_app(homes, args.radius_m),
+        host=args.host,
+        port=args.port,
+        ws=args.ws,
+        log_level="warning",
+        access_log=False,
+        backlog=4096,
+        lifespan="off",
+    )
 
 
 if __name__ == "__main__":

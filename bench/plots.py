@@ -10,9 +10,9 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (after the backend choice)
+import matplotlib.pyplot as plt
 
-from bench.common import RESULTS  # noqa: E402
+from bench.common import RESULTS
 
 
 def _ok(v: Any) -> bool:
@@ -24,8 +24,15 @@ def name(base: str, quick: bool) -> str:
     return f"{base}-quick.png" if quick else f"{base}.png"
 
 
-def lines(path: str, title: str, xlabel: str, ylabel: str, series: Mapping[str, Sequence[tuple[float, float]]],
-          logx: bool = False, logy: bool = False) -> Path:
+def lines(
+    path: str,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    series: Mapping[str, Sequence[tuple[float, float]]],
+    logx: bool = False,
+    logy: bool = False,
+) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
     for name, pts in series.items():
@@ -48,7 +55,9 @@ def lines(path: str, title: str, xlabel: str, ylabel: str, series: Mapping[str, 
     return out
 
 
-def by_target(rows: Sequence[dict[str, Any]], x: str, y: str, group: str = "target") -> dict[str, list[tuple[float, float]]]:
+def by_target(
+    rows: Sequence[dict[str, Any]], x: str, y: str, group: str = "target"
+) -> dict[str, list[tuple[float, float]]]:
     series: dict[str, list[tuple[float, float]]] = {}
     for r in rows:
         series.setdefault(str(r.get(group)), []).append((r.get(x, math.nan), r.get(y, math.nan)))

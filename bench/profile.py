@@ -17,8 +17,19 @@ def available() -> bool:
 
 
 def wrap(argv: list[str], out: Path, rate: int = 250) -> list[str]:
-    return ["py-spy", "record", "--subprocesses", "--rate", str(rate), "--format", "raw",
-            "--output", str(out), "--", *argv]
+    return [
+        "py-spy",
+        "record",
+        "--subprocesses",
+        "--rate",
+        str(rate),
+        "--format",
+        "raw",
+        "--output",
+        str(out),
+        "--",
+        *argv,
+    ]
 
 
 def _frame_name(frame: str) -> str:

@@ -18,13 +18,14 @@ import asyncpg
 ADMIN_DB = "postgres"
 
 
-async def seed_store(url: str, homes: Sequence[tuple[float, float, str | None]], tag: str,
-                     pool_size: int = 10) -> list[str]:
+async def seed_store(
+    url: str, homes: Sequence[tuple[float, float, str | None]], tag: str, pool_size: int = 10
+) -> list[str]:
     """Creates one validated resident per home and a session for each;
     returns their bearer tokens, in the order of `homes`."""
     from dispatch.adapters import open_store
-    from dispatch.usecases.sessions import hash_password, token_hash
     from dispatch.core.model import NewUser, utcnow
+    from dispatch.usecases.sessions import hash_password, token_hash
 
     store = open_store(url, pool_size)
     await store.connect()
@@ -32,8 +33,15 @@ async def seed_store(url: str, homes: Sequence[tuple[float, float, str | None]],
         await store.migrate()
         pw = hash_password(secrets.token_urlsafe(12))
         users = [
-            NewUser(role="resident", email=f"bench-{tag}-{i}@example.org", password_hash=pw, name="",
-                    home_lat=lat, home_lon=lon, home_sector=sector)
+            NewUser(
+                role="resident",
+                email=f"bench-{tag}-{i}@example.org",
+                password_hash=pw,
+                name="",
+                home_lat=lat,
+                home_lon=lon,
+                home_sector=sector,
+            )
             for i, (lat, lon, sector) in enumerate(homes)
         ]
         ids: list[int] = []

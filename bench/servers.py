@@ -78,21 +78,37 @@ class Server:
         self.proc.wait(5)
 
 
-def _launch(name: str, argv: list[str], port: int, log_dir: Path, env: dict[str, str] | None = None,
-            profile: Path | None = None) -> Server:
+def _launch(
+    name: str, argv: list[str], port: int, log_dir: Path, env: dict[str, str] | None = None, profile: Path | None = None
+) -> Server:
     log_path = log_dir / f"{name}-{port}.log"
     if profile is not None:
         argv = wrap(argv, profile)
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(argv, cwd=REPO, env=full_env, stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen(
+            argv,
+            cwd=REPO,
+            env=full_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     return Server(name, port, proc, log_path, profile)
 
 
-def start_ours(name: str, port: int, log_dir: Path, database_url: str, bus_url: str = "memory://",
-               workers: int = 1, radius_m: float = 500.0, extra_env: dict[str, str] | None = None,
-               profile: Path | None = None) -> Server:
+def start_ours(
+    name: str,
+    port: int,
+    log_dir: Path,
+    database_url: str,
+    bus_url: str = "memory://",
+    workers: int = 1,
+    radius_m: float = 500.0,
+    extra_env: dict[str, str] | None = None,
+    profile: Path | None = None,
+) -> Server:
     env = {
         "DISPATCH_DATABASE_URL": database_url,
         "DISPATCH_BUS_URL": bus_url,
@@ -107,8 +123,20 @@ def start_floor(port: int, log_dir: Path, loop: str = "uvloop") -> Server:
     return _launch("floor", [sys.executable, "-m", "bench.floor", "--port", str(port), "--loop", loop], port, log_dir)
 
 
-def start_naive(port: int, log_dir: Path, homes_path: Path, radius_m: float = 500.0, ws: str = "auto",
-                name: str = "naive") -> Server:
-    argv = [sys.executable, "-m", "bench.naive", "--port", str(port), "--homes", str(homes_path),
-            "--radius-m", str(radius_m), "--ws", ws]
+def start_naive(
+    port: int, log_dir: Path, homes_path: Path, radius_m: float = 500.0, ws: str = "auto", name: str = "naive"
+) -> Server:
+    argv = [
+        sys.executable,
+        "-m",
+        "bench.naive",
+        "--port",
+        str(port),
+        "--homes",
+        str(homes_path),
+        "--radius-m",
+        str(radius_m),
+        "--ws",
+        ws,
+    ]
     return _launch(name, argv, port, log_dir)

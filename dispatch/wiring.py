@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from dispatch.adapters import open_bus, open_store
@@ -16,13 +15,13 @@ from dispatch.core.grouping import Group
 from dispatch.core.incident_grouping import Policy
 from dispatch.core.model import Alert, Incident
 from dispatch.core.triage_policy import build_policy
+from dispatch.live.hub import Hub
+from dispatch.live.sequencer import Sequencer
+from dispatch.ports import Bus, Store
+from dispatch.settings import Settings
+from dispatch.usecases.alerts import Dispatch
 from dispatch.usecases.incidents import Triage
 from dispatch.usecases.sessions import Sessions
-from dispatch.live.hub import Hub
-from dispatch.ports import Bus, Store
-from dispatch.live.sequencer import Sequencer
-from dispatch.usecases.alerts import Dispatch
-from dispatch.settings import Settings
 from geo import City, load_city
 
 log = logging.getLogger("dispatch")

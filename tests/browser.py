@@ -77,7 +77,7 @@ def require_chromium() -> None:
     if not (os.path.exists(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
         _skip_or_fail(f"Chromium not found at {CHROMIUM}")
     try:
-        import playwright.async_api  # noqa: F401
+        import playwright.async_api
     except ImportError:
         _skip_or_fail("the playwright package is not installed")
 
@@ -143,7 +143,9 @@ class Site:
 # then a crowd spread over the city so the broadcast counts are not trivial.
 def _homes(city: Any) -> list[tuple[float, float]]:
     rng = random.Random(11)
-    return [CENTRE, (CENTRE[0] + 0.001, CENTRE[1] + 0.0012), PLAGE, ROCHES] + [city.random_point(rng) for _ in range(40)]
+    return [CENTRE, (CENTRE[0] + 0.001, CENTRE[1] + 0.0012), PLAGE, ROCHES] + [
+        city.random_point(rng) for _ in range(40)
+    ]
 
 
 def make_site(tmp: Path, extra_config: str = "") -> Site:
@@ -168,7 +170,9 @@ def _seed_in_thread(db_url: str, city: Any) -> tuple[list[Seeded], list[Seeded]]
     import concurrent.futures
 
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(lambda: asyncio.run(seed(db_url, city, _homes(city), staff=["supervisor", "dispatcher"]))).result()
+        return pool.submit(
+            lambda: asyncio.run(seed(db_url, city, _homes(city), staff=["supervisor", "dispatcher"]))
+        ).result()
 
 
 @pytest.fixture(scope="module")
@@ -218,7 +222,13 @@ async def open_tab(
     tab = Tab(context, page)
     page.on("console", lambda m: tab.errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda exc: tab.errors.append(f"uncaught: {exc}"))
-    page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: tab.frames.append(payload if isinstance(payload, str) else payload.decode())))
+    page.on(
+        "websocket",
+        lambda ws: ws.on(
+            "framereceived",
+            lambda payload: tab.frames.append(payload if isinstance(payload, str) else payload.decode()),
+        ),
+    )
 
     async def outside(route: Any) -> None:
         tab.outside.append(route.request.url)
@@ -259,7 +269,9 @@ async def wait_live(page: Any, timeout: float = 10_000) -> None:
     await page.wait_for_selector('#light[data-state="on"]', timeout=timeout)
 
 
-async def post_alert(site: Site, who: Seeded, lat: float, lon: float, category: str = "theft", text: str = "") -> dict[str, Any]:
+async def post_alert(
+    site: Site, who: Seeded, lat: float, lon: float, category: str = "theft", text: str = ""
+) -> dict[str, Any]:
     async with site.http(who) as http:
         body: dict[str, Any] = {"category": category, "lat": lat, "lon": lon}
         if text:

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from dispatch.adapters import open_store
-from dispatch.usecases.sessions import hash_password, token_hash
 from dispatch.core.model import NewUser, utcnow
+from dispatch.usecases.sessions import hash_password, token_hash
 from geo import City
 
 
@@ -24,7 +24,9 @@ class Seeded:
     sector: str | None = None
 
 
-async def seed(db_url: str, city: City, homes: list[tuple[float, float]], staff: list[str] = ()) -> tuple[list[Seeded], list[Seeded]]:
+async def seed(
+    db_url: str, city: City, homes: list[tuple[float, float]], staff: list[str] = ()
+) -> tuple[list[Seeded], list[Seeded]]:
     """Residents at `homes`, plus staff accounts of the given roles."""
     store = open_store(db_url, 2)
     await store.connect()
@@ -45,4 +47,4 @@ async def seed(db_url: str, city: City, homes: list[tuple[float, float]], staff:
             out.append(Seeded(uid, token, user.role, user.home_lat, user.home_lon, user.home_sector))
     finally:
         await store.close()
-    return out[: len(homes)], out[len(homes):]
+    return out[: len(homes)], out[len(homes) :]

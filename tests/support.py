@@ -97,7 +97,7 @@ class Server:
     def kill(self) -> None:
         self.stop(signal.SIGKILL)
 
-    def __enter__(self) -> "Server":
+    def __enter__(self) -> Server:
         self.start()
         return self
 
@@ -131,7 +131,9 @@ async def login(server_url: str, email: str, password: str) -> Client:
 
 
 @contextlib.asynccontextmanager
-async def stream(ws_base: str, path: str, token: str, since: int | None = None, origin: str | None = None) -> AsyncIterator[Any]:
+async def stream(
+    ws_base: str, path: str, token: str, since: int | None = None, origin: str | None = None
+) -> AsyncIterator[Any]:
     url = ws_base + path + (f"?since={since}" if since is not None else "")
     headers = {"Authorization": f"Bearer {token}"}
     kwargs: dict[str, Any] = {"additional_headers": headers, "open_timeout": 10, "max_size": 2**22}
@@ -156,6 +158,6 @@ async def drain(ws: Any, quiet: float = 0.3) -> list[dict[str, Any]]:
     while True:
         try:
             raw = await asyncio.wait_for(ws.recv(), timeout=quiet)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return out
         out.append(orjson.loads(raw))

@@ -22,12 +22,17 @@ def test_streams_work_without_the_raw_extension(tmp_path) -> None:
     city = load_city(settings.city_sectors)
     (resident,), (disp,) = asyncio.run(seed(url, city, [CENTRE], staff=["dispatcher"]))
     with TestClient(create_app(settings)) as client:
-        with client.websocket_connect("/ws/ops", headers={"Authorization": f"Bearer {disp.token}"}) as ops, \
-             client.websocket_connect("/ws/resident", headers={"Authorization": f"Bearer {resident.token}"}) as mine:
+        with (
+            client.websocket_connect("/ws/ops", headers={"Authorization": f"Bearer {disp.token}"}) as ops,
+            client.websocket_connect("/ws/resident", headers={"Authorization": f"Bearer {resident.token}"}) as mine,
+        ):
             ids = []
             for k in range(3):
-                r = client.post("/api/alerts", json={"category": "fire", "lat": CENTRE[0], "lon": CENTRE[1] + k * 0.001},
-                                headers={"Authorization": f"Bearer {resident.token}"})
+                r = client.post(
+                    "/api/alerts",
+                    json={"category": "fire", "lat": CENTRE[0], "lon": CENTRE[1] + k * 0.001},
+                    headers={"Authorization": f"Bearer {resident.token}"},
+                )
                 assert r.status_code == 201
                 ids.append(r.json()["id"])
             got_ops = []

@@ -43,7 +43,8 @@ def oracle(homes: list[Home], lat: float, lon: float, radius: float) -> set[int]
     return {
         h.user_id
         for h in homes
-        if haversine_m(h.lat, h.lon, lat, lon) <= radius or (sector is not None and oracle_sector(CITY, h.lat, h.lon) == sector)
+        if haversine_m(h.lat, h.lon, lat, lon) <= radius
+        or (sector is not None and oracle_sector(CITY, h.lat, h.lon) == sector)
     }
 
 
@@ -102,4 +103,6 @@ def test_broadcast_audience(seed: int) -> None:
     expect = {h.user_id for h in homes if haversine_m(h.lat, h.lon, clat, clon) <= circle["circle"]["radius_m"]}
     assert index.broadcast_audience(circle) == expect
     for data in (by_sector, circle):
-        assert {h.user_id for h in homes if resident_wants("broadcast.sent", data, h, 500)} == index.broadcast_audience(data)
+        assert {h.user_id for h in homes if resident_wants("broadcast.sent", data, h, 500)} == index.broadcast_audience(
+            data
+        )

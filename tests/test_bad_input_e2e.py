@@ -8,7 +8,7 @@ import pytest
 import websockets
 from websockets.exceptions import InvalidStatus
 
-from tests.e2e import CENTRE, PASSWORD, Accounts, embedded_env, server_factory  # noqa: F401
+from tests.e2e import CENTRE, PASSWORD, Accounts, embedded_env, server_factory
 from tests.support import Server, login, stream
 
 LAT, LON = CENTRE
@@ -104,12 +104,20 @@ async def test_missing_token_and_wrong_role(live, tokens) -> None:
         assert_error(await anon.get("/api/alerts"), 401, "unauthenticated")
         bad = await anon.post("/api/alerts", json=GOOD, headers={"Authorization": "Bearer nope"})
         assert_error(bad, 401, "unauthenticated")
-        assert_error(await anon.post("/api/auth/login", json={"email": "res@example.org", "password": "wrong"}), 401, "bad_credentials")
-        assert_error(await anon.post("/api/auth/login", json={"email": "res@example.org"}), 422, "missing_field", "password")
+        assert_error(
+            await anon.post("/api/auth/login", json={"email": "res@example.org", "password": "wrong"}),
+            401,
+            "bad_credentials",
+        )
+        assert_error(
+            await anon.post("/api/auth/login", json={"email": "res@example.org"}), 422, "missing_field", "password"
+        )
     assert_error(await disp.http.post("/api/alerts", json=GOOD), 403, "forbidden")
     alert = (await res.http.post("/api/alerts", json=GOOD)).json()
     assert_error(await res.http.patch(f"/api/alerts/{alert['id']}", json={"status": "acknowledged"}), 403, "forbidden")
-    assert_error(await res.http.post("/api/broadcasts", json={"sectors": "all", "text": "x", "level": "info"}), 403, "forbidden")
+    assert_error(
+        await res.http.post("/api/broadcasts", json={"sectors": "all", "text": "x", "level": "info"}), 403, "forbidden"
+    )
 
 
 async def test_patch_errors(tokens) -> None:
@@ -125,8 +133,17 @@ async def test_patch_errors(tokens) -> None:
 
 async def test_broadcast_errors(tokens) -> None:
     _, disp = tokens
-    assert_error(await disp.http.post("/api/broadcasts", json={"sectors": ["atlantis"], "text": "x", "level": "info"}), 422, "unknown_sector")
-    assert_error(await disp.http.post("/api/broadcasts", json={"sectors": "all", "text": "x", "level": "loud"}), 422, "unknown_level", "level")
+    assert_error(
+        await disp.http.post("/api/broadcasts", json={"sectors": ["atlantis"], "text": "x", "level": "info"}),
+        422,
+        "unknown_sector",
+    )
+    assert_error(
+        await disp.http.post("/api/broadcasts", json={"sectors": "all", "text": "x", "level": "loud"}),
+        422,
+        "unknown_level",
+        "level",
+    )
     assert_error(await disp.http.post("/api/broadcasts", json={"text": "x", "level": "info"}), 422, "missing_field")
 
 
@@ -150,7 +167,10 @@ async def test_socket_handshake_checks(live, tokens) -> None:
     assert await _handshake_status(ws + "/ws/ops") == 401
     assert await _handshake_status(ws + "/ws/ops", additional_headers={"Authorization": "Bearer nope"}) == 401
     assert await _handshake_status(ws + "/ws/ops", additional_headers={"Authorization": f"Bearer {res.token}"}) == 403
-    assert await _handshake_status(ws + "/ws/resident", additional_headers={"Authorization": f"Bearer {disp.token}"}) == 403
+    assert (
+        await _handshake_status(ws + "/ws/resident", additional_headers={"Authorization": f"Bearer {disp.token}"})
+        == 403
+    )
     foreign = {"Authorization": f"Bearer {disp.token}"}
     assert await _handshake_status(ws + "/ws/ops", additional_headers=foreign, origin="https://evil.example") == 403
     # the server's own origin and no origin at all are accepted

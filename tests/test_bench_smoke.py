@@ -117,8 +117,23 @@ def test_ingest_bench_reports_closed_and_open_loop(tmp_path: Path, monkeypatch: 
 
     monkeypatch.setattr(bench.plots, "RESULTS", tmp_path)  # the repo's plots stay as they are
     out = tmp_path / "ingest.json"
-    code = ingest.main(["--quick", "--stores", "sqlite", "--concurrency", "2", "--duration", "1",
-                        "--rate", "40", "--open-clients", "4", "--json", str(out)])
+    code = ingest.main(
+        [
+            "--quick",
+            "--stores",
+            "sqlite",
+            "--concurrency",
+            "2",
+            "--duration",
+            "1",
+            "--rate",
+            "40",
+            "--open-clients",
+            "4",
+            "--json",
+            str(out),
+        ]
+    )
     doc = json.loads(out.read_text())
     assert code == 0
     for key in ("sqlite_2_accepted_per_s", "sqlite_2_p99_ms", "sqlite_open_40_accepted_per_s", "sqlite_open_40_p99_ms"):

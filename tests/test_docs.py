@@ -9,6 +9,7 @@ from dispatch.core.events import OPS_TYPES, RESIDENT_MESSAGES
 from dispatch.live.frames import CLOSE_TOO_SLOW
 from dispatch.settings import KEYS, REPO_ROOT
 
+
 def documentation() -> str:
     return (REPO_ROOT / "README.md").read_text()
 

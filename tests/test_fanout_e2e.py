@@ -15,7 +15,7 @@ import pytest
 
 from dispatch.settings import REPO_ROOT
 from geo import haversine_m, load_city
-from tests.e2e import embedded_env, production_env, server_factory  # noqa: F401
+from tests.e2e import embedded_env, production_env, server_factory
 from tests.geo_oracle import oracle_sector
 from tests.listeners import Listener, settle, start_all
 from tests.seed import Seeded, seed
@@ -38,7 +38,9 @@ def broadcast_oracle(home: Seeded, target: dict[str, Any]) -> bool:
     return oracle_sector(CITY, home.lat, home.lon) in sectors
 
 
-def check_exact(listener: Listener, home: Seeded, alerts: list[dict[str, Any]], broadcasts: list[tuple[int, dict[str, Any]]]) -> int:
+def check_exact(
+    listener: Listener, home: Seeded, alerts: list[dict[str, Any]], broadcasts: list[tuple[int, dict[str, Any]]]
+) -> int:
     expected = {("alert.nearby", a["id"]) for a in alerts if alert_oracle(home, a)}
     expected |= {("broadcast", bid) for bid, target in broadcasts if broadcast_oracle(home, target)}
     got = listener.received("alert.nearby", "broadcast")
@@ -89,7 +91,11 @@ async def run_exactness(server, db_url: str, n_residents: int, n_alerts: int, se
                 await asyncio.gather(*(listeners[j].cut() for j in cut))
             if i == 2 * n_alerts // 3:
                 await asyncio.gather(*(listeners[j].resume() for j in cut))
-            r = await http.post("/api/alerts", json={"category": rng.choice(["fire", "theft", "solidarity"]), "lat": lat, "lon": lon}, headers=res_h)
+            r = await http.post(
+                "/api/alerts",
+                json={"category": rng.choice(["fire", "theft", "solidarity"]), "lat": lat, "lon": lon},
+                headers=res_h,
+            )
             assert r.status_code == 201, r.text
             alerts.append(r.json())
             if i % 10 == 5:
@@ -98,7 +104,9 @@ async def run_exactness(server, db_url: str, n_residents: int, n_alerts: int, se
                 else:
                     clat, clon = CITY.random_point(rng)
                     target = {"circle": {"lat": clat, "lon": clon, "radius_m": rng.choice([300, 800, 1500])}}
-                r = await http.post("/api/broadcasts", json={**target, "text": f"Message {i}", "level": "info"}, headers=disp_h)
+                r = await http.post(
+                    "/api/broadcasts", json={**target, "text": f"Message {i}", "level": "info"}, headers=disp_h
+                )
                 assert r.status_code == 201, r.text
                 expected_recipients = sum(1 for h in residents if broadcast_oracle(h, target))
                 assert r.json()["recipients"] == expected_recipients

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from tests.conftest import free_port
-from tests.e2e import embedded_env, production_env, server_factory  # noqa: F401
+from tests.e2e import embedded_env, production_env, server_factory
 from tests.listeners import Listener, settle, start_all
 from tests.redis_server import RedisServer
 from tests.seed import seed
@@ -41,7 +41,9 @@ async def test_redis_outage_loses_nothing(pg_url, throwaway_redis, bus_prefix, s
     a = server_factory(env)
     b = server_factory(env)
     rng = random.Random(5)
-    residents, (ops_a, ops_b) = await seed(pg_url, CITY, [CITY.random_point(rng) for _ in range(200)], staff=["dispatcher", "supervisor"])
+    residents, (ops_a, ops_b) = await seed(
+        pg_url, CITY, [CITY.random_point(rng) for _ in range(200)], staff=["dispatcher", "supervisor"]
+    )
     author = residents[0]
     listeners = [Listener((a if i % 2 else b).ws_url, "/ws/resident", r.token) for i, r in enumerate(residents)]
     ops = [Listener(a.ws_url, "/ws/ops", ops_a.token), Listener(b.ws_url, "/ws/ops", ops_b.token)]
@@ -126,13 +128,17 @@ async def test_slow_client_is_closed_and_others_unaffected(tmp_path, server_fact
     env = {**embedded_env(tmp_path), "DISPATCH_STREAM_SEND_QUEUE_BYTES": "65536"}
     server = server_factory(env)
     rng = random.Random(9)
-    residents, (disp,) = await seed(env["DISPATCH_DATABASE_URL"], CITY, [CITY.random_point(rng) for _ in range(21)], staff=["dispatcher"])
+    residents, (disp,) = await seed(
+        env["DISPATCH_DATABASE_URL"], CITY, [CITY.random_point(rng) for _ in range(21)], staff=["dispatcher"]
+    )
     slow = await asyncio.to_thread(_raw_resident, server.port, residents[0].token)
     others = [Listener(server.ws_url, "/ws/resident", r.token) for r in residents[1:]]
     await start_all(others)
     text = "Coupure d'eau prévue. " * 45  # about 1 KB a message
     sent = []
-    async with httpx.AsyncClient(base_url=server.url, timeout=30, headers={"Authorization": f"Bearer {disp.token}"}) as http:
+    async with httpx.AsyncClient(
+        base_url=server.url, timeout=30, headers={"Authorization": f"Bearer {disp.token}"}
+    ) as http:
         for i in range(600):
             r = await http.post("/api/broadcasts", json={"sectors": "all", "text": text[:990], "level": "info"})
             assert r.status_code == 201

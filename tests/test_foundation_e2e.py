@@ -12,7 +12,7 @@ import uuid
 import httpx
 import pytest
 
-from tests.e2e import CENTRE, PASSWORD, Accounts, embedded_env, production_env, server_factory  # noqa: F401
+from tests.e2e import CENTRE, PASSWORD, Accounts, embedded_env, production_env, server_factory
 from tests.support import login, next_message, stream
 
 
@@ -137,8 +137,10 @@ def test_malformed_sectors_file_stops_start_up(tmp_path) -> None:
     from tests.support import dispatch_cli
 
     bad = tmp_path / "city.geojson"
-    bad.write_text('{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"id": "a", "name": "A"},'
-                   ' "geometry": {"type": "Polygon", "coordinates": [[[3.0, 43.1], [3.1, 43.1], [3.1, 43.2]]]}}]}')
+    bad.write_text(
+        '{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"id": "a", "name": "A"},'
+        ' "geometry": {"type": "Polygon", "coordinates": [[[3.0, 43.1], [3.1, 43.1], [3.1, 43.2]]]}}]}'
+    )
     env = {**embedded_env(tmp_path), "DISPATCH_CITY_SECTORS": str(bad)}
     done = dispatch_cli("serve", "--port", "0", env=env, check=False)
     assert done.returncode != 0
@@ -150,17 +152,39 @@ def test_cli_user_import_is_all_or_nothing(tmp_path) -> None:
 
     env = embedded_env(tmp_path)
     good = tmp_path / "good.csv"
-    good.write_text("role,email,password,name,lat,lon\nresident,a@example.org,pw1,Anne,43.18,3.0\ndispatcher,d@example.org,pw2,Dan,,\n")
+    good.write_text(
+        "role,email,password,name,lat,lon\nresident,a@example.org,pw1,Anne,43.18,3.0\ndispatcher,d@example.org,pw2,Dan,,\n"
+    )
     out = dispatch_cli("user", "import", str(good), env=env)
     assert out.stdout.strip() == "2"
     bad = tmp_path / "bad.csv"
-    bad.write_text("role,email,password,name,lat,lon\nresident,b@example.org,pw,B,43.18,3.0\nresident,c@example.org,pw,C,,\n")
+    bad.write_text(
+        "role,email,password,name,lat,lon\nresident,b@example.org,pw,B,43.18,3.0\nresident,c@example.org,pw,C,,\n"
+    )
     done = dispatch_cli("user", "import", str(bad), env=env, check=False)
     assert done.returncode != 0 and "line 3" in done.stderr
     # nothing of the bad file went in: b@ can still be created
-    assert dispatch_cli("user", "add", "--role", "resident", "--email", "b@example.org", "--password", "x",
-                        "--lat", "43.18", "--lon", "3.0", env=env).returncode == 0
+    assert (
+        dispatch_cli(
+            "user",
+            "add",
+            "--role",
+            "resident",
+            "--email",
+            "b@example.org",
+            "--password",
+            "x",
+            "--lat",
+            "43.18",
+            "--lon",
+            "3.0",
+            env=env,
+        ).returncode
+        == 0
+    )
     dup = tmp_path / "dup.csv"
-    dup.write_text("role,email,password,name,lat,lon\nsupervisor,e@example.org,pw,E,,\nsupervisor,A@example.org,pw,A,,\n")
+    dup.write_text(
+        "role,email,password,name,lat,lon\nsupervisor,e@example.org,pw,E,,\nsupervisor,A@example.org,pw,A,,\n"
+    )
     done = dispatch_cli("user", "import", str(dup), env=env, check=False)
     assert done.returncode != 0 and "line 3" in done.stderr

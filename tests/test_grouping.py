@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import h3
 import pytest
@@ -70,9 +70,7 @@ def facts(
 # Anywhere on Earth (uniform on the sphere), over metropolitan France and
 # overseas departments, and right next to the 12 pentagons, where H3 cells are
 # the most distorted and the edges the shortest.
-_GLOBE = st.tuples(
-    st.floats(-1, 1).map(lambda z: math.degrees(math.asin(z))), st.floats(-180, 180, exclude_max=True)
-)
+_GLOBE = st.tuples(st.floats(-1, 1).map(lambda z: math.degrees(math.asin(z))), st.floats(-180, 180, exclude_max=True))
 _FRANCE = st.sampled_from(
     [(41.3, 51.1, -5.2, 9.6), (-21.4, -20.9, 55.2, 55.8), (15.8, 16.5, -61.8, -61.0), (2.1, 5.8, -54.6, -51.6)]
 ).flatmap(lambda b: st.tuples(st.floats(b[0], b[1]), st.floats(b[2], b[3])))
@@ -139,7 +137,7 @@ def alert_sets(draw: st.DrawFn, max_size: int = 30) -> list[AlertFacts]:
 
 
 def _pairs(g: Group) -> list[tuple[AlertFacts, AlertFacts]]:
-    return [(a, b) for i, a in enumerate(g.members) for b in g.members[i + 1:]]
+    return [(a, b) for i, a in enumerate(g.members) for b in g.members[i + 1 :]]
 
 
 @PROPS
@@ -239,8 +237,9 @@ def test_a_cell_two_rings_away_never_groups_even_through_a_bridge(
 # ---------------------------------------------------------------------------
 # Examples.
 
+
 def test_three_burglary_reports_within_100_m_and_5_min_make_one_incident() -> None:
-    when = datetime(2025, 7, 14, 22, 0, tzinfo=timezone.utc)
+    when = datetime(2025, 7, 14, 22, 0, tzinfo=UTC)
     spots = [NARBONNE, destination(*NARBONNE, 90, 50), destination(*NARBONNE, 90, 100)]
     alerts = [
         AlertFacts.of(101, 7, "burglary", *spots[0], when),
@@ -341,11 +340,23 @@ def test_expired() -> None:
 def test_from_alert_uses_the_grouping_resolution() -> None:
     from dispatch.core.model import Alert
 
-    now = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    now = datetime(2025, 1, 1, tzinfo=UTC)
     alert = Alert(
-        id=9, author=4, category="theft", lat=NARBONNE[0], lon=NARBONNE[1], text="", client_id=None, sector="s1",
-        cell=str(h3.latlng_to_cell(*NARBONNE, 7)), status="new", priority=30.0, assignee=None,
-        created_at=now, updated_at=now, seq=1,
+        id=9,
+        author=4,
+        category="theft",
+        lat=NARBONNE[0],
+        lon=NARBONNE[1],
+        text="",
+        client_id=None,
+        sector="s1",
+        cell=str(h3.latlng_to_cell(*NARBONNE, 7)),
+        status="new",
+        priority=30.0,
+        assignee=None,
+        created_at=now,
+        updated_at=now,
+        seq=1,
     )
     f = AlertFacts.from_alert(alert)
     assert f.cell == cell(*NARBONNE) and h3.get_resolution(f.cell) == GROUPING_RESOLUTION
@@ -400,13 +411,21 @@ _SMALL_AREA = st.tuples(st.floats(-400, 400), st.floats(-400, 400)).map(
 )
 _FACTS = st.builds(
     lambda i, p, t, c, a: facts(i, p[0], p[1], T0 + t, c, a),
-    st.integers(1, 60), _SMALL_AREA, st.floats(-1200, 1200), st.sampled_from(_CATS), st.integers(1, 5),
+    st.integers(1, 60),
+    _SMALL_AREA,
+    st.floats(-1200, 1200),
+    st.sampled_from(_CATS),
+    st.integers(1, 5),
 )
 
 
 @settings(derandomize=True, deadline=None, database=None, max_examples=1500)
-@given(st.lists(_FACTS, min_size=1, max_size=12, unique_by=lambda f: f.id), _FACTS, st.booleans(),
-       st.sampled_from([DEFAULT_GROUPING, GroupingConfig(window_s=60.0, compatible=())]))
+@given(
+    st.lists(_FACTS, min_size=1, max_size=12, unique_by=lambda f: f.id),
+    _FACTS,
+    st.booleans(),
+    st.sampled_from([DEFAULT_GROUPING, GroupingConfig(window_s=60.0, compatible=())]),
+)
 def test_accepts_agrees_with_the_member_by_member_definition(
     members: list[AlertFacts], alert: AlertFacts, grown: bool, cfg: GroupingConfig
 ) -> None:

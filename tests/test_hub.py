@@ -8,7 +8,7 @@ test_fanout_e2e, test_faults_e2e and test_asgi_fallback)."""
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import orjson
 
@@ -46,13 +46,13 @@ class Recorder:
                 n, head = int.from_bytes(buf[2:4], "big"), 4
             elif n == 127:
                 n, head = int.from_bytes(buf[2:10], "big"), 10
-            out.append(orjson.loads(buf[head:head + n])["seq"])
-            buf = buf[head + n:]
+            out.append(orjson.loads(buf[head : head + n])["seq"])
+            buf = buf[head + n :]
         return out
 
 
 def event(seq: int) -> Event:
-    return Event(seq, "alert.created", {"id": seq, "text": "x" * 40}, datetime.now(timezone.utc), {OPS: seq - 1})
+    return Event(seq, "alert.created", {"id": seq, "text": "x" * 40}, datetime.now(UTC), {OPS: seq - 1})
 
 
 def live_ops(hub: Hub, n: int, limit: int = 1 << 30) -> list[Recorder]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -25,10 +25,23 @@ POLICY, _ = build_policy({})
 
 
 def _alert(f: AlertFacts) -> Alert:
-    at = datetime.fromtimestamp(f.created_at, timezone.utc)
+    at = datetime.fromtimestamp(f.created_at, UTC)
     return Alert(
-        id=f.id, author=f.author, category=f.category, lat=f.lat, lon=f.lon, text="", client_id=None,
-        sector="centre", cell=f.cell, status="new", priority=1.0, assignee=None, created_at=at, updated_at=at, seq=f.id,
+        id=f.id,
+        author=f.author,
+        category=f.category,
+        lat=f.lat,
+        lon=f.lon,
+        text="",
+        client_id=None,
+        sector="centre",
+        cell=f.cell,
+        status="new",
+        priority=1.0,
+        assignee=None,
+        created_at=at,
+        updated_at=at,
+        seq=f.id,
     )
 
 
@@ -41,7 +54,7 @@ def _live(facts: list[AlertFacts], rnd: random.Random) -> list[frozenset[int]]:
     next_id = 1
     i = 0
     while i < len(alerts):
-        batch = alerts[i:i + rnd.randint(1, 6)]
+        batch = alerts[i : i + rnd.randint(1, 6)]
         i += len(batch)
         cells = {c for a in batch for c in POLICY.neighbourhood(a.lat, a.lon)}
         since = min(a.created_at for a in batch).timestamp() - POLICY.window_s

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser import (  # noqa: F401  (fixtures)
+from tests.browser import (
     CENTRE,
     PHONE_SIZE,
     PLAGE,
@@ -73,17 +73,25 @@ async def test_keyboard_acknowledge_shows_on_the_wall(browser: Any, site: Site) 
 
     t0 = time.monotonic()
     await page.keyboard.press("a")
-    await wall.page.wait_for_selector(f'#feed .incident[data-incident="{inc}"][data-status="acknowledged"]', timeout=2000)
+    await wall.page.wait_for_selector(
+        f'#feed .incident[data-incident="{inc}"][data-status="acknowledged"]', timeout=2000
+    )
     assert time.monotonic() - t0 < 2.0
     await wall.page.wait_for_function(
-        "n => document.getElementById('count-acknowledged').textContent === String(n)", arg=acked_before + 1, timeout=2000
+        "n => document.getElementById('count-acknowledged').textContent === String(n)",
+        arg=acked_before + 1,
+        timeout=2000,
     )
     # the desk itself updates from the stream too
     await page.wait_for_selector(f'#queue .incident[data-incident="{inc}"][data-status="acknowledged"]', timeout=2000)
-    await page.wait_for_function("() => document.getElementById('d-history').textContent.includes('Pris en compte')", timeout=2000)
+    await page.wait_for_function(
+        "() => document.getElementById('d-history').textContent.includes('Pris en compte')", timeout=2000
+    )
 
     await page.keyboard.press("r")
-    await wall.page.wait_for_selector(f'#feed .incident.closed[data-incident="{inc}"][data-status="resolved"]', timeout=2000)
+    await wall.page.wait_for_selector(
+        f'#feed .incident.closed[data-incident="{inc}"][data-status="resolved"]', timeout=2000
+    )
     # resolved leaves the "open" queue
     await page.wait_for_selector(f'#queue .incident[data-incident="{inc}"]', state="detached", timeout=2000)
 
@@ -119,7 +127,9 @@ async def test_broadcast_reaches_one_sector_only(browser: Any, site: Site) -> No
     text = "Fuite de gaz rue Droite : évitez le secteur"
     await page.fill("#c-text", text)
     await page.click("#c-send")
-    await page.wait_for_function("() => document.getElementById('c-result').dataset.recipients !== undefined", timeout=3000)
+    await page.wait_for_function(
+        "() => document.getElementById('c-result').dataset.recipients !== undefined", timeout=3000
+    )
     assert int(await page.get_attribute("#c-result", "data-recipients")) == preview
 
     card = near.page.locator("#messages .card", has_text=text)
@@ -154,7 +164,9 @@ async def test_detail_actions_assign_pin_merge_split(browser: Any, site: Site, a
     desk = await open_tab(browser, site, "/ops", site.supervisor)
     page = desk.page
     await wait_live(page)
-    await page.wait_for_function("id => !!document.querySelector(`#d-unit-select option[value='${id}']`)", arg=unit["id"])
+    await page.wait_for_function(
+        "id => !!document.querySelector(`#d-unit-select option[value='${id}']`)", arg=unit["id"]
+    )
 
     await page.click(f'#queue .incident[data-incident="{i1}"]')
     await page.wait_for_function("id => document.getElementById('detail').dataset.incident === String(id)", arg=i1)
@@ -175,14 +187,18 @@ async def test_detail_actions_assign_pin_merge_split(browser: Any, site: Site, a
     await page.click("#d-assign")
     got = await until(lambda x: x["unit"] is not None, i1)
     assert got["unit"]["id"] == unit["id"] and got["status"] == "assigned"
-    await page.wait_for_function("() => document.getElementById('d-unit').textContent.includes('Patrouille 7')", timeout=2000)
+    await page.wait_for_function(
+        "() => document.getElementById('d-unit').textContent.includes('Patrouille 7')", timeout=2000
+    )
 
     await page.fill("#d-priority-input", "99")
     await page.click("#d-pin")
     got = await until(lambda x: x["pinned"], i1)
     assert got["priority"] == 99
     # pinned to 99, it tops the queue
-    await page.wait_for_function("id => document.querySelector('#queue .incident').dataset.incident === String(id)", arg=i1, timeout=2000)
+    await page.wait_for_function(
+        "id => document.querySelector('#queue .incident').dataset.incident === String(id)", arg=i1, timeout=2000
+    )
 
     await page.fill("#d-merge", str(i2))
     await page.click("#d-merge-go")
@@ -195,7 +211,9 @@ async def test_detail_actions_assign_pin_merge_split(browser: Any, site: Site, a
     await page.click("#d-split")
     got = await until(lambda x: a2["id"] not in x["alerts"], i1)
     assert got["alerts"] == [a1["id"]]
-    await page.wait_for_function("() => /Nouvel incident n° \\d+/.test(document.getElementById('d-message').textContent)", timeout=2000)
+    await page.wait_for_function(
+        "() => /Nouvel incident n° \\d+/.test(document.getElementById('d-message').textContent)", timeout=2000
+    )
 
     # filters: one sector only
     await page.select_option("#f-sector", "roches-grises")
@@ -211,13 +229,19 @@ async def test_detail_actions_assign_pin_merge_split(browser: Any, site: Site, a
 
     # statistics and hand-over, from the desk
     await page.click("#open-stats")
-    await page.wait_for_function("() => document.getElementById('stats-body').textContent.includes('Alertes par secteur')", timeout=3000)
+    await page.wait_for_function(
+        "() => document.getElementById('stats-body').textContent.includes('Alertes par secteur')", timeout=3000
+    )
     assert await run_axe(page, axe) == []
     await page.keyboard.press("Escape")
     await page.click("#open-handover")
-    await page.wait_for_function("() => document.getElementById('handover-body').textContent.includes('En cours')", timeout=3000)
+    await page.wait_for_function(
+        "() => document.getElementById('handover-body').textContent.includes('En cours')", timeout=3000
+    )
     await page.select_option("#h-sector", "roches-grises")
-    await page.wait_for_function("() => document.getElementById('handover-body').textContent.includes('Vandalisme')", timeout=3000)
+    await page.wait_for_function(
+        "() => document.getElementById('handover-body').textContent.includes('Vandalisme')", timeout=3000
+    )
     await page.keyboard.press("Escape")
     assert not desk.console_errors(), desk.errors
     await desk.close()

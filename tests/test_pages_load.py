@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser import Site, browser, open_tab, site, wait_live  # noqa: F401  (fixtures)
+from tests.browser import Site, browser, open_tab, site, wait_live
 from tests.support import REPO
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -44,9 +44,25 @@ async def test_wall_keeps_up_and_does_not_grow(browser: Any, site: Site) -> None
     start_id = int(await page.get_attribute("#map", "data-last-alert") or 0)
 
     sim = subprocess.Popen(
-        [sys.executable, "-m", "dispatch", "simulate", "--url", site.url, "--residents", "50",
-         "--rate", str(RATE), "--duration", str(DURATION)],
-        cwd=REPO, env={**os.environ, **site.env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "dispatch",
+            "simulate",
+            "--url",
+            site.url,
+            "--residents",
+            "50",
+            "--rate",
+            str(RATE),
+            "--duration",
+            str(DURATION),
+        ],
+        cwd=REPO,
+        env={**os.environ, **site.env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     lags: list[float] = []
     early: dict[str, int] | None = None
@@ -83,8 +99,10 @@ async def test_wall_keeps_up_and_does_not_grow(browser: Any, site: Site) -> None
             sim.wait()
     late = await page.evaluate(MEASURE)
     assert early is not None
-    print(f"\nwall under load: {len(lags)} checks, worst lag {max(lags):.3f} s; "
-          f"nodes {early['nodes']} -> {late['nodes']}, heap {early['heap'] / 1e6:.2f} MB -> {late['heap'] / 1e6:.2f} MB")
+    print(
+        f"\nwall under load: {len(lags)} checks, worst lag {max(lags):.3f} s; "
+        f"nodes {early['nodes']} -> {late['nodes']}, heap {early['heap'] / 1e6:.2f} MB -> {late['heap'] / 1e6:.2f} MB"
+    )
     assert len(lags) >= DURATION // 3
     assert abs(late["nodes"] - early["nodes"]) <= 0.2 * early["nodes"], (early, late)
     assert abs(late["heap"] - early["heap"]) <= 0.2 * early["heap"], (early, late)

@@ -12,7 +12,7 @@ from typing import Any
 import h3
 import pytest
 
-from tests.browser import (  # noqa: F401  (fixtures)
+from tests.browser import (
     CENTRE,
     PHONE_SIZE,
     Site,
@@ -35,10 +35,34 @@ HOME = (43.1905, 3.0080)  # in the centre sector, a few hundred metres from CENT
 
 async def test_login_report_and_follow_it(browser: Any, site: Site, axe: str) -> None:
     email = "marie@example.org"
-    user_id = int(dispatch_cli("user", "add", "--role", "resident", "--email", email, "--password", PASSWORD,
-                               "--name", "Marie Test", "--lat", str(HOME[0]), "--lon", str(HOME[1]), env=site.env).stdout)
-    tab = await open_tab(browser, site, "/", None, size=PHONE_SIZE, permissions=["geolocation"],
-                         geolocation={"latitude": CENTRE[0], "longitude": CENTRE[1]})
+    user_id = int(
+        dispatch_cli(
+            "user",
+            "add",
+            "--role",
+            "resident",
+            "--email",
+            email,
+            "--password",
+            PASSWORD,
+            "--name",
+            "Marie Test",
+            "--lat",
+            str(HOME[0]),
+            "--lon",
+            str(HOME[1]),
+            env=site.env,
+        ).stdout
+    )
+    tab = await open_tab(
+        browser,
+        site,
+        "/",
+        None,
+        size=PHONE_SIZE,
+        permissions=["geolocation"],
+        geolocation={"latitude": CENTRE[0], "longitude": CENTRE[1]},
+    )
     page = tab.page
     await page.wait_for_selector("#login:not([hidden])")
     assert "Alertes entre voisins" in await page.inner_text("#login h1")
@@ -81,7 +105,8 @@ async def test_login_report_and_follow_it(browser: Any, site: Site, axe: str) ->
         assert r.status_code == 200, r.text
     await page.wait_for_function(
         "id => document.querySelector(`#mine [data-alert='${id}']`).textContent.includes('Pris en compte')",
-        arg=alert_id, timeout=2000,
+        arg=alert_id,
+        timeout=2000,
     )
     # a tap on the map places the point too
     box = await page.locator("#map").bounding_box()
@@ -110,7 +135,9 @@ async def test_never_shows_another_residents_point_or_identity(browser: Any, sit
     assert "urgent" in (await row.get_attribute("class") or "")  # fire stands out
     assert "Feu de poubelle" in await row.inner_text()
     # drawn as its H3 cell: one hexagon whose outline is the cell's
-    await page.wait_for_function("() => document.querySelectorAll('#map path.leaflet-interactive, #map path').length >= 1")
+    await page.wait_for_function(
+        "() => document.querySelectorAll('#map path.leaflet-interactive, #map path').length >= 1"
+    )
 
     html = await page.content()
     lat_s, lon_s = f"{exact[0]:.5f}", f"{exact[1]:.5f}"
@@ -128,7 +155,14 @@ async def test_never_shows_another_residents_point_or_identity(browser: Any, sit
     assert any(json.loads(f).get("type") == "alert.nearby" for f in tab.frames)
     # a message to the sector, for the full-page picture
     async with site.http(site.supervisor) as http:
-        r = await http.post("/api/broadcasts", json={"sectors": ["centre"], "level": "warning", "text": "Marché de Noël : circulation fermée place de l'Hôtel-de-Ville samedi."})
+        r = await http.post(
+            "/api/broadcasts",
+            json={
+                "sectors": ["centre"],
+                "level": "warning",
+                "text": "Marché de Noël : circulation fermée place de l'Hôtel-de-Ville samedi.",
+            },
+        )
         assert r.status_code == 201
     await page.locator("#messages .card").first.wait_for(timeout=2000)
     await screenshot(page, "resident-full.png", full_page=True)

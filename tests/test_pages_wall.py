@@ -15,7 +15,7 @@ import h3
 import httpx
 import pytest
 
-from tests.browser import (  # noqa: F401  (fixtures)
+from tests.browser import (
     CENTRE,
     PLAGE,
     ROCHES,
@@ -48,6 +48,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     finally:
         s.server.stop()
 
+
 # Chromium reports a refused WebSocket handshake or fetch as a console error;
 # only the test that stops the server on purpose may see those.
 OUTAGE = (r"WebSocket connection to .* failed", r"Failed to load resource: net::ERR_CONNECTION_REFUSED")
@@ -78,7 +79,7 @@ async def test_alert_appears_live_and_its_hexagon_counts_it(browser: Any, site: 
     key = h3.cell_to_parent(alert["cell"], res)
     await page.wait_for_selector(f'.hex-count[data-cell="{key}"]', timeout=2000)
     await page.wait_for_function(
-        "([key, n]) => document.querySelector(`.hex-count[data-cell=\"${key}\"]`).textContent === String(n)",
+        '([key, n]) => document.querySelector(`.hex-count[data-cell="${key}"]`).textContent === String(n)',
         arg=[key, before + 1],
         timeout=2000,
     )
@@ -96,7 +97,7 @@ async def test_alert_appears_live_and_its_hexagon_counts_it(browser: Any, site: 
     # the age ticks without any event
     age1 = await row.locator(".inc-age").inner_text()
     await page.wait_for_function(
-        "([id, a]) => document.querySelector(`#feed [data-incident=\"${id}\"] .inc-age`).textContent !== a",
+        '([id, a]) => document.querySelector(`#feed [data-incident="${id}"] .inc-age`).textContent !== a',
         arg=[alert["incident"], age1],
         timeout=3000,
     )
@@ -237,7 +238,7 @@ async def test_pages_send_a_strict_csp_and_no_inline_code(site: Site) -> None:
             html = r.text
             assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html), f"inline script in {path}"
             assert "<style" not in html and not re.search(r"\sstyle=", html), f"inline style in {path}"
-            assert "lang=\"fr\"" in html
+            assert 'lang="fr"' in html
             for src in re.findall(r'(?:src|href)="([^"]+)"', html):
                 assert src.startswith("/"), f"{path} loads {src} from elsewhere"
                 if src.startswith(("/static/", "/vendor/")):

@@ -24,4 +24,6 @@ def test_pure_module(path) -> None:
             names = [node.module]
         for name in names:
             assert name.split(".")[0] not in FORBIDDEN, f"{path.name} imports {name}"
-            assert not name.startswith(("dispatch.adapters", "dispatch.http.app", "dispatch.live.hub")), f"{path.name} imports {name}"
+            assert not name.startswith(("dispatch.adapters", "dispatch.http.app", "dispatch.live.hub")), (
+                f"{path.name} imports {name}"
+            )

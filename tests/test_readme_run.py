@@ -41,7 +41,12 @@ def test_readme_run_command_from_a_fresh_clone(tmp_path: Path) -> None:
     env["VIRTUAL_ENV"] = str(venv)
     log = open(tmp_path / "run.log", "wb")
     proc = subprocess.Popen(
-        ["bash", "-c", readme_command("run-command")], cwd=clone, env=env, stdout=log, stderr=log, start_new_session=True
+        ["bash", "-c", readme_command("run-command")],
+        cwd=clone,
+        env=env,
+        stdout=log,
+        stderr=log,
+        start_new_session=True,
     )
     try:
         deadline = time.monotonic() + 240

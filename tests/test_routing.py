@@ -48,7 +48,9 @@ def _points(name: str) -> st.SearchStrategy[tuple[float, float]]:
 
 
 @st.composite
-def scenes(draw: st.DrawFn, max_radius: float) -> tuple[City | NoSectors, tuple[float, float], float, tuple[float, float]]:
+def scenes(
+    draw: st.DrawFn, max_radius: float
+) -> tuple[City | NoSectors, tuple[float, float], float, tuple[float, float]]:
     name = draw(st.sampled_from(CITY_NAMES))
     centre = draw(_points(name))
     radius = draw(st.floats(0, max_radius))

@@ -49,9 +49,17 @@ def test_every_key_is_in_the_shipped_config_and_documented() -> None:
     """Docs that tests keep true: each key we read ships in config.toml, and
     the contract's keys are all there."""
     text = (REPO_ROOT / "config.toml").read_text()
-    sections = dict(re.findall(r"^\[(\w+)\]", text, re.M) and [(m, True) for m in re.findall(r"^\[(\w+)\]", text, re.M)])
+    sections = dict(
+        re.findall(r"^\[(\w+)\]", text, re.M) and [(m, True) for m in re.findall(r"^\[(\w+)\]", text, re.M)]
+    )
     for section, key in KEYS:
         assert section in sections, section
         assert re.search(rf"^{key}\s*=", text, re.M), f"{section}.{key} missing from config.toml"
-    for required in [("database", "url"), ("bus", "url"), ("city", "sectors"), ("alerts", "radius_m"), ("server", "allowed_origins")]:
+    for required in [
+        ("database", "url"),
+        ("bus", "url"),
+        ("city", "sectors"),
+        ("alerts", "radius_m"),
+        ("server", "allowed_origins"),
+    ]:
         assert required in KEYS

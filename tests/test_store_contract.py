@@ -69,8 +69,16 @@ def user(email: str, role: str = "resident", **kw: Any) -> NewUser:
 
 
 BASE_ALERT = NewAlert(
-    author=0, category="noise", lat=43.184277, lon=3.003078, text="Tapage nocturne", client_id=None,
-    sector="centre", cell="891f8d7a49bffff", priority=0.7, created_at=T0,
+    author=0,
+    category="noise",
+    lat=43.184277,
+    lon=3.003078,
+    text="Tapage nocturne",
+    client_id=None,
+    sector="centre",
+    cell="891f8d7a49bffff",
+    priority=0.7,
+    created_at=T0,
 )
 
 
@@ -100,6 +108,7 @@ def assert_utc(ts: datetime) -> None:
 
 
 # -- lifecycle and migrations -------------------------------------------------
+
 
 async def test_migrate_is_idempotent(db_url: str) -> None:
     s = make(db_url)
@@ -199,18 +208,27 @@ async def test_durable_across_reopen(db_url: str) -> None:
 
 # -- accounts -----------------------------------------------------------------
 
+
 async def test_add_users_and_lookup(store: Store) -> None:
     before = datetime.now(UTC)
-    ids = await store.add_users([
-        user("Alice@Example.org", name="Alice", home_lat=43.18, home_lon=3.0, home_sector="centre"),
-        user("bob@example.org", role="dispatcher", validated=False),
-    ])
+    ids = await store.add_users(
+        [
+            user("Alice@Example.org", name="Alice", home_lat=43.18, home_lon=3.0, home_sector="centre"),
+            user("bob@example.org", role="dispatcher", validated=False),
+        ]
+    )
     assert len(ids) == 2 and ids[0] != ids[1]
     alice = await store.user_by_email("ALICE@example.ORG")
     assert alice is not None and alice.id == ids[0]
     assert alice.email == "alice@example.org"  # stored lower-cased
     assert (alice.role, alice.name, alice.home_lat, alice.home_lon, alice.home_sector, alice.validated) == (
-        "resident", "Alice", 43.18, 3.0, "centre", True)
+        "resident",
+        "Alice",
+        43.18,
+        3.0,
+        "centre",
+        True,
+    )
     assert alice.password_hash == "argon2$x"
     assert_utc(alice.created_at)
     assert before - timedelta(seconds=5) <= alice.created_at <= datetime.now(UTC) + timedelta(seconds=5)
@@ -274,30 +292,34 @@ async def test_sessions(store: Store) -> None:
 
 
 async def test_resident_homes(store: Store) -> None:
-    ids = await store.add_users([
-        user("r1@x.org", home_lat=43.1, home_lon=3.0, home_sector="nord"),
-        user("r2@x.org", role="referent", home_lat=43.2, home_lon=3.1, home_sector="sud"),
-        user("r3@x.org", home_lat=43.3, home_lon=3.2, home_sector=None),
-        user("r4@x.org", home_lat=43.4, home_lon=3.3, home_sector="nord", validated=False),
-        user("r5@x.org"),  # no home
-        user("d1@x.org", role="dispatcher", home_lat=43.5, home_lon=3.4, home_sector="nord"),
-    ])
+    ids = await store.add_users(
+        [
+            user("r1@x.org", home_lat=43.1, home_lon=3.0, home_sector="nord"),
+            user("r2@x.org", role="referent", home_lat=43.2, home_lon=3.1, home_sector="sud"),
+            user("r3@x.org", home_lat=43.3, home_lon=3.2, home_sector=None),
+            user("r4@x.org", home_lat=43.4, home_lon=3.3, home_sector="nord", validated=False),
+            user("r5@x.org"),  # no home
+            user("d1@x.org", role="dispatcher", home_lat=43.5, home_lon=3.4, home_sector="nord"),
+        ]
+    )
     homes = await store.resident_homes()
-    assert sorted(homes) == sorted([
-        (ids[0], 43.1, 3.0, "nord"), (ids[1], 43.2, 3.1, "sud"), (ids[2], 43.3, 3.2, None)])
+    assert sorted(homes) == sorted([(ids[0], 43.1, 3.0, "nord"), (ids[1], 43.2, 3.1, "sud"), (ids[2], 43.3, 3.2, None)])
     assert await store.resident_homes(["nord"]) == [(ids[0], 43.1, 3.0, "nord")]
     assert sorted(await store.resident_homes(["nord", "sud"])) == sorted(
-        [(ids[0], 43.1, 3.0, "nord"), (ids[1], 43.2, 3.1, "sud")])
+        [(ids[0], 43.1, 3.0, "nord"), (ids[1], 43.2, 3.1, "sud")]
+    )
     assert await store.resident_homes([]) == []
 
 
 async def test_set_home_sectors(store: Store) -> None:
-    ids = await store.add_users([
-        user("r1@x.org", home_lat=43.1, home_lon=3.0, home_sector="nord"),
-        user("r2@x.org", home_lat=43.2, home_lon=3.0, home_sector="nord"),
-        user("r3@x.org", home_lat=43.3, home_lon=3.0, home_sector=None),
-        user("r4@x.org"),
-    ])
+    ids = await store.add_users(
+        [
+            user("r1@x.org", home_lat=43.1, home_lon=3.0, home_sector="nord"),
+            user("r2@x.org", home_lat=43.2, home_lon=3.0, home_sector="nord"),
+            user("r3@x.org", home_lat=43.3, home_lon=3.0, home_sector=None),
+            user("r4@x.org"),
+        ]
+    )
 
     def assign(lat: float, lon: float) -> str | None:
         return {43.1: "nord", 43.2: "sud", 43.3: "est"}.get(lat)
@@ -320,12 +342,19 @@ async def test_set_home_sectors(store: Store) -> None:
 
 # -- alerts ---------------------------------------------------------------------
 
+
 async def test_create_alert(store: Store) -> None:
     uid = await author(store)
     alert, event = await store.create_alert(new_alert(uid, "c-1"))
     assert event is not None
     assert (alert.author, alert.category, alert.lat, alert.lon, alert.text, alert.client_id) == (
-        uid, "noise", 43.184277, 3.003078, "Tapage nocturne", "c-1")
+        uid,
+        "noise",
+        43.184277,
+        3.003078,
+        "Tapage nocturne",
+        "c-1",
+    )
     assert (alert.sector, alert.cell, alert.priority) == ("centre", "891f8d7a49bffff", 0.7)
     assert (alert.status, alert.assignee, alert.notes) == ("new", None, ())
     assert alert.created_at == alert.updated_at == T0
@@ -441,10 +470,10 @@ async def test_cancelled_writes_leave_the_store_consistent(store: Store) -> None
         return dataclasses.replace(a, notes=(*a.notes, {"n": len(a.notes)}))
 
     for delay in range(12):
-        tasks: list[asyncio.Task[Any]] = [
-            asyncio.create_task(store.update_alert(alert.id, note)) for _ in range(3)]
-        tasks.append(asyncio.create_task(
-            store.create_broadcast(NewBroadcast(uid, ("centre",), None, "b", "info", 0, T0))))
+        tasks: list[asyncio.Task[Any]] = [asyncio.create_task(store.update_alert(alert.id, note)) for _ in range(3)]
+        tasks.append(
+            asyncio.create_task(store.create_broadcast(NewBroadcast(uid, ("centre",), None, "b", "info", 0, T0)))
+        )
         for _ in range(delay):
             await asyncio.sleep(0)
         for t in tasks:
@@ -496,8 +525,9 @@ async def test_mixed_concurrent_writes_are_gapless(store: Store) -> None:
     returned = {e.seq: e for _, e in results if e is not None}
     for ev in events[10:]:
         assert returned[ev.seq] == ev
-    assert sorted(e.type for e in events[10:]) == ["alert.created"] * 20 + ["alert.updated"] * 20 + [
-        "broadcast.sent"] * 20
+    assert (
+        sorted(e.type for e in events[10:]) == ["alert.created"] * 20 + ["alert.updated"] * 20 + ["broadcast.sent"] * 20
+    )
     assert await store.head_seq() == 70
 
 
@@ -508,12 +538,17 @@ async def test_update_alert(store: Store) -> None:
     note = {"by": "disp1", "text": "Patrouille en route", "at": "2024-05-01T08:35:00.000Z"}
 
     def take(a: Alert) -> Alert:
-        return dataclasses.replace(a, status="in_progress", assignee="Patrouille 3", priority=0.95,
-                                   notes=a.notes + (note,), updated_at=later)
+        return dataclasses.replace(
+            a, status="in_progress", assignee="Patrouille 3", priority=0.95, notes=a.notes + (note,), updated_at=later
+        )
 
     updated, event = await store.update_alert(alert.id, take)
     assert (updated.status, updated.assignee, updated.priority, updated.notes) == (
-        "in_progress", "Patrouille 3", 0.95, (note,))
+        "in_progress",
+        "Patrouille 3",
+        0.95,
+        (note,),
+    )
     assert updated.updated_at == later and updated.created_at == T0
     assert updated.seq == alert.seq == 1  # alerts.seq stays the creation seq
     assert event.seq == 2 and event.type == "alert.updated" and event.data == alert_staff(updated)
@@ -569,13 +604,17 @@ async def test_concurrent_updates_do_not_lose_writes(store: Store) -> None:
 async def test_list_alerts(store: Store) -> None:
     a1, a2 = await store.add_users([user("a1@x.org"), user("a2@x.org")])
     specs = [
-        (a1, "noise", "centre", 0), (a1, "theft", "nord", 1), (a2, "noise", "nord", 2),
-        (a2, "fire", "centre", 3), (a1, "noise", "centre", 4),
+        (a1, "noise", "centre", 0),
+        (a1, "theft", "nord", 1),
+        (a2, "noise", "nord", 2),
+        (a2, "fire", "centre", 3),
+        (a1, "noise", "centre", 4),
     ]
     made = []
     for who, cat, sector, minutes in specs:
-        a, _ = await store.create_alert(new_alert(who, category=cat, sector=sector,
-                                                  created_at=T0 + timedelta(minutes=minutes)))
+        a, _ = await store.create_alert(
+            new_alert(who, category=cat, sector=sector, created_at=T0 + timedelta(minutes=minutes))
+        )
         made.append(a)
     await store.update_alert(made[1].id, lambda a: dataclasses.replace(a, status="closed"))
 
@@ -594,21 +633,28 @@ async def test_list_alerts(store: Store) -> None:
     assert ids(await store.list_alerts(AlertQuery(since=since))) == [made[4].id, made[3].id]  # inclusive
     paris = timezone(timedelta(hours=2))
     assert ids(await store.list_alerts(AlertQuery(since=since.astimezone(paris)))) == [made[4].id, made[3].id]
-    assert ids(await store.list_alerts(AlertQuery(ids=(made[0].id, made[3].id, 99999)))) == [
-        made[3].id, made[0].id]
+    assert ids(await store.list_alerts(AlertQuery(ids=(made[0].id, made[3].id, 99999)))) == [made[3].id, made[0].id]
     assert await store.list_alerts(AlertQuery(ids=())) == []
     assert ids(await store.list_alerts(AlertQuery(ids=(made[0].id, made[3].id), sector="centre", author=a1))) == [
-        made[0].id]
+        made[0].id
+    ]
     assert await store.list_alerts(AlertQuery(sector="nowhere")) == []
 
 
 # -- broadcasts -----------------------------------------------------------------
 
+
 async def test_create_broadcast(store: Store) -> None:
     uid = await author(store)
     b1, e1 = await store.create_broadcast(NewBroadcast(uid, ("centre", "nord"), None, "Inondation", "urgent", 42, T0))
     assert (b1.author, b1.sectors, b1.circle, b1.text, b1.level, b1.recipients) == (
-        uid, ("centre", "nord"), None, "Inondation", "urgent", 42)
+        uid,
+        ("centre", "nord"),
+        None,
+        "Inondation",
+        "urgent",
+        42,
+    )
     assert b1.created_at == T0 and b1.seq == e1.seq == 1
     assert e1.type == "broadcast.sent" and e1.data == broadcast_view(b1)
     circle = Circle(43.18, 3.0, 250.0)
@@ -622,6 +668,7 @@ async def test_create_broadcast(store: Store) -> None:
 
 
 # -- the event log ----------------------------------------------------------------
+
 
 async def test_events_after_pages_in_order(store: Store) -> None:
     uid = await author(store)
@@ -639,6 +686,7 @@ async def test_events_after_pages_in_order(store: Store) -> None:
 
 
 # -- channels and links (the live path's gap detection) ------------------------
+
 
 async def test_links_chain_each_channel(store: Store) -> None:
     author_id = await author(store)
@@ -663,7 +711,9 @@ async def test_links_chain_each_channel(store: Store) -> None:
 
 async def test_links_across_event_kinds_and_concurrency(store: Store) -> None:
     author_id = await author(store)
-    results = await asyncio.gather(*(store.create_alert(new_alert(author_id, channels=("ops", f"c:{i % 3}"))) for i in range(60)))
+    results = await asyncio.gather(
+        *(store.create_alert(new_alert(author_id, channels=("ops", f"c:{i % 3}"))) for i in range(60))
+    )
     alert, _ = results[0]
     _, upd = await store.update_alert(alert.id, lambda a: dataclasses.replace(a, status="acknowledged"), ["ops"])
     b, bev = await store.create_broadcast(
@@ -680,6 +730,7 @@ async def test_links_across_event_kinds_and_concurrency(store: Store) -> None:
 
 # -- incident history (append-only since migration 3) ---------------------------
 
+
 async def test_migration_3_moves_each_incidents_history_to_rows_in_order(
     db_url: str, backend: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -692,10 +743,14 @@ async def test_migration_3_moves_each_incidents_history_to_rows_in_order(
     from dispatch.core.changes import Change
     from dispatch.core.model import evolve
 
-    history = {1: [{"at": "2024-05-01T08:30:00Z", "actor": None, "action": "opened", "alert": 7},
-                   {"at": "2024-05-01T08:31:00Z", "actor": 3, "action": "status", "to": "acknowledged", "note": "é"}],
-               2: [],
-               3: [{"at": "2024-05-01T08:32:00Z", "actor": None, "action": "opened", "alert": 9}]}
+    history = {
+        1: [
+            {"at": "2024-05-01T08:30:00Z", "actor": None, "action": "opened", "alert": 7},
+            {"at": "2024-05-01T08:31:00Z", "actor": 3, "action": "status", "to": "acknowledged", "note": "é"},
+        ],
+        2: [],
+        3: [{"at": "2024-05-01T08:32:00Z", "actor": None, "action": "opened", "alert": 9}],
+    }
     s = make(db_url)
     await s.connect()
     try:
@@ -714,8 +769,10 @@ async def test_migration_3_moves_each_incidents_history_to_rows_in_order(
                 await s.pool.execute(sql.format(*(f"${i}" for i in range(1, 8))), *args)
             else:
                 assert isinstance(s, SqliteStore)
-                async with s._write_tx() as tx:  # noqa: SLF001 -- raw rows of an old schema
-                    await tx.execute(sql.format(*"???????"), iid, 0, 0, tx.ts_in(T0), tx.ts_in(T0), tx.ts_in(T0), args[-1])
+                async with s._write_tx() as tx:
+                    await tx.execute(
+                        sql.format(*"???????"), iid, 0, 0, tx.ts_in(T0), tx.ts_in(T0), tx.ts_in(T0), args[-1]
+                    )
         assert await s.migrate() == [3]
         got = await s.incident_history([1, 2, 3, 4])
         assert got == {1: tuple(history[1]), 3: tuple(history[3])}

@@ -9,14 +9,14 @@ import math
 import random
 import statistics as pystats
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 
 from dispatch.settings import REPO_ROOT
-from tests.e2e import CENTRE, embedded_env, production_env, server_factory  # noqa: F401
+from tests.e2e import CENTRE, embedded_env, production_env, server_factory
 from tests.listeners import Listener, settle, start_all
 from tests.seed import seed
 from tests.test_fanout_e2e import CITY
@@ -26,8 +26,10 @@ LAT, LON = CENTRE
 
 def config_with_triage(tmp: Path, triage: str) -> Path:
     """The shipped config plus a [triage] table (paths made absolute)."""
-    text = (REPO_ROOT / "config.toml").read_text().replace(
-        'sectors = "geo/cities/narbonne.geojson"', f'sectors = "{REPO_ROOT / "geo/cities/narbonne.geojson"}"'
+    text = (
+        (REPO_ROOT / "config.toml")
+        .read_text()
+        .replace('sectors = "geo/cities/narbonne.geojson"', f'sectors = "{REPO_ROOT / "geo/cities/narbonne.geojson"}"')
     )
     path = tmp / "config.toml"
     path.write_text(text + "\n" + triage)
@@ -38,7 +40,9 @@ def config_with_triage(tmp: Path, triage: str) -> Path:
 def env(request, tmp_path) -> dict[str, str]:
     if request.param == "embedded":
         return embedded_env(tmp_path)
-    return production_env(request.getfixturevalue("pg_url"), request.getfixturevalue("redis_url"), request.getfixturevalue("bus_prefix"))
+    return production_env(
+        request.getfixturevalue("pg_url"), request.getfixturevalue("redis_url"), request.getfixturevalue("bus_prefix")
+    )
 
 
 def h(token: str) -> dict[str, str]:
@@ -56,13 +60,23 @@ async def test_three_witnesses_make_one_incident_that_outranks_and_escalates(tmp
         # three residents within 100 m, a minute apart at most
         ids = []
         for k, r in enumerate(residents[:3]):
-            resp = await http.post("/api/alerts", json={"category": "burglary", "lat": LAT + 0.0003 * k, "lon": LON, "text": "Fenêtre brisée"}, headers=h(r.token))
+            resp = await http.post(
+                "/api/alerts",
+                json={"category": "burglary", "lat": LAT + 0.0003 * k, "lon": LON, "text": "Fenêtre brisée"},
+                headers=h(r.token),
+            )
             assert resp.status_code == 201
             ids.append(resp.json())
         assert len({a["incident"] for a in ids}) == 1
         # a lone burglary far away (other side of town)
         lone_lat, lone_lon = CITY.random_point(random.Random(3))
-        lone = (await http.post("/api/alerts", json={"category": "burglary", "lat": lone_lat, "lon": lone_lon}, headers=h(residents[3].token))).json()
+        lone = (
+            await http.post(
+                "/api/alerts",
+                json={"category": "burglary", "lat": lone_lat, "lon": lone_lon},
+                headers=h(residents[3].token),
+            )
+        ).json()
         assert lone["incident"] != ids[0]["incident"]
         queue = (await http.get("/api/incidents", headers=h(disp.token))).json()
         ranked = [i["id"] for i in queue]
@@ -76,7 +90,13 @@ async def test_three_witnesses_make_one_incident_that_outranks_and_escalates(tmp
         while asyncio.get_running_loop().time() < deadline and pushed is None:
             await asyncio.sleep(0.5)
             pushed = next(
-                (m for m in ops.messages if m["type"] == "incident.updated" and m["data"]["id"] == group["id"] and m["data"]["escalation"] >= 1),
+                (
+                    m
+                    for m in ops.messages
+                    if m["type"] == "incident.updated"
+                    and m["data"]["id"] == group["id"]
+                    and m["data"]["escalation"] >= 1
+                ),
                 None,
             )
         assert pushed is not None, "no escalation pushed on /ws/ops"
@@ -97,7 +117,11 @@ async def test_lifecycle_units_and_reporter_view(env, server_factory) -> None:
     async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
         unit = (await http.post("/api/units", json={"name": "Patrouille Nord"}, headers=h(sup.token))).json()
         assert unit["status"] == "available"
-        a1 = (await http.post("/api/alerts", json={"category": "rodeo", "lat": LAT, "lon": LON}, headers=h(residents[0].token))).json()
+        a1 = (
+            await http.post(
+                "/api/alerts", json={"category": "rodeo", "lat": LAT, "lon": LON}, headers=h(residents[0].token)
+            )
+        ).json()
         iid = a1["incident"]
         url = f"/api/incidents/{iid}"
         r = await http.patch(url, json={"status": "acknowledged", "note": "vu"}, headers=h(disp.token))
@@ -117,7 +141,11 @@ async def test_lifecycle_units_and_reporter_view(env, server_factory) -> None:
         assert (await http.patch(url, json={"status": "in_progress"}, headers=h(disp.token))).status_code == 409
         detail = (await http.get(url, headers=h(sup.token))).json()
         actions = [(e["action"], e.get("to")) for e in detail["history"]]
-        assert ("status", "acknowledged") in actions and ("status", "resolved") in actions and ("assigned", None) in actions
+        assert (
+            ("status", "acknowledged") in actions
+            and ("status", "resolved") in actions
+            and ("assigned", None) in actions
+        )
         assert all(e["at"] for e in detail["history"])
         assert any(e.get("note") == "dispersés" and e["actor"] == disp.user_id for e in detail["history"])
         # the alert followed its incident
@@ -138,10 +166,22 @@ async def test_merge_and_split(tmp_path, server_factory) -> None:
     residents, (sup,) = await seed(env["DISPATCH_DATABASE_URL"], CITY, [CENTRE] * 3, staff=["supervisor"])
     async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
         far = CITY.random_point(random.Random(11))
-        a = (await http.post("/api/alerts", json={"category": "fire", "lat": LAT, "lon": LON}, headers=h(residents[0].token))).json()
-        b = (await http.post("/api/alerts", json={"category": "fire", "lat": far[0], "lon": far[1]}, headers=h(residents[1].token))).json()
+        a = (
+            await http.post(
+                "/api/alerts", json={"category": "fire", "lat": LAT, "lon": LON}, headers=h(residents[0].token)
+            )
+        ).json()
+        b = (
+            await http.post(
+                "/api/alerts", json={"category": "fire", "lat": far[0], "lon": far[1]}, headers=h(residents[1].token)
+            )
+        ).json()
         assert a["incident"] != b["incident"]
-        merged = (await http.post(f"/api/incidents/{a['incident']}/merge", json={"incidents": [b["incident"]]}, headers=h(sup.token))).json()
+        merged = (
+            await http.post(
+                f"/api/incidents/{a['incident']}/merge", json={"incidents": [b["incident"]]}, headers=h(sup.token)
+            )
+        ).json()
         assert sorted(merged["alerts"]) == sorted([a["id"], b["id"]]) and merged["witnesses"] == 2
         gone = (await http.get(f"/api/incidents/{b['incident']}", headers=h(sup.token))).json()
         assert gone["status"] == "duplicate" and gone["alerts"] == []
@@ -161,14 +201,19 @@ async def test_grouping_sees_an_operators_split_at_once(env, server_factory) -> 
     server = server_factory(env)
     residents, (sup,) = await seed(env["DISPATCH_DATABASE_URL"], CITY, [CENTRE] * 4, staff=["supervisor"])
     async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+
         async def fire(k: int) -> dict:
-            r = await http.post("/api/alerts", json={"category": "fire", "lat": LAT, "lon": LON}, headers=h(residents[k].token))
+            r = await http.post(
+                "/api/alerts", json={"category": "fire", "lat": LAT, "lon": LON}, headers=h(residents[k].token)
+            )
             assert r.status_code == 201
             return r.json()
 
         a, b, c = await fire(0), await fire(1), await fire(2)  # the last one read the incident as [a, b]
         assert a["incident"] == b["incident"] == c["incident"]
-        split = await http.post(f"/api/incidents/{a['incident']}/split", json={"alerts": [b["id"]]}, headers=h(sup.token))
+        split = await http.post(
+            f"/api/incidents/{a['incident']}/split", json={"alerts": [b["id"]]}, headers=h(sup.token)
+        )
         assert split.status_code == 201
         d = await fire(3)  # both incidents would take it: the one whose first alert is older wins
         assert d["incident"] == a["incident"]
@@ -200,7 +245,9 @@ async def _raw_rows(db_url: str) -> tuple[list[tuple], list[tuple]]:
     con = await asyncpg.connect(db_url)
     try:
         alerts = [tuple(r) for r in await con.fetch("SELECT sector, category, created_at FROM alerts")]
-        incidents = [tuple(r) for r in await con.fetch("SELECT created_at, acknowledged_at, resolved_at FROM incidents")]
+        incidents = [
+            tuple(r) for r in await con.fetch("SELECT created_at, acknowledged_at, resolved_at FROM incidents")
+        ]
     finally:
         await con.close()
     return alerts, incidents
@@ -216,7 +263,11 @@ async def test_statistics_agree_with_an_oracle(env, server_factory) -> None:
         incidents = set()
         for i in range(40):
             lat, lon = CITY.random_point(rng)
-            r = await http.post("/api/alerts", json={"category": rng.choice(cats), "lat": lat, "lon": lon}, headers=h(rng.choice(residents).token))
+            r = await http.post(
+                "/api/alerts",
+                json={"category": rng.choice(cats), "lat": lat, "lon": lon},
+                headers=h(rng.choice(residents).token),
+            )
             incidents.add(r.json()["incident"])
         for iid in sorted(incidents)[: len(incidents) // 2]:
             await http.patch(f"/api/incidents/{iid}", json={"status": "acknowledged"}, headers=h(disp.token))
@@ -227,7 +278,7 @@ async def test_statistics_agree_with_an_oracle(env, server_factory) -> None:
         handover = await http.get("/api/handover", params={"sector": CITY.sector_ids[0]}, headers=h(disp.token))
         assert handover.status_code == 200 and "open" in handover.json()
     alerts, incs = await _raw_rows(db)
-    counts = Counter((s, c, t.astimezone(timezone.utc).date().isoformat()) for s, c, t in alerts)
+    counts = Counter((s, c, t.astimezone(UTC).date().isoformat()) for s, c, t in alerts)
     assert {(r["sector"], r["category"], r["day"]): r["count"] for r in got["counts"]} == dict(counts)
     ack = [(a - c).total_seconds() for c, a, _ in incs if a is not None]
     res = [(r - c).total_seconds() for c, _, r in incs if r is not None]

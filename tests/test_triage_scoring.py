@@ -37,12 +37,39 @@ SCORES: list[tuple[str, int, tuple[str, ...], float, bool, float | None, float, 
     ("burglary", 4, (), 0, False, None, 50, False, ("severity:4", "witnesses:4")),
     ("burglary", 16, (), 0, False, None, 60, False, ("severity:4", "witnesses:16")),
     ("burglary", 1000, (), 0, False, None, 60, False, ("severity:4", "witnesses:1000")),  # capped
-    ("theft", 1, ("Un enfant pleure devant la boutique",), 0, False, None, 45, False, ("severity:3", "vulnerable:enfant")),
     (
-        "solidarity", 1, ("Personne âgée seule chez elle, canicule",), 0, False, None, 35, False,
+        "theft",
+        1,
+        ("Un enfant pleure devant la boutique",),
+        0,
+        False,
+        None,
+        45,
+        False,
+        ("severity:3", "vulnerable:enfant"),
+    ),
+    (
+        "solidarity",
+        1,
+        ("Personne âgée seule chez elle, canicule",),
+        0,
+        False,
+        None,
+        35,
+        False,
         ("severity:2", "vulnerable:personne âgée", "vulnerable:âgée", "vulnerable:seule", "vulnerable:canicule"),
     ),
-    ("vandalism", 1, ("Tags sur le mur", "un BLESSÉ à terre"), 0, False, None, 35, False, ("severity:2", "vulnerable:blessé")),
+    (
+        "vandalism",
+        1,
+        ("Tags sur le mur", "un BLESSÉ à terre"),
+        0,
+        False,
+        None,
+        35,
+        False,
+        ("severity:2", "vulnerable:blessé"),
+    ),
     # fire: target 2 min
     ("fire", 1, (), 119.9, False, None, 50, False, ("severity:5",)),
     ("fire", 1, (), 120, False, None, 70, True, ("severity:5", "overdue:1")),
@@ -59,8 +86,17 @@ SCORES: list[tuple[str, int, tuple[str, ...], float, bool, float | None, float, 
     ("ecology", 1, (), 3599, False, None, 10, False, ("severity:1",)),
     ("ecology", 1, (), 3600, False, None, 30, True, ("severity:1", "overdue:1")),
     # everything at once: 50 + 20 (cap) + 15 + 40 (cap) = 125, the top of the scale
-    ("fire", 50, ("bébé inconscient",), 3600, False, None, 125, True,
-     ("severity:5", "witnesses:50", "vulnerable:bébé", "vulnerable:inconscient", "overdue:3")),
+    (
+        "fire",
+        50,
+        ("bébé inconscient",),
+        3600,
+        False,
+        None,
+        125,
+        True,
+        ("severity:5", "witnesses:50", "vulnerable:bébé", "vulnerable:inconscient", "overdue:3"),
+    ),
     # pinned by a supervisor: wins, whatever the formula says
     ("ecology", 1, (), 0, False, 99.0, 99, False, ("severity:1", "pinned")),
     ("fire", 1, (), 600, False, 0.0, 0, True, ("severity:5", "overdue:3", "pinned")),
@@ -177,6 +213,7 @@ def test_vulnerable_words_are_configurable() -> None:
 # ---------------------------------------------------------------------------
 # Acknowledgement targets and timers.
 
+
 @pytest.mark.parametrize(
     ("category", "minutes"),
     [("fire", 2), ("burglary", 5), ("weather", 5), ("suspicious", 10), ("solidarity", 30), ("ecology", 60)],
@@ -219,6 +256,7 @@ def test_a_timer_at_overdue_at_finds_the_item_overdue(category: str, created: fl
 
 # ---------------------------------------------------------------------------
 # Configuration from config.toml's [triage] table.
+
 
 def test_from_mapping_defaults() -> None:
     assert TriageConfig.from_mapping({}) == DEFAULT_TRIAGE
@@ -272,7 +310,15 @@ def test_from_mapping_rejects(raw: dict[str, object], message: str) -> None:
 
 CATS = st.sampled_from(sorted(CATEGORIES))
 PHRASES = st.sampled_from(
-    ["voiture garée", "bruit de verre", "deux enfants", "une personne âgée", "Blessé léger", "porte forcée", "fumée noire"]
+    [
+        "voiture garée",
+        "bruit de verre",
+        "deux enfants",
+        "une personne âgée",
+        "Blessé léger",
+        "porte forcée",
+        "fumée noire",
+    ]
 )
 TEXTS = st.lists(st.one_of(PHRASES, st.text(max_size=30)), max_size=3)
 AGES = st.floats(min_value=-60, max_value=5 * 3600, allow_nan=False)
@@ -327,7 +373,9 @@ def test_acknowledged_items_do_not_escalate(category: str, witnesses: int, texts
 
 
 @PROPS
-@given(CATS, WITNESSES, TEXTS, AGES, st.booleans(), st.sampled_from(DEFAULT_TRIAGE.vulnerable_words), st.text(max_size=10))
+@given(
+    CATS, WITNESSES, TEXTS, AGES, st.booleans(), st.sampled_from(DEFAULT_TRIAGE.vulnerable_words), st.text(max_size=10)
+)
 def test_vulnerable_words_raise_the_priority(
     category: str, witnesses: int, texts: list[str], age_s: float, ack: bool, word: str, noise: str
 ) -> None:

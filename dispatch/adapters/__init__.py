@@ -18,7 +18,7 @@ def open_store(url: str, pool_size: int = 10, grouping: Grouping | None = None) 
     if url.startswith(SQLITE_PREFIX):
         from dispatch.adapters.store_sqlite import SqliteStore
 
-        path = url[len(SQLITE_PREFIX):]
+        path = url[len(SQLITE_PREFIX) :]
         if not path:
             raise ValueError("sqlite URL without a path: expected sqlite:///PATH")
         return SqliteStore(path, grouping)

@@ -70,6 +70,7 @@ class Inbox:
 class MemoryBus:
     """Pub/sub inside one process: publish() reaches only this bus's own
     subscriptions, so it is correct for exactly one worker."""
+
     shared = False  # one process: the publisher's own sequencer already has the event
 
     def __init__(self, maxsize: int = DEFAULT_MAXSIZE) -> None:

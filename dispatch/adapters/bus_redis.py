@@ -19,7 +19,6 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import orjson
-
 from redis.asyncio import Redis
 from redis.asyncio.connection import AbstractConnection, ConnectionPool, parse_url
 from redis.asyncio.retry import Retry
@@ -89,6 +88,7 @@ def _describe(exc: BaseException) -> str:
 
 class RedisBus:
     shared = True  # other processes see what we publish
+
     def __init__(
         self,
         url: str,
@@ -175,7 +175,7 @@ class RedisBus:
         try:
             async with asyncio.timeout(PUBLISH_BUDGET):
                 await self._pub.publish(self._wire(channel), message)
-        except Exception as exc:  # noqa: BLE001 - by contract publish never raises
+        except Exception as exc:
             self.publish_dropped += 1
             if not self._publish_failing:  # one warning per outage
                 self._publish_failing = True
@@ -207,7 +207,7 @@ class RedisBus:
                 await pipe.execute()
             else:
                 await self._pub.eval(_PUBLISH_BATCH, 0, self.prefix, payload)
-        except Exception as exc:  # noqa: BLE001 - by contract publish never raises
+        except Exception as exc:
             self.publish_dropped += count
             if not self._publish_failing:
                 self._publish_failing = True
@@ -233,7 +233,7 @@ class RedisBus:
         try:
             await link.send_command("SUBSCRIBE", self._wire(channel), check_health=False)
             await asyncio.wait_for(waiter, SUBSCRIBE_TIMEOUT)
-        except Exception as exc:  # noqa: BLE001 - link lost or stalled: the reader reconnects and resubscribes
+        except Exception as exc:
             log.debug("bus subscribe %r not confirmed: %s", channel, _describe(exc))
         finally:
             pending = self._waiters.get(channel)
@@ -249,7 +249,7 @@ class RedisBus:
             return
         try:
             await link.send_command("UNSUBSCRIBE", self._wire(channel), check_health=False)
-        except Exception as exc:  # noqa: BLE001 - a reconnect subscribes only to _channels anyway
+        except Exception as exc:
             log.debug("bus unsubscribe %r not sent: %s", channel, _describe(exc))
 
     def messages(self) -> AsyncIterator[tuple[str, bytes]]:
@@ -281,7 +281,7 @@ class RedisBus:
                 if link is None:
                     link = await self._open_link()
                 await self._session(link, subscribed)
-            except Exception as exc:  # noqa: BLE001 - any failure of the link: start over
+            except Exception as exc:
                 if down_since is None:  # one warning per outage, not per attempt
                     down_since = time.monotonic()
                     log.warning("bus subscriber link lost, reconnecting: %s", _describe(exc))

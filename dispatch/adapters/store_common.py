@@ -46,6 +46,7 @@ TsDecoder = Callable[[Any], datetime]
 
 # -- time -------------------------------------------------------------------
 
+
 def to_utc(ts: datetime) -> datetime:
     """Aware UTC. A naive datetime is taken to be UTC (not local time)."""
     if ts.tzinfo is None:
@@ -68,6 +69,7 @@ def ts_identity(value: datetime) -> datetime:
 
 # -- JSON ---------------------------------------------------------------------
 
+
 def dumps(obj: Any) -> str:
     return orjson.dumps(obj).decode()
 
@@ -88,6 +90,7 @@ def splice_tail(view: Mapping[str, Any], keys: Sequence[str]) -> str:
 
 
 # -- rows -> domain -----------------------------------------------------------
+
 
 def user_from_row(row: Row, ts: TsDecoder) -> User:
     return User(
@@ -182,6 +185,7 @@ def channels_of(drafts: Sequence[Draft]) -> list[str]:
 
 # -- domain -> rows -----------------------------------------------------------
 
+
 def provisional_alert(new: NewAlert, alert_id: int = 0, seq: int = 0) -> Alert:
     """The Alert create_alert stores, before the database names it."""
     created = to_utc(new.created_at)
@@ -220,7 +224,8 @@ def apply_change(old: Alert, change: Callable[[Alert], Alert]) -> Alert:
     if not isinstance(new, Alert):
         raise TypeError(f"update_alert: change returned {type(new).__name__}, not Alert")
     changed = [
-        f.name for f in dataclasses.fields(Alert)
+        f.name
+        for f in dataclasses.fields(Alert)
         if f.name not in ALERT_MUTABLE and getattr(old, f.name) != getattr(new, f.name)
     ]
     if changed:
@@ -247,9 +252,7 @@ def user_record(u: NewUser) -> tuple[Any, ...]:
     return (u.role, norm_email(u.email), u.password_hash, u.name, u.home_lat, u.home_lon, u.home_sector, u.validated)
 
 
-def home_changes(
-    rows: Sequence[Row], assign: Callable[[float, float], str | None]
-) -> list[tuple[int, str | None]]:
+def home_changes(rows: Sequence[Row], assign: Callable[[float, float], str | None]) -> list[tuple[int, str | None]]:
     """(id, new_sector) for the rows (id, home_lat, home_lon, home_sector)
     whose sector changes."""
     out: list[tuple[int, str | None]] = []
@@ -261,6 +264,7 @@ def home_changes(
 
 
 # -- list_alerts --------------------------------------------------------------
+
 
 @dataclasses.dataclass(frozen=True)
 class Dialect:

@@ -27,6 +27,7 @@ import asyncpg
 
 from dispatch.adapters import migrations
 from dispatch.adapters.batcher import AlertBatcher
+from dispatch.adapters.grouping_sql import FactsCache, GroupCache, Grouping, group_new_alerts
 from dispatch.adapters.store_common import (
     ALERT_COLUMNS,
     BROADCAST_COLUMNS,
@@ -61,7 +62,6 @@ from dispatch.adapters.store_postgres_sql import (
     UPDATE_ALERT,
     append_events,
 )
-from dispatch.adapters.grouping_sql import FactsCache, GroupCache, Grouping, group_new_alerts
 from dispatch.adapters.triage_sql import (
     TriageStore,
     Tx,
@@ -91,6 +91,7 @@ _DIALECT = Dialect(
     ts_value=to_utc,
 )
 
+
 async def _no_reset(con: asyncpg.Connection[Any]) -> None:
     return None
 
@@ -110,9 +111,7 @@ class PostgresStore(TriageStore):
 
     async def connect(self) -> None:
         if self._pool is None:
-            self._pool = await asyncpg.create_pool(
-                self.url, min_size=1, max_size=self.pool_size, reset=_no_reset
-            )
+            self._pool = await asyncpg.create_pool(self.url, min_size=1, max_size=self.pool_size, reset=_no_reset)
 
     async def close(self) -> None:
         await self._batcher.drain()
@@ -166,7 +165,10 @@ class PostgresStore(TriageStore):
     async def add_session(self, token_hash: str, user_id: int, expires_at: datetime) -> None:
         await self.pool.execute(
             "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
-            token_hash, user_id, utcnow(), to_utc(expires_at),
+            token_hash,
+            user_id,
+            utcnow(),
+            to_utc(expires_at),
         )
 
     async def session_user(self, token_hash: str, now: datetime) -> User | None:
@@ -174,7 +176,8 @@ class PostgresStore(TriageStore):
         row = await self.pool.fetchrow(
             f"SELECT {cols} FROM sessions s JOIN users u ON u.id = s.user_id"
             " WHERE s.token_hash = $1 AND s.expires_at > $2",
-            token_hash, to_utc(now),
+            token_hash,
+            to_utc(now),
         )
         return None if row is None else user_from_row(row, ts_identity)
 
@@ -201,7 +204,8 @@ class PostgresStore(TriageStore):
                 await con.execute(
                     "UPDATE users SET home_sector = c.s FROM unnest($1::bigint[], $2::text[]) AS c(id, s)"
                     " WHERE users.id = c.id",
-                    [i for i, _ in changes], [s for _, s in changes],
+                    [i for i, _ in changes],
+                    [s for _, s in changes],
                 )
         return len(changes)
 
@@ -230,9 +234,15 @@ class PostgresStore(TriageStore):
     async def _insert_alerts(self, batch: Sequence[NewAlert]) -> list[tuple[Alert, list[Event]]]:
         drafts = [provisional_alert(n) for n in batch]
         columns = [
-            [n.author for n in batch], [n.category for n in batch], [n.lat for n in batch],
-            [n.lon for n in batch], [n.text for n in batch], [n.client_id for n in batch],
-            [n.sector for n in batch], [n.cell for n in batch], [n.priority for n in batch],
+            [n.author for n in batch],
+            [n.category for n in batch],
+            [n.lat for n in batch],
+            [n.lon for n in batch],
+            [n.text for n in batch],
+            [n.client_id for n in batch],
+            [n.sector for n in batch],
+            [n.cell for n in batch],
+            [n.priority for n in batch],
             [d.created_at for d in drafts],
         ]
         out: list[tuple[Alert, list[Event]] | None] = [None] * len(batch)
@@ -272,13 +282,15 @@ class PostgresStore(TriageStore):
         grouped = None
         if self.grouping is not None:
             now = utcnow()
-            updated, change, saved = await group_new_alerts(tx, self.grouping, self._groups, [a for _, a in created], now)
+            updated, change, saved = await group_new_alerts(
+                tx, self.grouping, self._groups, [a for _, a in created], now
+            )
             created[:] = [(i, a) for (i, _), a in zip(created, updated)]
             grouped = (change, saved, now)
         mine = [Draft(a.seq, "alert.created", alert_staff(a), a.created_at, batch[i].channels) for i, a in created]
         theirs = await drafts(tx, *grouped) if grouped else []
         events = await append_events(con, mine + theirs)  # one append for both: fewer round trips
-        return events[: len(mine)], events[len(mine):]
+        return events[: len(mine)], events[len(mine) :]
 
     async def get_alert(self, alert_id: int) -> Alert | None:
         row = await self.pool.fetchrow(f"SELECT {ALERT_COLUMNS} FROM alerts WHERE id = $1", alert_id)
@@ -299,7 +311,12 @@ class PostgresStore(TriageStore):
             alert = apply_change(alert_from_row(row, ts_identity), change)
             data = alert_staff(alert)
             seq = await con.fetchval(
-                UPDATE_ALERT, alert_id, alert.status, alert.priority, alert.assignee, dumps(list(alert.notes)),
+                UPDATE_ALERT,
+                alert_id,
+                alert.status,
+                alert.priority,
+                alert.assignee,
+                dumps(list(alert.notes)),
                 alert.updated_at,
             )
             (event,) = await append_events(con, [Draft(seq, "alert.updated", data, alert.updated_at, channels)])
@@ -307,17 +324,31 @@ class PostgresStore(TriageStore):
 
     async def create_broadcast(self, new: NewBroadcast) -> tuple[Broadcast, Event]:
         b = Broadcast(
-            id=0, author=new.author, sectors=None if new.sectors is None else tuple(new.sectors),
-            circle=new.circle, text=new.text, level=new.level, recipients=new.recipients,
-            created_at=to_utc(new.created_at), seq=0,
+            id=0,
+            author=new.author,
+            sectors=None if new.sectors is None else tuple(new.sectors),
+            circle=new.circle,
+            text=new.text,
+            level=new.level,
+            recipients=new.recipients,
+            created_at=to_utc(new.created_at),
+            seq=0,
         )
         async with self.pool.acquire() as con, con.transaction():
             row = await con.fetchrow(
-                CREATE_BROADCAST, new.author, sectors_json(new.sectors), circle_json(new.circle), new.text,
-                new.level, new.recipients, b.created_at,
+                CREATE_BROADCAST,
+                new.author,
+                sectors_json(new.sectors),
+                circle_json(new.circle),
+                new.text,
+                new.level,
+                new.recipients,
+                b.created_at,
             )
             b = dataclasses.replace(b, id=row["id"], seq=row["seq"])
-            (event,) = await append_events(con, [Draft(b.seq, "broadcast.sent", broadcast_view(b), b.created_at, new.channels)])
+            (event,) = await append_events(
+                con, [Draft(b.seq, "broadcast.sent", broadcast_view(b), b.created_at, new.channels)]
+            )
         return b, event
 
     # -- the event log ------------------------------------------------------
@@ -332,7 +363,9 @@ class PostgresStore(TriageStore):
             rows = await self.pool.fetch(
                 f"SELECT {cols} FROM event_channels c JOIN events e ON e.seq = c.seq"
                 " WHERE c.channel = $1 AND c.seq > $2 ORDER BY c.seq LIMIT $3",
-                channel, seq, max(0, limit),
+                channel,
+                seq,
+                max(0, limit),
             )
         return [event_from_row(r, ts_identity) for r in rows]
 

@@ -109,11 +109,18 @@ async def append_events(con: asyncpg.Connection[Any], drafts: Sequence[Draft]) -
     pairs = [(c, e.seq) for e in events for c in e.links]
     await con.execute(
         APPEND,
-        [e.seq for e in events], [e.type for e in events], [dumps(e.data) for e in events],
-        [e.created_at for e in events], [dumps(e.links) for e in events],
-        [c for c, _ in pairs], [q for _, q in pairs], names, [new_heads[c] for c in names],
+        [e.seq for e in events],
+        [e.type for e in events],
+        [dumps(e.data) for e in events],
+        [e.created_at for e in events],
+        [dumps(e.links) for e in events],
+        [c for c, _ in pairs],
+        [q for _, q in pairs],
+        names,
+        [new_heads[c] for c in names],
     )
     return events
+
 
 ADD_USERS = """
 INSERT INTO users (role, email, password_hash, name, home_lat, home_lon, home_sector, validated, created_at)
@@ -123,5 +130,3 @@ FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::float8[], $6::fl
 ORDER BY i
 RETURNING id, email
 """
-
-

@@ -24,6 +24,7 @@ import aiosqlite
 
 from dispatch.adapters import migrations
 from dispatch.adapters.batcher import AlertBatcher
+from dispatch.adapters.grouping_sql import FactsCache, GroupCache, Grouping, group_new_alerts
 from dispatch.adapters.store_common import (
     ALERT_COLUMNS,
     BROADCAST_COLUMNS,
@@ -58,7 +59,6 @@ from dispatch.adapters.store_sqlite_sql import (
     USER_CHUNK,
     append_events,
 )
-from dispatch.adapters.grouping_sql import FactsCache, GroupCache, Grouping, group_new_alerts
 from dispatch.adapters.triage_sql import (
     TriageStore,
     Tx,
@@ -86,6 +86,7 @@ _DIALECT = Dialect(
     ids_value=lambda ids: dumps([int(i) for i in ids]),
     ts_value=ts_text,
 )
+
 
 class SqliteStore(TriageStore):
     def __init__(self, path: str | Path, grouping: Grouping | None = None) -> None:
@@ -178,7 +179,8 @@ class SqliteStore(TriageStore):
                 chunk = users[start : start + USER_CHUNK]
                 rows = await db.execute_fetchall(
                     "INSERT INTO users (role, email, password_hash, name, home_lat, home_lon, home_sector, validated,"
-                    " created_at) VALUES " + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
+                    " created_at) VALUES "
+                    + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
                     + " RETURNING id, email",
                     [v for u in chunk for v in (*user_record(u), created)],
                 )
@@ -279,11 +281,25 @@ class SqliteStore(TriageStore):
                 params: list[Any] = []
                 for k, (_, a) in enumerate(fresh, 1):
                     created = ts_text(a.created_at)
-                    params += [a.author, a.category, a.lat, a.lon, a.text, a.client_id, a.sector, a.cell, a.status,
-                               a.priority, created, created, k]
+                    params += [
+                        a.author,
+                        a.category,
+                        a.lat,
+                        a.lon,
+                        a.text,
+                        a.client_id,
+                        a.sector,
+                        a.cell,
+                        a.status,
+                        a.priority,
+                        created,
+                        created,
+                        k,
+                    ]
                 rows = await db.execute_fetchall(
                     "INSERT INTO alerts (author, category, lat, lon, text, client_id, sector, cell, status, priority,"
-                    " created_at, updated_at, seq) VALUES " + ", ".join([ALERT_ROW] * len(fresh))
+                    " created_at, updated_at, seq) VALUES "
+                    + ", ".join([ALERT_ROW] * len(fresh))
                     + " RETURNING id, seq",
                     params,
                 )
@@ -299,13 +315,17 @@ class SqliteStore(TriageStore):
                 grouped = None
                 if self.grouping is not None:
                     now = utcnow()
-                    updated, change, saved = await group_new_alerts(tx, self.grouping, self._groups, [a for _, a in alerts], now)
+                    updated, change, saved = await group_new_alerts(
+                        tx, self.grouping, self._groups, [a for _, a in alerts], now
+                    )
                     alerts = [(i, a) for (i, _), a in zip(alerts, updated)]
                     grouped = (change, saved, now)
-                mine = [Draft(a.seq, "alert.created", alert_staff(a), a.created_at, batch[i].channels) for i, a in alerts]
+                mine = [
+                    Draft(a.seq, "alert.created", alert_staff(a), a.created_at, batch[i].channels) for i, a in alerts
+                ]
                 theirs = await drafts(tx, *grouped) if grouped else []
                 events = await append_events(db, mine + theirs)
-                events, extra = events[: len(mine)], events[len(mine):]
+                events, extra = events[: len(mine)], events[len(mine) :]
                 for k, ((i, alert), event) in enumerate(zip(alerts, events)):
                     out[i] = (alert, [event, *(extra if k == len(alerts) - 1 else [])])
         return out  # type: ignore[return-value]
@@ -332,8 +352,14 @@ class SqliteStore(TriageStore):
             data = alert_staff(alert)
             await db.execute(
                 "UPDATE alerts SET status = ?, priority = ?, assignee = ?, notes = ?, updated_at = ? WHERE id = ?",
-                (alert.status, alert.priority, alert.assignee, dumps(list(alert.notes)), ts_text(alert.updated_at),
-                 alert_id),
+                (
+                    alert.status,
+                    alert.priority,
+                    alert.assignee,
+                    dumps(list(alert.notes)),
+                    ts_text(alert.updated_at),
+                    alert_id,
+                ),
             )
             ((seq,),) = await db.execute_fetchall(BUMP)
             (event,) = await append_events(db, [Draft(seq, "alert.updated", data, alert.updated_at, channels)])
@@ -347,15 +373,31 @@ class SqliteStore(TriageStore):
             ((bid,),) = await db.execute_fetchall(
                 "INSERT INTO broadcasts (author, sectors, circle, text, level, recipients, created_at, seq)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                (new.author, sectors_json(new.sectors), circle_json(new.circle), new.text, new.level,
-                 new.recipients, created, seq),
+                (
+                    new.author,
+                    sectors_json(new.sectors),
+                    circle_json(new.circle),
+                    new.text,
+                    new.level,
+                    new.recipients,
+                    created,
+                    seq,
+                ),
             )
             b = Broadcast(
-                id=bid, author=new.author, sectors=None if new.sectors is None else tuple(new.sectors),
-                circle=new.circle, text=new.text, level=new.level, recipients=new.recipients,
-                created_at=created_at, seq=seq,
+                id=bid,
+                author=new.author,
+                sectors=None if new.sectors is None else tuple(new.sectors),
+                circle=new.circle,
+                text=new.text,
+                level=new.level,
+                recipients=new.recipients,
+                created_at=created_at,
+                seq=seq,
             )
-            (event,) = await append_events(db, [Draft(seq, "broadcast.sent", broadcast_view(b), created_at, new.channels)])
+            (event,) = await append_events(
+                db, [Draft(seq, "broadcast.sent", broadcast_view(b), created_at, new.channels)]
+            )
         return b, event
 
     # -- the event log ------------------------------------------------------

@@ -24,8 +24,7 @@ USER_CHUNK = 100  # 9 parameters a row
 MAX_ALERT_BATCH = 64
 INSERT_EVENT = f"INSERT INTO events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?)"
 UPSERT_HEAD = (
-    "INSERT INTO channel_heads (channel, last) VALUES (?, ?)"
-    " ON CONFLICT (channel) DO UPDATE SET last = excluded.last"
+    "INSERT INTO channel_heads (channel, last) VALUES (?, ?) ON CONFLICT (channel) DO UPDATE SET last = excluded.last"
 )
 
 
@@ -49,5 +48,3 @@ async def append_events(db: aiosqlite.Connection, drafts: Sequence[Draft]) -> li
     )
     await db.executemany(UPSERT_HEAD, [(c, new_heads[c]) for c in names])
     return events
-
-

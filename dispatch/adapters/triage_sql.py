@@ -121,23 +121,51 @@ class Tx:
 
 # -- rows <-> domain -------------------------------------------------------------
 
+
 def incident_from_row(row: Any, tx: Tx) -> Incident:
     return Incident(
-        id=row["id"], category=row["category"], sector=row["sector"], cell=row["cell"], lat=row["lat"],
-        lon=row["lon"], status=row["status"], priority=row["priority"], pinned=bool(row["pinned"]),
-        unit_id=row["unit_id"], alerts=tuple(loads(row["alerts"])), authors=tuple(loads(row["authors"])),
-        vulnerable=bool(row["vulnerable"]), escalation=row["escalation"], created_at=tx.ts_out(row["created_at"]),
-        updated_at=tx.ts_out(row["updated_at"]), ack_due_at=tx.ts_out(row["ack_due_at"]),
-        acknowledged_at=tx.opt_ts_out(row["acknowledged_at"]), resolved_at=tx.opt_ts_out(row["resolved_at"]),
+        id=row["id"],
+        category=row["category"],
+        sector=row["sector"],
+        cell=row["cell"],
+        lat=row["lat"],
+        lon=row["lon"],
+        status=row["status"],
+        priority=row["priority"],
+        pinned=bool(row["pinned"]),
+        unit_id=row["unit_id"],
+        alerts=tuple(loads(row["alerts"])),
+        authors=tuple(loads(row["authors"])),
+        vulnerable=bool(row["vulnerable"]),
+        escalation=row["escalation"],
+        created_at=tx.ts_out(row["created_at"]),
+        updated_at=tx.ts_out(row["updated_at"]),
+        ack_due_at=tx.ts_out(row["ack_due_at"]),
+        acknowledged_at=tx.opt_ts_out(row["acknowledged_at"]),
+        resolved_at=tx.opt_ts_out(row["resolved_at"]),
     )
 
 
 def _incident_values(inc: Incident, tx: Tx) -> list[Any]:
     return [
-        inc.category, inc.sector, inc.cell, inc.lat, inc.lon, inc.status, inc.priority, inc.pinned, inc.unit_id,
-        dumps(list(inc.alerts)), dumps(list(inc.authors)), inc.vulnerable, inc.escalation,
-        tx.ts_in(to_utc(inc.created_at)), tx.ts_in(to_utc(inc.updated_at)), tx.ts_in(to_utc(inc.ack_due_at)),
-        tx.opt_ts(inc.acknowledged_at), tx.opt_ts(inc.resolved_at),
+        inc.category,
+        inc.sector,
+        inc.cell,
+        inc.lat,
+        inc.lon,
+        inc.status,
+        inc.priority,
+        inc.pinned,
+        inc.unit_id,
+        dumps(list(inc.alerts)),
+        dumps(list(inc.authors)),
+        inc.vulnerable,
+        inc.escalation,
+        tx.ts_in(to_utc(inc.created_at)),
+        tx.ts_in(to_utc(inc.updated_at)),
+        tx.ts_in(to_utc(inc.ack_due_at)),
+        tx.opt_ts(inc.acknowledged_at),
+        tx.opt_ts(inc.resolved_at),
     ]
 
 
@@ -153,6 +181,7 @@ _UPDATE_INCIDENT = f"UPDATE incidents SET {', '.join(f'{c} = ?' for c in _WRITAB
 
 
 # -- reads -------------------------------------------------------------------------
+
 
 async def incidents_by_id(tx: Tx, ids: Sequence[int], lock: bool = False) -> dict[int, Incident]:
     if not ids:
@@ -223,14 +252,20 @@ async def overdue(tx: Tx, now: datetime, max_level: int, limit: int = 1000) -> l
     rows = await tx.rows(
         "SELECT id, category, created_at, escalation FROM incidents WHERE acknowledged_at IS NULL"
         f" AND ack_due_at <= ? AND escalation < ? AND {tx.in_texts('status')} ORDER BY ack_due_at LIMIT ?",
-        tx.ts_in(to_utc(now)), max_level, tx.ids(OPEN), limit,
+        tx.ts_in(to_utc(now)),
+        max_level,
+        tx.ids(OPEN),
+        limit,
     )
     return [(r[0], r[1], tx.ts_out(r[2]), r[3]) for r in rows]
 
 
 # -- the generic write ---------------------------------------------------------------
 
-async def load_state(tx: Tx, incident_ids: Sequence[int], alert_ids: Sequence[int], unit_ids: Sequence[int], now: datetime) -> TriageState:
+
+async def load_state(
+    tx: Tx, incident_ids: Sequence[int], alert_ids: Sequence[int], unit_ids: Sequence[int], now: datetime
+) -> TriageState:
     incidents = await incidents_by_id(tx, incident_ids, lock=True)
     wanted = set(alert_ids)
     for inc in incidents.values():
@@ -245,9 +280,7 @@ async def save(tx: Tx, change: Change) -> Saved:
     ids = dict(zip((inc.id for inc in fresh), await tx.new_ids("incidents", len(fresh))))
     real = lambda i: ids.get(i, i)  # noqa: E731
     incidents = {real(inc.id): evolve(inc, id=real(inc.id)) if inc.id < 0 else inc for inc in change.incidents}
-    await tx.execute_many(
-        _INSERT_INCIDENT, [[ids[inc.id], *_incident_values(inc, tx)] for inc in fresh]
-    )
+    await tx.execute_many(_INSERT_INCIDENT, [[ids[inc.id], *_incident_values(inc, tx)] for inc in fresh])
     await tx.execute_many(
         _UPDATE_INCIDENT, [[*_incident_values(inc, tx), inc.id] for inc in change.incidents if inc.id > 0]
     )
@@ -271,7 +304,10 @@ async def save(tx: Tx, change: Change) -> Saved:
         u = dataclasses.replace(u, incident_id=None if u.incident_id is None else real(u.incident_id))
         await tx.execute(
             "UPDATE units SET status = ?, incident_id = ?, updated_at = ? WHERE id = ?",
-            u.status, u.incident_id, tx.ts_in(to_utc(u.updated_at)), u.id,
+            u.status,
+            u.incident_id,
+            tx.ts_in(to_utc(u.updated_at)),
+            u.id,
         )
         units[u.id] = u
     return Saved(incidents, alerts, units, ids)
@@ -293,6 +329,7 @@ async def emit(tx: Tx, change: Change, saved: Saved, now: datetime) -> list[Even
 
 
 # -- the store methods, for both adapters ----------------------------------------------
+
 
 class DuplicateUnit(Exception):
     pass
@@ -363,7 +400,8 @@ class TriageStore:
                 raise DuplicateUnit(name)
             uid = await tx.insert_id(
                 "INSERT INTO units (name, status, incident_id, updated_at) VALUES (?, 'available', NULL, ?)",
-                name, tx.ts_in(to_utc(now)),
+                name,
+                tx.ts_in(to_utc(now)),
             )
         return Unit(uid, name, "available", None, to_utc(now))
 

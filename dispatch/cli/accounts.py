@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dispatch.adapters import open_store
-from dispatch.usecases.sessions import hash_password
 from dispatch.core.model import RESIDENT_ROLES, ROLES, NewUser
 from dispatch.ports import DuplicateEmail, Store
 from dispatch.settings import Settings
+from dispatch.usecases.sessions import hash_password
 from geo import City, load_city
 
 
@@ -89,7 +89,9 @@ def _new_user(row: AccountRow, password_hash: str, city: City) -> NewUser:
     return NewUser(row.role, row.email, password_hash, row.name, row.lat, row.lon, sector, validated=True)
 
 
-async def user_add(settings: Settings, role: str, email: str, password: str, name: str, lat: float | None, lon: float | None) -> int:
+async def user_add(
+    settings: Settings, role: str, email: str, password: str, name: str, lat: float | None, lon: float | None
+) -> int:
     try:
         row = check_account(role, email, password, name, lat, lon)
     except RowError as exc:

@@ -72,7 +72,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "migrate":
         return asyncio.run(commands.migrate(settings))
     if args.command == "user" and args.user_command == "add":
-        return asyncio.run(commands.user_add(settings, args.role, args.email, args.password, args.name, args.lat, args.lon))
+        return asyncio.run(
+            commands.user_add(settings, args.role, args.email, args.password, args.name, args.lat, args.lon)
+        )
     if args.command == "user" and args.user_command == "import":
         return asyncio.run(commands.user_import(settings, args.path))
     if args.command == "unit" and args.unit_command == "add":

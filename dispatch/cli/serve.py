@@ -35,7 +35,14 @@ LOGGING = {
     "disable_existing_loggers": False,
     "filters": {"no_addresses": {"()": _NoClientAddresses}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"err": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["no_addresses"], "stream": "ext://sys.stderr"}},
+    "handlers": {
+        "err": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["no_addresses"],
+            "stream": "ext://sys.stderr",
+        }
+    },
     "loggers": {
         "uvicorn": {"handlers": ["err"], "level": "INFO", "propagate": False},
         "uvicorn.error": {"handlers": ["err"], "level": "INFO", "propagate": False},

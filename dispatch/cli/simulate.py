@@ -14,11 +14,11 @@ import time
 
 import httpx
 
-from dispatch.usecases.sessions import hash_password
 from dispatch.cli.accounts import opened_store
 from dispatch.core.categories import CATEGORIES
 from dispatch.core.model import NewUser
 from dispatch.settings import Settings
+from dispatch.usecases.sessions import hash_password
 from geo import City, load_city
 
 
@@ -39,7 +39,9 @@ async def create_residents(settings: Settings, city: City, n: int, rng: random.R
         lat, lon = city.random_point(rng)
         email = f"sim-{tag}-{i}@example.invalid"
         emails.append(email)
-        users.append(NewUser("resident", email, shared_hash, f"Résident simulé {i}", lat, lon, city.sector_of(lat, lon)))
+        users.append(
+            NewUser("resident", email, shared_hash, f"Résident simulé {i}", lat, lon, city.sector_of(lat, lon))
+        )
     async with opened_store(settings) as store:
         await store.add_users(users)
     return emails, password
@@ -60,7 +62,10 @@ async def simulate(settings: Settings, url: str, residents: int, rate: float, du
                 tokens.append(r.json()["token"])
 
         await asyncio.gather(*(login(e) for e in emails))
-        print(f"simulate: {len(tokens)} residents logged in; sending {rate:g} alerts/s for {duration:g} s", file=sys.stderr)
+        print(
+            f"simulate: {len(tokens)} residents logged in; sending {rate:g} alerts/s for {duration:g} s",
+            file=sys.stderr,
+        )
         sent = failed = 0
         start = time.monotonic()
         pending: set[asyncio.Task[None]] = set()
@@ -82,7 +87,13 @@ async def simulate(settings: Settings, url: str, residents: int, rate: float, du
             if target > time.monotonic():
                 await asyncio.sleep(target - time.monotonic())
             lat, lon = city.random_point(rng)
-            body = {"category": pick_category(rng), "lat": lat, "lon": lon, "text": "Alerte simulée", "client_id": f"sim-{i}-{secrets.token_hex(4)}"}
+            body = {
+                "category": pick_category(rng),
+                "lat": lat,
+                "lon": lon,
+                "text": "Alerte simulée",
+                "client_id": f"sim-{i}-{secrets.token_hex(4)}",
+            }
             task = asyncio.create_task(post(rng.choice(tokens), body))
             pending.add(task)
             task.add_done_callback(pending.discard)

@@ -71,7 +71,7 @@ class Audience(Generic[K]):
     The sector's set is the index's own (not copied): a sector holds
     thousands of residents and the hub only needs to walk it once."""
 
-    __slots__ = ("sector", "near")
+    __slots__ = ("near", "sector")
 
     def __init__(self, sector: set[K] | frozenset[K], near: set[K]) -> None:
         self.sector = sector
@@ -116,7 +116,7 @@ class _Cell(Generic[K]):
     """Members of one index cell, with NumPy copies of their positions built
     on demand for the vectorised distance test."""
 
-    __slots__ = ("members", "center", "_keys", "_lat", "_lon", "_cos")
+    __slots__ = ("_cos", "_keys", "_lat", "_lon", "center", "members")
 
     def __init__(self, center: tuple[float, float]) -> None:
         self.members: dict[K, tuple[float, float]] = {}

@@ -97,7 +97,6 @@ DEFAULT_WINDOW_S = 15 * 60.0
 DEFAULT_COMPATIBLE: tuple[frozenset[str], ...] = (frozenset({"burglary", "theft", "suspicious"}),)
 
 
-
 def cell_at_grouping_res(lat: float, lon: float) -> str:
     return str(h3.latlng_to_cell(lat, lon, GROUPING_RESOLUTION))
 

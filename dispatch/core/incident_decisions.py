@@ -128,7 +128,9 @@ def patch(incident_id: int, actor: int, p: IncidentPatch, policy: Policy, homes:
         mine = [state.alerts[i] for i in inc.alerts if i in state.alerts]
         alerts = _follow(mine, inc.status, now)
         return Change(
-            incidents=(inc,), alerts=tuple(alerts), units=tuple(units.values()),
+            incidents=(inc,),
+            alerts=tuple(alerts),
+            units=tuple(units.values()),
             render=_render([inc], state.alerts, homes, now),
         )
 
@@ -187,13 +189,23 @@ def merge(target_id: int, others: Sequence[int], actor: int, policy: Policy, hom
         for v in victims:
             if v.unit_id is not None and v.unit_id in state.units and v.unit_id != merged.unit_id:
                 units.append(_release(state.units[v.unit_id], now))
-            closed.append(dataclasses.replace(
-                v, status="duplicate", alerts=(), authors=(), resolved_at=now, updated_at=now, unit_id=None,
-                history=(*v.history, _entry(now, actor, "merged_into", incident=target.id)),
-            ))
+            closed.append(
+                dataclasses.replace(
+                    v,
+                    status="duplicate",
+                    alerts=(),
+                    authors=(),
+                    resolved_at=now,
+                    updated_at=now,
+                    unit_id=None,
+                    history=(*v.history, _entry(now, actor, "merged_into", incident=target.id)),
+                )
+            )
         alerts = [dataclasses.replace(a, incident=target.id, updated_at=now) for a in moved]
         return Change(
-            incidents=(merged, *closed), alerts=tuple(alerts), units=tuple(units),
+            incidents=(merged, *closed),
+            alerts=tuple(alerts),
+            units=tuple(units),
             render=_render([merged, *closed], state.alerts, homes, now),
         )
 
@@ -213,20 +225,38 @@ def split(incident_id: int, alert_ids: Sequence[int], actor: int, policy: Policy
         kept = [state.alerts[a] for a in inc.alerts if a not in chosen]
         first = moved[0]
         fresh = Incident(
-            id=-1, category=first.category, sector=first.sector, cell=policy.anchor_cell(first.lat, first.lon),
-            lat=first.lat, lon=first.lon, status="new", priority=0.0, pinned=False, unit_id=None, alerts=(),
-            authors=(), vulnerable=False, escalation=0, created_at=first.created_at, updated_at=now,
+            id=-1,
+            category=first.category,
+            sector=first.sector,
+            cell=policy.anchor_cell(first.lat, first.lon),
+            lat=first.lat,
+            lon=first.lon,
+            status="new",
+            priority=0.0,
+            pinned=False,
+            unit_id=None,
+            alerts=(),
+            authors=(),
+            vulnerable=False,
+            escalation=0,
+            created_at=first.created_at,
+            updated_at=now,
             ack_due_at=first.created_at + policy_ack(policy, first.category),
             history=(_entry(now, actor, "split_from", incident=inc.id),),
         )
         fresh = rescore(_recount(fresh, moved, policy), policy, now)
         rest = _recount(inc, kept, policy)
-        rest = rescore(dataclasses.replace(
-            rest, updated_at=now, history=(*inc.history, _entry(now, actor, "split", alerts=sorted(chosen)))
-        ), policy, now)
+        rest = rescore(
+            dataclasses.replace(
+                rest, updated_at=now, history=(*inc.history, _entry(now, actor, "split", alerts=sorted(chosen)))
+            ),
+            policy,
+            now,
+        )
         alerts = [dataclasses.replace(a, incident=-1, updated_at=now) for a in moved]
         return Change(
-            incidents=(rest, fresh), alerts=tuple(alerts),
+            incidents=(rest, fresh),
+            alerts=tuple(alerts),
             render=_render([rest, fresh], state.alerts, homes, now, created=(-1,)),
         )
 
@@ -258,7 +288,9 @@ def escalate(incident_ids: Sequence[int], policy: Policy) -> Decide:
             if level <= inc.escalation:
                 continue
             history = (*inc.history, _entry(now, None, "escalated", level=level))
-            out.append(rescore(dataclasses.replace(inc, escalation=level, updated_at=now, history=history), policy, now))
+            out.append(
+                rescore(dataclasses.replace(inc, escalation=level, updated_at=now, history=history), policy, now)
+            )
         return Change(incidents=tuple(out), render=_render(out, {}, {}, now))
 
     return decide

@@ -8,7 +8,6 @@ along, and says which events each change produces."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -48,7 +47,10 @@ class Policy:
 
 # -- views -----------------------------------------------------------------------
 
-def incident_view(inc: Incident, now: datetime, units: Mapping[int, Unit] | None = None, history: bool = False) -> dict[str, Any]:
+
+def incident_view(
+    inc: Incident, now: datetime, units: Mapping[int, Unit] | None = None, history: bool = False
+) -> dict[str, Any]:
     unit: dict[str, Any] | None = None
     if inc.unit_id is not None:
         u = (units or {}).get(inc.unit_id)
@@ -101,6 +103,7 @@ def rescore(inc: Incident, policy: Policy, now: datetime) -> Incident:
 
 # -- grouping new alerts -------------------------------------------------------------
 
+
 def candidate_group(incident: Incident, members: Mapping[int, AlertFacts]) -> Group | None:
     """The incident as grouping sees it, from its members' facts (None if
     none is known)."""
@@ -142,10 +145,22 @@ def group(
         flag = policy.is_vulnerable(alert.text)
         if key is None:
             inc = Incident(
-                id=next_tmp, category=alert.category, sector=alert.sector,
-                cell=policy.anchor_cell(alert.lat, alert.lon), lat=alert.lat, lon=alert.lon, status="new",
-                priority=alert.priority, pinned=False, unit_id=None, alerts=(alert.id,), authors=(alert.author,),
-                vulnerable=flag, escalation=0, created_at=alert.created_at, updated_at=now,
+                id=next_tmp,
+                category=alert.category,
+                sector=alert.sector,
+                cell=policy.anchor_cell(alert.lat, alert.lon),
+                lat=alert.lat,
+                lon=alert.lon,
+                status="new",
+                priority=alert.priority,
+                pinned=False,
+                unit_id=None,
+                alerts=(alert.id,),
+                authors=(alert.author,),
+                vulnerable=flag,
+                escalation=0,
+                created_at=alert.created_at,
+                updated_at=now,
                 ack_due_at=alert.created_at + timedelta(seconds=policy.ack_target_s(alert.category)),
                 history=(_entry(now, None, "opened", alert=alert.id),),
             )
@@ -161,9 +176,14 @@ def group(
                 by_cell.setdefault(g.first.cell, []).append(key)
             category = g.lead_category
             inc = evolve(
-                target, alerts=(*target.alerts, alert.id), authors=g.authors, vulnerable=target.vulnerable or flag,
-                category=category, ack_due_at=target.created_at + timedelta(seconds=policy.ack_target_s(category)),
-                updated_at=now, history=(*target.history, _entry(now, None, "grouped", alert=alert.id)),
+                target,
+                alerts=(*target.alerts, alert.id),
+                authors=g.authors,
+                vulnerable=target.vulnerable or flag,
+                category=category,
+                ack_due_at=target.created_at + timedelta(seconds=policy.ack_target_s(category)),
+                updated_at=now,
+                history=(*target.history, _entry(now, None, "grouped", alert=alert.id)),
             )
         inc = rescore(inc, policy, now)
         pool[inc.id] = inc

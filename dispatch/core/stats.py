@@ -49,9 +49,7 @@ def compute(alerts: Sequence[Alert], incidents: Sequence[Incident], since: datet
         "until": until.isoformat(),
         "alerts": len(alerts),
         "incidents": len(incidents),
-        "counts": [
-            {"sector": s, "category": c, "day": d, "count": n} for (s, c, d), n in sorted(counts.items())
-        ],
+        "counts": [{"sector": s, "category": c, "day": d, "count": n} for (s, c, d), n in sorted(counts.items())],
         "time_to_acknowledge": durations(ack),
         "time_to_resolve": durations(res),
         "solidarity_share": (solidarity / len(alerts)) if alerts else None,

@@ -7,9 +7,11 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from dispatch.core import grouping, scoring as triage
+from dispatch.core import grouping
+from dispatch.core import scoring as triage
 from dispatch.core.incident_grouping import Policy
 from dispatch.core.model import Incident
+
 
 def build_policy(raw: Mapping[str, Any]) -> tuple[Policy, triage.TriageConfig]:
     gcfg = grouping.GroupingConfig.from_mapping(dict(raw.get("grouping", {})))

@@ -8,7 +8,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from dispatch.usecases.sessions import COOKIE
 from dispatch.core.categories import CATEGORIES
 from dispatch.core.lifecycle import STATUSES
 from dispatch.core.model import (
@@ -27,6 +26,7 @@ from dispatch.core.validation import (
 )
 from dispatch.core.views import alert_staff
 from dispatch.http.requests import JSON, check_query, principal, read_json
+from dispatch.usecases.sessions import COOKIE
 
 ANYONE = ROLES
 

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import xstatic.pkg.leaflet
 from starlette.applications import Starlette
@@ -16,13 +15,13 @@ from starlette.responses import Response
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
+from dispatch.core.validation import InputError
 from dispatch.http import api, incidents, pages, streams
 from dispatch.http.pages import WEB
-from dispatch.live import gc_policy
-from dispatch.core.validation import InputError
 from dispatch.http.requests import JSON, error_response
-from dispatch.wiring import start_services
+from dispatch.live import gc_policy
 from dispatch.settings import Settings, load_settings
+from dispatch.wiring import start_services
 
 log = logging.getLogger("dispatch")
 

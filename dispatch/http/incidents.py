@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -29,7 +29,7 @@ def _since(raw: str, field: str) -> datetime:
         ts = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
         raise InputError(422, "invalid_type", f"{field} must be an ISO 8601 date-time", field) from None
-    return ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)
+    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
 
 
 _INCIDENT_FILTERS = frozenset({"status", "sector", "category", "since", "limit"})
@@ -123,7 +123,8 @@ async def statistics_csv(request: Request) -> Response:
     since, until = _window(request)
     body = to_csv(await request.app.state.svc.triage.statistics(since, until))
     return Response(
-        body, media_type="text/csv; charset=utf-8",
+        body,
+        media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="dispatch-stats.csv"'},
     )
 

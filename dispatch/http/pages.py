@@ -19,7 +19,6 @@ the pages do themselves (web/static/map.js, h3Parent)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -30,12 +29,12 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from dispatch.http import api
 from dispatch.core.lifecycle import OPEN
 from dispatch.core.model import ROLES, STAFF_ROLES, AlertQuery
 from dispatch.core.validation import InputError
-from dispatch.settings import REPO_ROOT
+from dispatch.http import api
 from dispatch.http.requests import JSON, check_query, principal
+from dispatch.settings import REPO_ROOT
 
 # templates and static files, beside the package in the repository
 WEB = REPO_ROOT / "web"

@@ -9,9 +9,9 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from dispatch.usecases.sessions import credentials, origin_allowed, require_role
 from dispatch.core.model import User
 from dispatch.core.validation import MAX_BODY, InputError, parse_json_object
+from dispatch.usecases.sessions import credentials, origin_allowed, require_role
 
 
 class JSON(Response):
@@ -46,9 +46,14 @@ async def principal(request: Request, roles: Iterable[str], write: bool = False)
     token, from_cookie = credentials(request.headers, request.cookies)
     user = await svc.sessions.user_for(token)
     user = require_role(user, roles)
-    if write and from_cookie:
-        if not origin_allowed(request.headers.get("origin"), request.headers.get("host"), svc.settings.server_allowed_origins):
-            raise InputError(403, "forbidden_origin", "this origin may not write with a session cookie")
+    if (
+        write
+        and from_cookie
+        and not origin_allowed(
+            request.headers.get("origin"), request.headers.get("host"), svc.settings.server_allowed_origins
+        )
+    ):
+        raise InputError(403, "forbidden_origin", "this origin may not write with a session cookie")
     return user
 
 

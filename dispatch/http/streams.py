@@ -9,15 +9,15 @@ from typing import Any
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from dispatch.usecases.sessions import credentials, origin_allowed
 from dispatch.core.audience import Home, resident_wants
 from dispatch.core.codec import message, text_frame
 from dispatch.core.events import OPS_TYPES, RESIDENT_MESSAGES, resident_view
 from dispatch.core.model import RESIDENT_ROLES, STAFF_ROLES, User
 from dispatch.core.routing import OPS, home_channel
-from dispatch.live.frames import RAW_EXTENSION, AsgiSink, RawSink
 from dispatch.http.requests import JSON
+from dispatch.live.frames import RAW_EXTENSION, AsgiSink, RawSink
 from dispatch.live.hub import Conn
+from dispatch.usecases.sessions import credentials, origin_allowed
 
 log = logging.getLogger("dispatch.ws")
 

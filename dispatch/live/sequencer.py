@@ -89,7 +89,7 @@ class Sequencer:
     async def stop(self) -> None:
         try:
             await asyncio.wait_for(self.flush(), 2.0)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
         for handle in self._leaving.values():
             handle.cancel()

@@ -11,15 +11,15 @@ from typing import Any, Protocol
 from dispatch.core.changes import Change, Saved, TriageState
 from dispatch.core.model import (
     Alert,
-    Incident,
-    IncidentQuery,
-    Unit,
     AlertQuery,
     Broadcast,
     Event,
+    Incident,
+    IncidentQuery,
     NewAlert,
     NewBroadcast,
     NewUser,
+    Unit,
     User,
 )
 
@@ -54,12 +54,14 @@ class Store(Protocol):
     async def migrate(self) -> list[int]:
         """Apply pending migrations; return the versions applied (idempotent)."""
         ...
+
     async def ping(self) -> None: ...
 
     # accounts
     async def add_users(self, users: Sequence[NewUser]) -> list[int]:
         """All or nothing, in one transaction. Raises DuplicateEmail."""
         ...
+
     async def user_by_email(self, email: str) -> User | None: ...
     async def user_by_id(self, user_id: int) -> User | None: ...
     async def add_session(self, token_hash: str, user_id: int, expires_at: datetime) -> None: ...
@@ -68,6 +70,7 @@ class Store(Protocol):
         """(user_id, lat, lon, home_sector) of validated residents, optionally
         only those whose home sector is in `sectors`."""
         ...
+
     async def set_home_sectors(self, assign: Callable[[float, float], str | None]) -> int:
         """Recompute every resident's home_sector (after the city changed)."""
         ...
@@ -77,10 +80,12 @@ class Store(Protocol):
         """Insert the alert and its `alert.created` event. If (author,
         client_id) exists already, return (that alert, None) and write nothing."""
         ...
+
     async def get_alert(self, alert_id: int) -> Alert | None: ...
     async def list_alerts(self, query: AlertQuery) -> list[Alert]:
         """Newest first."""
         ...
+
     async def update_alert(
         self, alert_id: int, change: Callable[[Alert], Alert], channels: Sequence[str] = ()
     ) -> tuple[Alert, Event]:
@@ -88,6 +93,7 @@ class Store(Protocol):
         the result and an `alert.updated` event on `channels`. Raises NotFound.
         `change` may alter only status, priority, assignee, notes and updated_at."""
         ...
+
     async def create_broadcast(self, new: NewBroadcast) -> tuple[Broadcast, Event]: ...
     async def get_broadcast(self, broadcast_id: int) -> Broadcast | None: ...
 
@@ -110,15 +116,18 @@ class Store(Protocol):
         alerts and units, run the pure `decide` (it may raise to abort), save
         its Change and append the events it renders."""
         ...
+
     async def get_incident(self, incident_id: int) -> Incident | None: ...
     async def incident_history(self, incident_ids: Sequence[int]) -> dict[int, tuple[dict[str, Any], ...]]:
         """Each incident's history, oldest entry first (an Incident read from
         the store carries none: save() appends what a change adds)."""
         ...
+
     async def incident_alerts(self, incident: Incident) -> list[Alert]: ...
     async def list_incidents(self, query: IncidentQuery) -> list[Incident]:
         """By priority, highest first, then oldest first."""
         ...
+
     async def list_units(self) -> list[Unit]: ...
     async def add_unit(self, name: str, now: datetime) -> Unit: ...
     async def overdue_incidents(self, now: datetime, max_level: int) -> list[tuple[int, str, datetime, int]]: ...
@@ -128,9 +137,11 @@ class Store(Protocol):
         """Events with seq > `seq`, ascending, at most `limit`; only those
         published on `channel` when given."""
         ...
+
     async def channel_heads(self, channels: Sequence[str]) -> dict[str, int]:
         """The seq of each channel's latest event (0 when none)."""
         ...
+
     async def channel_head(self, channel: str) -> int: ...
     async def head_seq(self) -> int:
         """The highest committed seq (0 when empty)."""
@@ -149,14 +160,18 @@ class Bus(Protocol):
     async def connect(self) -> None: ...
     async def close(self) -> None: ...
     async def ping(self) -> None: ...
+
     shared: bool  # False: in-process only, nobody else to tell
+
     async def publish(self, channel: str, message: bytes) -> None: ...
     async def publish_many(self, channels: Sequence[str], message: bytes) -> None:
         """The same message on several channels, in one round trip."""
         ...
+
     async def publish_batch(self, batch: Sequence[tuple[Sequence[str], bytes]]) -> None:
         """Several messages, each on its channels, in one round trip."""
         ...
+
     async def subscribe(self, channel: str) -> None: ...
     async def unsubscribe(self, channel: str) -> None: ...
     def messages(self) -> AsyncIterator[tuple[str, bytes]]:
@@ -165,4 +180,5 @@ class Bus(Protocol):
         by itself, and calls `on_reconnect` callbacks so the consumer can
         catch up."""
         ...
+
     def on_reconnect(self, callback: Callable[[], None]) -> None: ...

@@ -20,8 +20,8 @@ from dispatch.core.model import (
 from dispatch.core.routing import alert_channels, broadcast_channels
 from dispatch.core.validation import AlertInput, AlertPatch, BroadcastInput, InputError
 from dispatch.core.views import alert_resident, alert_staff
-from dispatch.ports import Store
 from dispatch.live.sequencer import Sequencer
+from dispatch.ports import Store
 from dispatch.usecases.incidents import Triage
 from geo import City, cell_of
 
@@ -98,9 +98,10 @@ class Dispatch:
             level=body.level,
             recipients=await self.recipients(body),
             created_at=utcnow(),
-            channels=tuple(broadcast_channels(body.sectors, None if body.circle is None else vars(body.circle), self.city)),
+            channels=tuple(
+                broadcast_channels(body.sectors, None if body.circle is None else vars(body.circle), self.city)
+            ),
         )
         b, event = await self.store.create_broadcast(new)
         await self.sequencer.publish(event)
         return b
-

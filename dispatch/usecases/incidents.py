@@ -17,8 +17,8 @@ from dispatch.core.model import AlertQuery, Incident, IncidentQuery, User, evolv
 from dispatch.core.routing import home_channel
 from dispatch.core.validation import InputError
 from dispatch.core.views import alert_staff
-from dispatch.ports import Store
 from dispatch.live.sequencer import Sequencer
+from dispatch.ports import Store
 
 log = logging.getLogger("dispatch.triage")
 
@@ -36,7 +36,9 @@ class Triage:
         self.policy = policy
         self._task: asyncio.Task[None] | None = None
 
-    async def _run(self, incidents: Sequence[int], alerts: Sequence[int], units: Sequence[int], decide: Decide) -> Saved:
+    async def _run(
+        self, incidents: Sequence[int], alerts: Sequence[int], units: Sequence[int], decide: Decide
+    ) -> Saved:
         saved, events = await self.store.triage(incidents, alerts, units, decide, utcnow())
         for event in events:
             await self.sequencer.publish(event)
@@ -76,7 +78,9 @@ class Triage:
 
     async def split(self, actor: User, incident_id: int, alert_ids: Sequence[int]) -> dict[str, Any]:
         homes = await self._homes(await self._authors_of([incident_id]))
-        saved = await self._run([incident_id], [], [], incident_decisions.split(incident_id, alert_ids, actor.id, self.policy, homes))
+        saved = await self._run(
+            [incident_id], [], [], incident_decisions.split(incident_id, alert_ids, actor.id, self.policy, homes)
+        )
         return incident_view(saved.incidents[saved.ids[-1]], utcnow(), saved.units)
 
     async def patch_alert(self, actor: User, alert_id: int, patch: Any) -> dict[str, Any]:
@@ -129,15 +133,21 @@ class Triage:
             if unit.incident_id is not None and status != "busy":
                 raise InputError(409, "unit_engaged", "unassign the unit from its incident first", "status")
             new = dataclasses.replace(unit, status=status, updated_at=state.now)
-            return Change(units=(new,), render=lambda saved: [EventSpec("unit.updated", unit_view(saved.units[unit_id]), (OPS,))])
+            return Change(
+                units=(new,), render=lambda saved: [EventSpec("unit.updated", unit_view(saved.units[unit_id]), (OPS,))]
+            )
 
         saved = await self._run([], [], [unit_id], decide)
         return unit_view(saved.units[unit_id])
 
     async def statistics(self, since: datetime, until: datetime) -> dict[str, Any]:
-        alerts = [a for a in await self.store.list_alerts(AlertQuery(since=since, limit=1_000_000)) if a.created_at < until]
+        alerts = [
+            a for a in await self.store.list_alerts(AlertQuery(since=since, limit=1_000_000)) if a.created_at < until
+        ]
         incidents = [
-            i for i in await self.store.list_incidents(IncidentQuery(since=since, limit=1_000_000)) if i.created_at < until
+            i
+            for i in await self.store.list_incidents(IncidentQuery(since=since, limit=1_000_000))
+            if i.created_at < until
         ]
         return stats.compute(alerts, incidents, since, until)
 
