@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
 from dispatch.adapters import open_bus, open_store
-from dispatch.adapters.grouping_sql import Grouping
-from dispatch.core import incident_grouping
-from dispatch.core.changes import Change
-from dispatch.core.grouping import Group
-from dispatch.core.incident_grouping import Policy
-from dispatch.core.model import Alert, Incident
+from dispatch.core.incident_grouping import PolicyGrouping
 from dispatch.core.triage_policy import build_policy
 from dispatch.live.hub import Hub
 from dispatch.live.sequencer import Sequencer
-from dispatch.ports import Bus, Store
+from dispatch.ports.bus import Bus
+from dispatch.ports.store import Store
 from dispatch.settings import Settings
 from dispatch.usecases.alerts import Dispatch
 from dispatch.usecases.incidents import Triage
@@ -66,26 +60,10 @@ class Services:
         await self.store.close()
 
 
-class StoreGrouping(Grouping):
-    """What create_alert's transaction needs to group new alerts."""
-
-    def __init__(self, policy: Policy) -> None:
-        self.policy = policy
-        self.window_s = policy.window_s
-
-    def neighbourhood(self, alert: Alert) -> list[str]:
-        return self.policy.neighbourhood(alert.lat, alert.lon)
-
-    def group(
-        self, alerts: Sequence[Alert], candidates: Sequence[Incident], groups: Mapping[int, Group], now: datetime
-    ) -> Change:
-        return incident_grouping.group(alerts, candidates, groups, self.policy, now)
-
-
 async def start_services(settings: Settings) -> Services:
     city = load_city(settings.city_sectors)
     policy, _ = build_policy(settings.triage)
-    store = open_store(settings.database_url, settings.database_pool_size, StoreGrouping(policy))
+    store = open_store(settings.database_url, settings.database_pool_size, PolicyGrouping(policy))
     await store.connect()
     await store.migrate()
     changed = await store.set_home_sectors(city.sector_of)

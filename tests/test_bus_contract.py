@@ -18,7 +18,7 @@ from redis_server import RedisServer  # tests/ is on sys.path (rootdir conftest)
 
 from dispatch.adapters import open_bus
 from dispatch.adapters.bus_redis import RedisBus
-from dispatch.ports import Bus
+from dispatch.ports.bus import Bus
 
 TIMEOUT = 5.0  # generous bound for anything that should take milliseconds
 

@@ -28,7 +28,7 @@ from dispatch.core.model import (
     NewUser,
 )
 from dispatch.core.views import alert_staff, broadcast_view
-from dispatch.ports import DuplicateEmail, NotFound, Store
+from dispatch.ports.store import DuplicateEmail, NotFound, Store
 
 T0 = datetime(2024, 5, 1, 8, 30, 0, 123456, tzinfo=UTC)
 ALL_VERSIONS = [m.version for m in MIGRATIONS]

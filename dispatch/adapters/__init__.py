@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from dispatch.adapters.grouping_sql import Grouping
-    from dispatch.ports import Store
+    from dispatch.ports.grouping import Grouping
+    from dispatch.ports.store import Store
 
 SQLITE_PREFIX = "sqlite:///"
 
@@ -31,7 +31,7 @@ def open_store(url: str, pool_size: int = 10, grouping: Grouping | None = None) 
 
 
 if TYPE_CHECKING:
-    from dispatch.ports import Bus
+    from dispatch.ports.bus import Bus
 
 
 def open_bus(url: str, prefix: str = "dispatch") -> Bus:

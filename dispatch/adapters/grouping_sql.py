@@ -4,7 +4,7 @@ write. The decisions are dispatch.core.incident_grouping.group's."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from dispatch.adapters.store_common import to_utc
@@ -14,22 +14,7 @@ from dispatch.core.grouping import AlertFacts, Group
 from dispatch.core.incident_grouping import candidate_group
 from dispatch.core.lifecycle import OPEN
 from dispatch.core.model import Alert, Incident
-
-
-class Grouping:
-    """What the store needs from the triage policy to group new alerts in
-    the transaction that stores them (so an alert is never seen without its
-    incident). Implemented by dispatch.wiring.StoreGrouping."""
-
-    window_s: float
-
-    def neighbourhood(self, alert: Alert) -> list[str]:
-        raise NotImplementedError
-
-    def group(
-        self, alerts: Sequence[Alert], candidates: Sequence[Incident], groups: Mapping[int, Group], now: datetime
-    ) -> Change:
-        raise NotImplementedError
+from dispatch.ports.grouping import Grouping
 
 
 async def candidates(tx: Tx, cells: Sequence[str], since: datetime) -> list[Incident]:

@@ -25,7 +25,7 @@ from dispatch.core.model import (
     NewUser,
     User,
 )
-from dispatch.ports import DuplicateEmail
+from dispatch.ports.store import DuplicateEmail
 
 USER_COLUMNS = "id, role, email, password_hash, name, home_lat, home_lon, home_sector, validated, created_at"
 ALERT_COLUMNS = (

@@ -24,7 +24,7 @@ import aiosqlite
 
 from dispatch.adapters import migrations
 from dispatch.adapters.batcher import AlertBatcher
-from dispatch.adapters.grouping_sql import FactsCache, GroupCache, Grouping, group_new_alerts
+from dispatch.adapters.grouping_sql import FactsCache, GroupCache, group_new_alerts
 from dispatch.adapters.store_common import (
     ALERT_COLUMNS,
     BROADCAST_COLUMNS,
@@ -76,7 +76,8 @@ from dispatch.core.model import (
     utcnow,
 )
 from dispatch.core.views import alert_staff, broadcast_view
-from dispatch.ports import NotFound
+from dispatch.ports.grouping import Grouping
+from dispatch.ports.store import NotFound
 
 BUSY_TIMEOUT_MS = 10_000
 

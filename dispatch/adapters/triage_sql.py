@@ -23,9 +23,10 @@ from dispatch.adapters.store_common import (
 from dispatch.core.changes import Change, Saved, TriageState
 from dispatch.core.lifecycle import OPEN
 from dispatch.core.model import Alert, Event, Incident, IncidentQuery, NewAlert, Unit, evolve
+from dispatch.ports.store import DuplicateUnit
 
 if TYPE_CHECKING:
-    from dispatch.adapters.grouping_sql import Grouping
+    from dispatch.ports.grouping import Grouping
 
 # An incident's history is in incident_history (append-only, migration 3),
 # not in these columns: an Incident read here has history (), and save()
@@ -329,10 +330,6 @@ async def emit(tx: Tx, change: Change, saved: Saved, now: datetime) -> list[Even
 
 
 # -- the store methods, for both adapters ----------------------------------------------
-
-
-class DuplicateUnit(Exception):
-    pass
 
 
 class TriageStore:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from dispatch.adapters import open_store
 from dispatch.core.model import RESIDENT_ROLES, ROLES, NewUser
-from dispatch.ports import DuplicateEmail, Store
+from dispatch.ports.store import DuplicateEmail, Store
 from dispatch.settings import Settings
 from dispatch.usecases.sessions import hash_password
 from geo import City, load_city
@@ -153,8 +153,8 @@ async def user_import(settings: Settings, path: str) -> int:
 
 
 async def unit_add(settings: Settings, name: str) -> int:
-    from dispatch.adapters.triage_sql import DuplicateUnit
     from dispatch.core.model import utcnow
+    from dispatch.ports.store import DuplicateUnit
 
     name = name.strip()
     if not name or len(name) > 64:

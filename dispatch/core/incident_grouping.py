@@ -199,3 +199,20 @@ def group(
         return specs
 
     return Change(incidents=tuple(touched.values()), alerts=tuple(out_alerts), render=render)
+
+
+class PolicyGrouping:
+    """The grouping port (dispatch.ports.grouping) over a triage Policy: what
+    the store's create_alert transaction calls to group new alerts."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+        self.window_s = policy.window_s
+
+    def neighbourhood(self, alert: Alert) -> list[str]:
+        return self.policy.neighbourhood(alert.lat, alert.lon)
+
+    def group(
+        self, alerts: Sequence[Alert], candidates: Sequence[Incident], groups: Mapping[int, Group], now: datetime
+    ) -> Change:
+        return group(alerts, candidates, groups, self.policy, now)

@@ -20,7 +20,8 @@ from datetime import datetime
 import orjson
 
 from dispatch.core.model import Event, iso
-from dispatch.ports import Bus, Store
+from dispatch.ports.bus import Bus
+from dispatch.ports.store import Store
 
 log = logging.getLogger("dispatch.live.sequencer")
 

@@ -21,7 +21,7 @@ from dispatch.core.routing import alert_channels, broadcast_channels
 from dispatch.core.validation import AlertInput, AlertPatch, BroadcastInput, InputError
 from dispatch.core.views import alert_resident, alert_staff
 from dispatch.live.sequencer import Sequencer
-from dispatch.ports import Store
+from dispatch.ports.store import Store
 from dispatch.usecases.incidents import Triage
 from geo import City, cell_of
 

@@ -18,7 +18,7 @@ from dispatch.core.routing import home_channel
 from dispatch.core.validation import InputError
 from dispatch.core.views import alert_staff
 from dispatch.live.sequencer import Sequencer
-from dispatch.ports import Store
+from dispatch.ports.store import Store
 
 log = logging.getLogger("dispatch.triage")
 
@@ -113,7 +113,7 @@ class Triage:
         return [unit_view(u) for u in await self.store.list_units()]
 
     async def add_unit(self, name: str) -> dict[str, Any]:
-        from dispatch.adapters.triage_sql import DuplicateUnit
+        from dispatch.ports.store import DuplicateUnit
 
         try:
             return unit_view(await self.store.add_unit(name, utcnow()))

@@ -20,7 +20,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from dispatch.core.model import User, utcnow
 from dispatch.core.validation import InputError
-from dispatch.ports import Store
+from dispatch.ports.store import Store
 
 COOKIE = "dispatch_session"
 _hasher = PasswordHasher()

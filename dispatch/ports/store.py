@@ -1,0 +1,153 @@
+"""The store port: durable state and the global event log. Two adapters,
+dispatch/adapters/store_sqlite.py and store_postgres.py, chosen by the URL
+scheme (sqlite:, postgresql:), run one contract suite
+(tests/test_store_contract.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from dispatch.core.changes import Change, Saved, TriageState
+from dispatch.core.model import (
+    Alert,
+    AlertQuery,
+    Broadcast,
+    Event,
+    Incident,
+    IncidentQuery,
+    NewAlert,
+    NewBroadcast,
+    NewUser,
+    Unit,
+    User,
+)
+
+
+class DuplicateEmail(Exception):
+    """An account with this email exists. `index` is the position in the batch."""
+
+    def __init__(self, email: str, index: int) -> None:
+        super().__init__(f"an account with email {email!r} already exists")
+        self.email = email
+        self.index = index
+
+
+class NotFound(Exception):
+    pass
+
+
+class DuplicateUnit(Exception):
+    """A patrol unit with this name exists."""
+
+
+class Store(Protocol):
+    """Durable state and the global event log.
+
+    Invariants the live path relies on: event `seq` values are gapless and
+    commit order equals seq order, so once seq N is visible every seq < N is
+    visible too. Both adapters get it by bumping a single counter row inside
+    the writing transaction (PostgreSQL holds that row lock until commit;
+    SQLite has one writer). Each event is published on bus channels (the
+    `channels` of NewAlert/NewBroadcast, or given to the update); its `links`
+    name, per channel, the seq of that channel's previous event, written in
+    the same transaction, so a consumer of one channel sees its gaps."""
+
+    async def connect(self) -> None: ...
+    async def close(self) -> None: ...
+    async def migrate(self) -> list[int]:
+        """Apply pending migrations; return the versions applied (idempotent)."""
+        ...
+
+    async def ping(self) -> None: ...
+
+    # accounts
+    async def add_users(self, users: Sequence[NewUser]) -> list[int]:
+        """All or nothing, in one transaction. Raises DuplicateEmail."""
+        ...
+
+    async def user_by_email(self, email: str) -> User | None: ...
+    async def user_by_id(self, user_id: int) -> User | None: ...
+    async def add_session(self, token_hash: str, user_id: int, expires_at: datetime) -> None: ...
+    async def session_user(self, token_hash: str, now: datetime) -> User | None: ...
+    async def resident_homes(self, sectors: Sequence[str] | None = None) -> list[tuple[int, float, float, str | None]]:
+        """(user_id, lat, lon, home_sector) of validated residents, optionally
+        only those whose home sector is in `sectors`."""
+        ...
+
+    async def set_home_sectors(self, assign: Callable[[float, float], str | None]) -> int:
+        """Recompute every resident's home_sector (after the city changed)."""
+        ...
+
+    # alerts and broadcasts, each written with its event in one transaction
+    async def create_alert(self, new: NewAlert) -> tuple[Alert, Event | None]:
+        """Insert the alert and its `alert.created` event. If (author,
+        client_id) exists already, return (that alert, None) and write nothing."""
+        ...
+
+    async def get_alert(self, alert_id: int) -> Alert | None: ...
+    async def list_alerts(self, query: AlertQuery) -> list[Alert]:
+        """Newest first."""
+        ...
+
+    async def update_alert(
+        self, alert_id: int, change: Callable[[Alert], Alert], channels: Sequence[str] = ()
+    ) -> tuple[Alert, Event]:
+        """Lock the row, apply the pure `change` (it may raise to abort), store
+        the result and an `alert.updated` event on `channels`. Raises NotFound.
+        `change` may alter only status, priority, assignee, notes and updated_at."""
+        ...
+
+    async def create_broadcast(self, new: NewBroadcast) -> tuple[Broadcast, Event]: ...
+    async def get_broadcast(self, broadcast_id: int) -> Broadcast | None: ...
+
+    async def create_alert_grouped(self, new: NewAlert) -> tuple[Alert, list[Event]]:
+        """create_alert, grouping the alert into an incident in the same
+        transaction: its events are alert.created, then the incident events
+        grouping caused (empty if the alert existed)."""
+        ...
+
+    # triage: incidents and units
+    async def triage(
+        self,
+        incident_ids: Sequence[int],
+        alert_ids: Sequence[int],
+        unit_ids: Sequence[int],
+        decide: Callable[[TriageState], Change],
+        now: datetime,
+    ) -> tuple[Saved, list[Event]]:
+        """In one write transaction: lock those incidents (with their alerts),
+        alerts and units, run the pure `decide` (it may raise to abort), save
+        its Change and append the events it renders."""
+        ...
+
+    async def get_incident(self, incident_id: int) -> Incident | None: ...
+    async def incident_history(self, incident_ids: Sequence[int]) -> dict[int, tuple[dict[str, Any], ...]]:
+        """Each incident's history, oldest entry first (an Incident read from
+        the store carries none: save() appends what a change adds)."""
+        ...
+
+    async def incident_alerts(self, incident: Incident) -> list[Alert]: ...
+    async def list_incidents(self, query: IncidentQuery) -> list[Incident]:
+        """By priority, highest first, then oldest first."""
+        ...
+
+    async def list_units(self) -> list[Unit]: ...
+    async def add_unit(self, name: str, now: datetime) -> Unit: ...
+    async def overdue_incidents(self, now: datetime, max_level: int) -> list[tuple[int, str, datetime, int]]: ...
+
+    # the event log
+    async def events_after(self, seq: int, limit: int = 1000, channel: str | None = None) -> list[Event]:
+        """Events with seq > `seq`, ascending, at most `limit`; only those
+        published on `channel` when given."""
+        ...
+
+    async def channel_heads(self, channels: Sequence[str]) -> dict[str, int]:
+        """The seq of each channel's latest event (0 when none)."""
+        ...
+
+    async def channel_head(self, channel: str) -> int: ...
+    async def head_seq(self) -> int:
+        """The highest committed seq (0 when empty)."""
+        ...
