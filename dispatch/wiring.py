@@ -1,8 +1,16 @@
-"""Wiring: build every long-lived part from the settings, start and stop them."""
+"""Wiring: the one place that builds every long-lived object from the
+settings (store and bus adapters by URL scheme, the live path, the use
+cases), starts them in order and stops them in reverse.
+
+May import every layer below the HTTP edge: dispatch.core, dispatch.ports,
+dispatch.adapters, dispatch.usecases, dispatch.live, dispatch.settings, geo.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from dispatch.adapters import open_bus, open_store
@@ -13,9 +21,14 @@ from dispatch.live.sequencer import Sequencer
 from dispatch.ports.bus import Bus
 from dispatch.ports.store import Store
 from dispatch.settings import Settings
-from dispatch.usecases.alerts import Dispatch
-from dispatch.usecases.incidents import Triage
+from dispatch.usecases.alerts import Alerts
+from dispatch.usecases.broadcasts import Broadcasts
+from dispatch.usecases.escalation import Escalation
+from dispatch.usecases.incidents import Incidents
+from dispatch.usecases.reports import Reports
 from dispatch.usecases.sessions import Sessions
+from dispatch.usecases.triage_writes import TriageWriter
+from dispatch.usecases.units import Units
 from geo import City, load_city
 
 log = logging.getLogger("dispatch")
@@ -30,8 +43,12 @@ class Services:
     hub: Hub
     sequencer: Sequencer
     sessions: Sessions
-    dispatch: Dispatch
-    triage: Triage
+    alerts: Alerts
+    broadcasts: Broadcasts
+    incidents: Incidents
+    units: Units
+    reports: Reports
+    escalation: Escalation
 
     @property
     def store_kind(self) -> str:
@@ -54,7 +71,7 @@ class Services:
         return problems
 
     async def stop(self) -> None:
-        await self.triage.stop()
+        await self.escalation.stop()
         await self.sequencer.stop()
         await self.bus.close()
         await self.store.close()
@@ -75,8 +92,9 @@ async def start_services(settings: Settings) -> Services:
     sequencer = Sequencer(store, bus, hub.deliver)
     hub.on_empty = sequencer.leave_later
     await sequencer.start()
-    triage = Triage(store, sequencer, policy, city.sector_of)
-    triage.start()
+    writer = TriageWriter(store, sequencer)
+    escalation = Escalation(store, writer, policy)
+    escalation.start()
     return Services(
         settings=settings,
         city=city,
@@ -85,6 +103,23 @@ async def start_services(settings: Settings) -> Services:
         hub=hub,
         sequencer=sequencer,
         sessions=Sessions(store, settings.server_session_ttl_hours),
-        dispatch=Dispatch(city, store, sequencer, settings.alerts_radius_m, settings.city_cell_resolution, triage),
-        triage=triage,
+        alerts=Alerts(city, store, sequencer, settings.alerts_radius_m, settings.city_cell_resolution),
+        broadcasts=Broadcasts(city, store, sequencer),
+        incidents=Incidents(store, writer, policy),
+        units=Units(store, writer),
+        reports=Reports(store),
+        escalation=escalation,
     )
+
+
+@asynccontextmanager
+async def opened_store(settings: Settings) -> AsyncIterator[Store]:
+    """The configured store, migrated, for a command that runs and exits (a
+    few connections: it shares PostgreSQL's 100 with running workers)."""
+    store = open_store(settings.database_url, min(settings.database_pool_size, 4))
+    await store.connect()
+    try:
+        await store.migrate()
+        yield store
+    finally:
+        await store.close()

@@ -10,7 +10,8 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dispatch.core.audience import Home, HomeIndex, resident_wants
+from dispatch.core.audience import HomeIndex, resident_wants
+from dispatch.core.model import Home
 from dispatch.settings import REPO_ROOT
 from geo import haversine_m, load_city
 from tests.geo_oracle import oracle_sector

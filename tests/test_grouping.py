@@ -24,8 +24,8 @@ from dispatch.core.grouping import (
     assign,
     compatible,
     expired,
-    group,
     group_alerts,
+    group_ids,
     neighbours,
     related,
 )
@@ -113,7 +113,7 @@ def test_two_reports_50_m_apart_within_the_window_group(
 ) -> None:
     a = facts(1, *origin, T0, category, author=10)
     b = facts(2, *destination(*origin, bearing, distance), T0 + dt, category, author=11)
-    assert group([b, a]) == [frozenset({1, 2})]
+    assert group_ids([b, a]) == [frozenset({1, 2})]
 
 
 # ---------------------------------------------------------------------------
@@ -143,18 +143,18 @@ def _pairs(g: Group) -> list[tuple[AlertFacts, AlertFacts]]:
 @PROPS
 @given(alert_sets(), st.randoms(use_true_random=False))
 def test_the_same_alerts_in_any_order_give_the_same_incidents(alerts: list[AlertFacts], rnd: random.Random) -> None:
-    expected = group(alerts)
+    expected = group_ids(alerts)
     shuffled = list(alerts)
     rnd.shuffle(shuffled)
-    assert group(shuffled) == expected
-    assert group(list(reversed(alerts))) == expected
+    assert group_ids(shuffled) == expected
+    assert group_ids(list(reversed(alerts))) == expected
     assert group_alerts(shuffled) == group_alerts(alerts)
 
 
 @PROPS
 @given(alert_sets())
 def test_incidents_partition_the_alerts(alerts: list[AlertFacts]) -> None:
-    incidents = group(alerts)
+    incidents = group_ids(alerts)
     assert sorted(i for inc in incidents for i in inc) == sorted(a.id for a in alerts)
     for g in group_alerts(alerts):
         assert g.key == g.first.id
@@ -213,7 +213,7 @@ def _incremental(alerts: list[AlertFacts], rnd: random.Random, prune: bool) -> l
 @PROPS
 @given(alert_sets(), st.randoms(use_true_random=False), st.booleans())
 def test_incremental_and_batch_agree(alerts: list[AlertFacts], rnd: random.Random, prune: bool) -> None:
-    assert _incremental(alerts, rnd, prune) == sorted(group(alerts), key=sorted)
+    assert _incremental(alerts, rnd, prune) == sorted(group_ids(alerts), key=sorted)
 
 
 @PROPS
@@ -230,7 +230,7 @@ def test_a_cell_two_rings_away_never_groups_even_through_a_bridge(
     m = facts(2, *latlng(bridge), T0 + dt / 20)
     b = facts(3, *latlng(far), T0 + dt / 10)
     assert not neighbours(a.cell, b.cell)
-    incidents = group([a, m, b])
+    incidents = group_ids([a, m, b])
     assert not any({1, 3} <= inc for inc in incidents)
 
 
@@ -252,7 +252,7 @@ def test_three_burglary_reports_within_100_m_and_5_min_make_one_incident() -> No
     assert incident.witnesses == 3
     assert incident.authors == (7, 8, 9)
     assert incident.first.id == 101
-    assert group(alerts[::-1]) == [frozenset({101, 102, 103})]
+    assert group_ids(alerts[::-1]) == [frozenset({101, 102, 103})]
     # and triage sees three witnesses: 40 + 5 log2(3)
     s = score(incident.lead_category, incident.witnesses, (), 0, False, None, DEFAULT_TRIAGE)
     assert s.priority == pytest.approx(40 + 5 * math.log2(3))
@@ -268,14 +268,14 @@ def test_one_author_reporting_twice_is_one_witness() -> None:
 
 def test_the_window_is_inclusive() -> None:
     a = facts(1, *NARBONNE, T0)
-    assert group([a, facts(2, *NARBONNE, T0 + WINDOW)]) == [frozenset({1, 2})]
-    assert group([a, facts(2, *NARBONNE, T0 + WINDOW + 0.001)]) == [frozenset({1}), frozenset({2})]
+    assert group_ids([a, facts(2, *NARBONNE, T0 + WINDOW)]) == [frozenset({1, 2})]
+    assert group_ids([a, facts(2, *NARBONNE, T0 + WINDOW + 0.001)]) == [frozenset({1}), frozenset({2})]
 
 
 def test_the_window_counts_from_the_first_alert() -> None:
     # every 10 minutes in the same spot: 0 and 10 group, 20 is 20 min after 0
     alerts = [facts(i, *NARBONNE, T0 + i * 600) for i in range(4)]
-    assert group(alerts) == [frozenset({0, 1}), frozenset({2, 3})]
+    assert group_ids(alerts) == [frozenset({0, 1}), frozenset({2, 3})]
 
 
 @pytest.mark.parametrize(
@@ -297,7 +297,7 @@ def test_compatibility(cat_a: str, cat_b: str, together: bool) -> None:
     assert compatible(cat_a, cat_b) is together is compatible(cat_b, cat_a)
     a = facts(1, *NARBONNE, T0, cat_a)
     b = facts(2, *NARBONNE, T0 + 60, cat_b)
-    assert (len(group([a, b])) == 1) is together
+    assert (len(group_ids([a, b])) == 1) is together
 
 
 def test_a_mixed_incident_is_triaged_as_its_most_severe_category() -> None:
@@ -320,7 +320,7 @@ def test_an_alert_two_incidents_would_take_joins_the_nearest(older: str) -> None
     a = facts(1, *latlng(c0), T0 + (0 if older == "near" else 60), "fire")
     b = facts(2, *latlng(far), T0 + (60 if older == "near" else 0), "fire")
     n = facts(3, *n_at, T0 + 120, "fire")
-    assert sorted(group([a, b, n]), key=min) == [frozenset({1, 3}), frozenset({2})]
+    assert sorted(group_ids([a, b, n]), key=min) == [frozenset({1, 3}), frozenset({2})]
     assert assign(n, [Group.start(b, key=-2), Group.start(a, key=-1)]) == -1
 
 
@@ -328,7 +328,7 @@ def test_a_late_report_starts_a_new_incident_and_the_next_joins_it() -> None:
     a = facts(1, *NARBONNE, T0, "fire")
     late = facts(3, *NARBONNE, T0 + 2400, "fire")
     new = facts(4, *destination(*NARBONNE, 0, 20), T0 + 2410, "fire")
-    assert group([new, a, late]) == [frozenset({1}), frozenset({3, 4})]
+    assert group_ids([new, a, late]) == [frozenset({1}), frozenset({3, 4})]
 
 
 def test_expired() -> None:
@@ -371,7 +371,7 @@ def test_from_alert_uses_the_grouping_resolution() -> None:
         lambda: AlertFacts(1, 1, "meteor", *NARBONNE, cell(*NARBONNE), T0),
         lambda: AlertFacts(1, 1, "fire", *NARBONNE, cell(*NARBONNE), math.nan),
         lambda: AlertFacts.of(1, 1, "fire", *NARBONNE, datetime(2025, 1, 1)),
-        lambda: group([facts(1, *NARBONNE), facts(1, *NARBONNE, T0 + 1)]),
+        lambda: group_ids([facts(1, *NARBONNE), facts(1, *NARBONNE, T0 + 1)]),
         lambda: Group(1, ()),
     ],
 )
@@ -387,8 +387,8 @@ def test_grouping_config_from_mapping() -> None:
     assert compatible("fire", "weather", cfg) and not compatible("burglary", "theft", cfg)
     a = facts(1, *NARBONNE, T0, "fire")
     b = facts(2, *NARBONNE, T0 + 301, "weather")
-    assert group([a, b], cfg) == [frozenset({1}), frozenset({2})]
-    assert group([a, facts(2, *NARBONNE, T0 + 300, "weather")], cfg) == [frozenset({1, 2})]
+    assert group_ids([a, b], cfg) == [frozenset({1}), frozenset({2})]
+    assert group_ids([a, facts(2, *NARBONNE, T0 + 300, "weather")], cfg) == [frozenset({1, 2})]
     cases: list[tuple[dict[str, object], str]] = [
         ({"window": 15}, "'window'"),
         ({"window_min": "15"}, "window_min"),

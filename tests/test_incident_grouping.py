@@ -1,6 +1,6 @@
 """dispatch/core/incidents.group, the live form of grouping that the stores
 run inside create_alert's transaction, against the batch form
-(core.grouping.group): alerts arriving in batches, each batch grouped against
+(core.grouping.group_ids): alerts arriving in batches, each batch grouped against
 the open incidents the store would hand over (anchored in the batch's
 neighbourhood, created within the window), give the batch form's incidents.
 Pure: no event loop, no store."""
@@ -15,9 +15,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from test_grouping import PROPS, alert_sets
 
-from dispatch.core.grouping import AlertFacts, group
+from dispatch.core.grouping import AlertFacts, group_ids
+from dispatch.core.incident_grouping import attach_new_alerts as group_live
 from dispatch.core.incident_grouping import candidate_group
-from dispatch.core.incident_grouping import group as group_live
 from dispatch.core.model import Alert, Incident
 from dispatch.core.triage_policy import build_policy
 
@@ -82,4 +82,4 @@ def _live(facts: list[AlertFacts], rnd: random.Random) -> list[frozenset[int]]:
 def test_live_grouping_in_batches_gives_the_batch_incidents(facts: list[AlertFacts], rnd: random.Random) -> None:
     # stored alerts carry datetimes (microseconds): compare on the times the store keeps
     facts = [AlertFacts.from_alert(_alert(f)) for f in facts]
-    assert _live(facts, rnd) == sorted(group(facts), key=sorted)
+    assert _live(facts, rnd) == sorted(group_ids(facts), key=sorted)

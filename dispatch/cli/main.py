@@ -67,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from dispatch.cli.serve import serve
 
         return serve(settings, host=args.host, port=args.port, workers=args.workers)
-    from dispatch.cli import accounts as commands
+    from dispatch.cli import commands
 
     if args.command == "migrate":
         return asyncio.run(commands.migrate(settings))

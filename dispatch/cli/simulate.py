@@ -14,11 +14,11 @@ import time
 
 import httpx
 
-from dispatch.cli.accounts import opened_store
 from dispatch.core.categories import CATEGORIES
 from dispatch.core.model import NewUser
 from dispatch.settings import Settings
 from dispatch.usecases.sessions import hash_password
+from dispatch.wiring import opened_store
 from geo import City, load_city
 
 

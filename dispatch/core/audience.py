@@ -1,21 +1,22 @@
 """Who must receive an event. Pure.
 
-Two forms of the same rule: `resident_wants` decides for one resident (used
-when replaying from the store), and `HomeIndex` finds everyone at once for the
-live path, with H3 cells as the spatial index: the disk cover only picks the
+Two forms of the same rule, side by side so they cannot drift apart:
+`resident_wants` decides for one resident (used when replaying from the
+store), and `resident_audience` finds everyone at once over a `HomeIndex` for
+the live path, with H3 cells as the spatial index: the disk cover only picks the
 candidates, the exact great-circle distance decides."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Hashable, Iterable, Iterator, Mapping
 from functools import lru_cache
 from typing import Any, Generic, TypeVar
 
 import h3
 import numpy as np
 
+from dispatch.core.model import Home
 from geo import cell_center, cell_of, disk_cells, haversine_m
 from geo.cells import EARTH_RADIUS_M
 
@@ -24,14 +25,6 @@ K = TypeVar("K", bound=Hashable)
 # H3 resolution of the homes index: edges of about 530 m, so a 500 m disk is
 # covered by one cell and its first ring or two.
 INDEX_RES = 8
-
-
-@dataclass(frozen=True)
-class Home:
-    user_id: int
-    lat: float
-    lon: float
-    sector: str | None
 
 
 def within(lat1: float, lon1: float, lat2: float, lon2: float, radius_m: float) -> bool:
@@ -241,3 +234,17 @@ class HomeIndex(Generic[K]):
         if circle is not None:
             return self.near(circle["lat"], circle["lon"], circle["radius_m"])
         return self.in_sectors(data.get("sectors", ()))
+
+
+def resident_audience(
+    index: HomeIndex[K], by_author: Mapping[int, Iterable[K]], event_type: str, data: dict[str, Any], radius_m: float
+) -> Iterable[K]:
+    """The live form of `resident_wants`: the members of `index` (and, for
+    alert.status, the author's own members) for whom it is true."""
+    if event_type == "alert.created":
+        return index.alert_audience(data["lat"], data["lon"], data["sector"], radius_m)
+    if event_type == "broadcast.sent":
+        return index.broadcast_audience(data)
+    if event_type == "alert.status":
+        return by_author.get(data["author"], ())
+    return ()

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from dispatch.core.model import Alert, Incident, Unit
+from dispatch.core.model import Alert, Incident, Unit, iso
 
 
 @dataclass(frozen=True)
@@ -52,3 +52,8 @@ class Change:
 
 
 Decide = Callable[[TriageState], Change]
+
+
+def history_entry(now: datetime, actor: int | None, action: str, **extra: Any) -> dict[str, Any]:
+    """One line of an incident's history: who (None: the system), when, what."""
+    return {"at": iso(now), "actor": actor, "action": action, **{k: v for k, v in extra.items() if v is not None}}

@@ -1,20 +1,30 @@
-"""Event -> bytes, once per audience shape.
+"""Event -> bytes, once per audience shape: a message's JSON payload, and its
+WebSocket frame.
 
 The hub writes the same prebuilt WebSocket frame to every connection of an
 audience, so framing happens here once per event, not once per socket."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NewType
 
 import orjson
 
+# Two kinds of bytes travel together on the live path and must never be
+# swapped: the JSON text of a message, and the same message framed for the
+# wire. Distinct types make a swapped pair a type error (mypy --strict).
+Payload = NewType("Payload", bytes)
+Frame = NewType("Frame", bytes)
+# One message as the hub queues it: the frame for raw sinks, the payload for
+# the ASGI fallback, always in this order.
+Item = tuple[Frame, Payload]
 
-def message(type_: str, seq: int, data: Any) -> bytes:
-    return orjson.dumps({"type": type_, "seq": seq, "data": data})
+
+def message(type_: str, seq: int, data: Any) -> Payload:
+    return Payload(orjson.dumps({"type": type_, "seq": seq, "data": data}))
 
 
-def text_frame(payload: bytes) -> bytes:
+def text_frame(payload: Payload) -> Frame:
     """An unmasked, unfragmented, uncompressed server text frame (RFC 6455 §5.2).
 
     Servers never mask (§5.1); permessage-deflate is not negotiated on our
@@ -26,9 +36,9 @@ def text_frame(payload: bytes) -> bytes:
         header = bytes((0x81, 126)) + n.to_bytes(2, "big")
     else:
         header = bytes((0x81, 127)) + n.to_bytes(8, "big")
-    return header + payload
+    return Frame(header + payload)
 
 
-def close_frame(code: int, reason: str = "") -> bytes:
+def close_frame(code: int, reason: str = "") -> Frame:
     body = code.to_bytes(2, "big") + reason.encode()[:123]
-    return bytes((0x88, len(body))) + body
+    return Frame(bytes((0x88, len(body))) + body)

@@ -352,6 +352,6 @@ def group_alerts(alerts: Sequence[AlertFacts], cfg: GroupingConfig = DEFAULT_GRO
     return list(groups.values())
 
 
-def group(alerts: Sequence[AlertFacts], cfg: GroupingConfig = DEFAULT_GROUPING) -> list[frozenset[int]]:
+def group_ids(alerts: Sequence[AlertFacts], cfg: GroupingConfig = DEFAULT_GROUPING) -> list[frozenset[int]]:
     """The incidents as sets of alert ids, in order of their first alert."""
     return [g.alert_ids for g in group_alerts(alerts, cfg)]

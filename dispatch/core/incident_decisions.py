@@ -6,27 +6,26 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from dispatch.core import lifecycle
-from dispatch.core.changes import Change, Decide, EventSpec, Saved, TriageState
-from dispatch.core.incident_grouping import REPORTER_STATUS, Policy, _entry, incident_view, is_overdue, rescore
+from dispatch.core.changes import Change, Decide, EventSpec, Saved, TriageState, history_entry
+from dispatch.core.lifecycle import is_overdue
 from dispatch.core.model import Alert, Incident, Unit, iso
 from dispatch.core.routing import OPS
-from dispatch.core.validation import InputError
-from dispatch.core.views import alert_staff
+from dispatch.core.triage_policy import Policy, rescore
+from dispatch.core.validation import AlertPatch, IncidentPatch, InputError
+from dispatch.core.views import alert_staff, incident_view, unit_view
 
-
-@dataclass(frozen=True)
-class IncidentPatch:
-    status: str | None = None
-    priority: float | None = None
-    unpin: bool = False
-    unit: int | None = None
-    clear_unit: bool = False
-    note: str | None = None
+# Statuses a reporter is told about, as the reporter sees them: no police
+# detail (an unfounded or duplicate report is simply closed for them).
+REPORTER_STATUS = {
+    "acknowledged": "acknowledged",
+    "resolved": "resolved",
+    "dismissed": "resolved",
+    "duplicate": "resolved",
+}
 
 
 def _get(state: TriageState, incident_id: int) -> Incident:
@@ -92,7 +91,7 @@ def patch(incident_id: int, actor: int, p: IncidentPatch, policy: Policy, homes:
             if inc.unit_id is not None and inc.unit_id != unit.id and inc.unit_id in state.units:
                 units[inc.unit_id] = _release(state.units[inc.unit_id], now)
             units[unit.id] = dataclasses.replace(unit, status="busy", incident_id=inc.id, updated_at=now)
-            history.append(_entry(now, actor, "assigned", unit=unit.id, note=p.note))
+            history.append(history_entry(now, actor, "assigned", unit=unit.id, note=p.note))
             inc = dataclasses.replace(inc, unit_id=unit.id)
             if p.status is None and inc.status in ("new", "acknowledged"):
                 status = "assigned"
@@ -103,7 +102,7 @@ def patch(incident_id: int, actor: int, p: IncidentPatch, policy: Policy, homes:
                 lifecycle.check(inc.status, status)
             except lifecycle.TransitionError as exc:
                 raise InputError(409, "forbidden_transition", str(exc), "status") from None
-            history.append(_entry(now, actor, "status", **{"from": inc.status, "to": status, "note": p.note}))
+            history.append(history_entry(now, actor, "status", **{"from": inc.status, "to": status, "note": p.note}))
             inc = dataclasses.replace(inc, status=status)
             if inc.acknowledged_at is None:
                 inc = dataclasses.replace(inc, acknowledged_at=now)
@@ -114,16 +113,16 @@ def patch(incident_id: int, actor: int, p: IncidentPatch, policy: Policy, homes:
         if p.clear_unit and inc.unit_id is not None:
             if inc.unit_id in state.units:
                 units[inc.unit_id] = _release(state.units[inc.unit_id], now)
-            history.append(_entry(now, actor, "unassigned", unit=inc.unit_id, note=p.note))
+            history.append(history_entry(now, actor, "unassigned", unit=inc.unit_id, note=p.note))
             inc = dataclasses.replace(inc, unit_id=None)
         if p.priority is not None:
-            history.append(_entry(now, actor, "pinned", priority=p.priority, note=p.note))
+            history.append(history_entry(now, actor, "pinned", priority=p.priority, note=p.note))
             inc = dataclasses.replace(inc, pinned=True, priority=p.priority)
         if p.unpin and inc.pinned:
-            history.append(_entry(now, actor, "unpinned", note=p.note))
+            history.append(history_entry(now, actor, "unpinned", note=p.note))
             inc = dataclasses.replace(inc, pinned=False)
         if p.note is not None and len(history) == len(inc.history):
-            history.append(_entry(now, actor, "note", note=p.note))
+            history.append(history_entry(now, actor, "note", note=p.note))
         inc = rescore(dataclasses.replace(inc, history=tuple(history), updated_at=now), policy, now)
         mine = [state.alerts[i] for i in inc.alerts if i in state.alerts]
         alerts = _follow(mine, inc.status, now)
@@ -181,7 +180,7 @@ def merge(target_id: int, others: Sequence[int], actor: int, policy: Policy, hom
         merged = dataclasses.replace(
             merged,
             updated_at=now,
-            history=(*target.history, _entry(now, actor, "merged", incidents=[v.id for v in victims])),
+            history=(*target.history, history_entry(now, actor, "merged", incidents=[v.id for v in victims])),
         )
         merged = rescore(merged, policy, now)
         units: list[Unit] = []
@@ -198,7 +197,7 @@ def merge(target_id: int, others: Sequence[int], actor: int, policy: Policy, hom
                     resolved_at=now,
                     updated_at=now,
                     unit_id=None,
-                    history=(*v.history, _entry(now, actor, "merged_into", incident=target.id)),
+                    history=(*v.history, history_entry(now, actor, "merged_into", incident=target.id)),
                 )
             )
         alerts = [dataclasses.replace(a, incident=target.id, updated_at=now) for a in moved]
@@ -242,13 +241,13 @@ def split(incident_id: int, alert_ids: Sequence[int], actor: int, policy: Policy
             created_at=first.created_at,
             updated_at=now,
             ack_due_at=first.created_at + policy_ack(policy, first.category),
-            history=(_entry(now, actor, "split_from", incident=inc.id),),
+            history=(history_entry(now, actor, "split_from", incident=inc.id),),
         )
         fresh = rescore(_recount(fresh, moved, policy), policy, now)
         rest = _recount(inc, kept, policy)
         rest = rescore(
             dataclasses.replace(
-                rest, updated_at=now, history=(*inc.history, _entry(now, actor, "split", alerts=sorted(chosen)))
+                rest, updated_at=now, history=(*inc.history, history_entry(now, actor, "split", alerts=sorted(chosen)))
             ),
             policy,
             now,
@@ -287,7 +286,7 @@ def escalate(incident_ids: Sequence[int], policy: Policy) -> Decide:
             level = level_at(inc.category, inc.created_at, now, policy)
             if level <= inc.escalation:
                 continue
-            history = (*inc.history, _entry(now, None, "escalated", level=level))
+            history = (*inc.history, history_entry(now, None, "escalated", level=level))
             out.append(
                 rescore(dataclasses.replace(inc, escalation=level, updated_at=now, history=history), policy, now)
             )
@@ -296,7 +295,7 @@ def escalate(incident_ids: Sequence[int], policy: Policy) -> Decide:
     return decide
 
 
-def patch_alert(alert_id: int, actor: int, p: Any, homes: Mapping[int, str]) -> Decide:
+def patch_alert(alert_id: int, actor: int, p: AlertPatch, homes: Mapping[int, str]) -> Decide:
     """PATCH /api/alerts/{id} (CONTRACT.md): one alert's own status, priority,
     assignee and notes; its reporter hears of acknowledgement and resolution."""
 
@@ -325,5 +324,22 @@ def patch_alert(alert_id: int, actor: int, p: Any, homes: Mapping[int, str]) -> 
             changes["notes"] = (*alert.notes, entry)
         new = dataclasses.replace(alert, **changes)
         return Change(alerts=(new,), render=_render([], state.alerts, homes, now))
+
+    return decide
+
+
+def set_unit_status(unit_id: int, status: str) -> Decide:
+    """A unit's own status; an engaged unit stays busy until unassigned."""
+
+    def decide(state: TriageState) -> Change:
+        unit = state.units.get(unit_id)
+        if unit is None:
+            raise InputError(404, "not_found", f"no unit {unit_id}")
+        if unit.incident_id is not None and status != "busy":
+            raise InputError(409, "unit_engaged", "unassign the unit from its incident first", "status")
+        new = dataclasses.replace(unit, status=status, updated_at=state.now)
+        return Change(
+            units=(new,), render=lambda saved: [EventSpec("unit.updated", unit_view(saved.units[unit_id]), (OPS,))]
+        )
 
     return decide

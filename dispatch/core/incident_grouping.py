@@ -1,107 +1,19 @@
-"""Triage operations on incidents, as pure functions from the locked state to
-a Change (core.changes). The store runs them in one write transaction.
-
-Grouping (core.grouping) decides which incident a new alert joins; scoring
-(core.triage) decides its priority. This module applies those decisions,
-keeps the history (actor, time, note for every transition), moves units
-along, and says which events each change produces."""
+"""Grouping new alerts into incidents, as a pure function from the new alerts
+and the candidate incidents to a Change (core.changes): which incident each
+alert joins (the rule is core.grouping), or which it opens. The store runs
+it inside the transaction that stores the alerts (dispatch.ports.grouping)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
-from dispatch.core import lifecycle
-from dispatch.core.changes import Change, EventSpec, Saved
-from dispatch.core.grouping import AlertFacts, Group, GroupingConfig, assign, disk, expired
-from dispatch.core.model import Alert, Incident, Unit, evolve, iso
+from dispatch.core.changes import Change, EventSpec, Saved, history_entry
+from dispatch.core.grouping import AlertFacts, Group, assign, disk, expired
+from dispatch.core.model import Alert, Incident, evolve
 from dispatch.core.routing import OPS
-
-# Statuses a reporter is told about, as the reporter sees them: no police
-# detail (an unfounded or duplicate report is simply closed for them).
-REPORTER_STATUS = {
-    "acknowledged": "acknowledged",
-    "resolved": "resolved",
-    "dismissed": "resolved",
-    "duplicate": "resolved",
-}
-
-
-@dataclass(frozen=True)
-class Policy:
-    """The triage decisions this module needs, injected (core.triage and
-    core.grouping provide them)."""
-
-    window_s: float
-    neighbourhood: Callable[[float, float], list[str]]  # grouping cells around a point
-    anchor_cell: Callable[[float, float], str]
-    grouping: GroupingConfig
-    priority: Callable[[Incident, datetime], tuple[float, bool]]  # (priority, overdue) unless pinned
-    ack_target_s: Callable[[str], float]
-    is_vulnerable: Callable[[str], bool]
-    escalation_level: Callable[[str, float], int]  # (category, age_s) while unacknowledged
-    max_escalation: int
-
-
-# -- views -----------------------------------------------------------------------
-
-
-def incident_view(
-    inc: Incident, now: datetime, units: Mapping[int, Unit] | None = None, history: bool = False
-) -> dict[str, Any]:
-    unit: dict[str, Any] | None = None
-    if inc.unit_id is not None:
-        u = (units or {}).get(inc.unit_id)
-        unit = {"id": inc.unit_id, "name": u.name if u else None}
-    view: dict[str, Any] = {
-        "id": inc.id,
-        "category": inc.category,
-        "sector": inc.sector,
-        "cell": inc.cell,
-        "lat": inc.lat,
-        "lon": inc.lon,
-        "status": inc.status,
-        "priority": round(inc.priority, 2),
-        "pinned": inc.pinned,
-        "witnesses": inc.witnesses,
-        "alerts": list(inc.alerts),
-        "unit": unit,
-        "vulnerable": inc.vulnerable,
-        "escalation": inc.escalation,
-        "created_at": iso(inc.created_at),
-        "updated_at": iso(inc.updated_at),
-        "ack_due_at": iso(inc.ack_due_at),
-        "acknowledged_at": iso(inc.acknowledged_at) if inc.acknowledged_at else None,
-        "resolved_at": iso(inc.resolved_at) if inc.resolved_at else None,
-        "overdue": is_overdue(inc, now),
-    }
-    if history:
-        view["history"] = list(inc.history)
-    return view
-
-
-def unit_view(u: Unit) -> dict[str, Any]:
-    return {"id": u.id, "name": u.name, "status": u.status, "incident": u.incident_id, "updated_at": iso(u.updated_at)}
-
-
-def is_overdue(inc: Incident, now: datetime) -> bool:
-    return inc.acknowledged_at is None and inc.status in lifecycle.OPEN and now >= inc.ack_due_at
-
-
-def _entry(now: datetime, actor: int | None, action: str, **extra: Any) -> dict[str, Any]:
-    return {"at": iso(now), "actor": actor, "action": action, **{k: v for k, v in extra.items() if v is not None}}
-
-
-def rescore(inc: Incident, policy: Policy, now: datetime) -> Incident:
-    if inc.pinned:
-        return inc
-    priority, _ = policy.priority(inc, now)
-    return evolve(inc, priority=priority)
-
-
-# -- grouping new alerts -------------------------------------------------------------
+from dispatch.core.triage_policy import Policy, rescore
+from dispatch.core.views import incident_view
 
 
 def candidate_group(incident: Incident, members: Mapping[int, AlertFacts]) -> Group | None:
@@ -111,7 +23,7 @@ def candidate_group(incident: Incident, members: Mapping[int, AlertFacts]) -> Gr
     return Group(incident.id, tuple(known)) if known else None
 
 
-def group(
+def attach_new_alerts(
     alerts: Sequence[Alert],
     candidates: Sequence[Incident],
     candidate_groups: Mapping[int, Group],
@@ -162,7 +74,7 @@ def group(
                 created_at=alert.created_at,
                 updated_at=now,
                 ack_due_at=alert.created_at + timedelta(seconds=policy.ack_target_s(alert.category)),
-                history=(_entry(now, None, "opened", alert=alert.id),),
+                history=(history_entry(now, None, "opened", alert=alert.id),),
             )
             groups[next_tmp] = Group(next_tmp, (facts,))
             by_cell.setdefault(facts.cell, []).append(next_tmp)
@@ -183,7 +95,7 @@ def group(
                 category=category,
                 ack_due_at=target.created_at + timedelta(seconds=policy.ack_target_s(category)),
                 updated_at=now,
-                history=(*target.history, _entry(now, None, "grouped", alert=alert.id)),
+                history=(*target.history, history_entry(now, None, "grouped", alert=alert.id)),
             )
         inc = rescore(inc, policy, now)
         pool[inc.id] = inc
@@ -215,4 +127,4 @@ class PolicyGrouping:
     def group(
         self, alerts: Sequence[Alert], candidates: Sequence[Incident], groups: Mapping[int, Group], now: datetime
     ) -> Change:
-        return group(alerts, candidates, groups, self.policy, now)
+        return attach_new_alerts(alerts, candidates, groups, self.policy, now)

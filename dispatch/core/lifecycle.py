@@ -7,6 +7,10 @@ item stays closed."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from dispatch.core.model import Incident
+
 OPEN = ("new", "acknowledged", "assigned", "in_progress")
 CLOSED = ("resolved", "dismissed", "duplicate")
 STATUSES = OPEN + CLOSED
@@ -37,3 +41,7 @@ def allowed(current: str, target: str) -> bool:
 def check(current: str, target: str) -> None:
     if not allowed(current, target):
         raise TransitionError(current, target)
+
+
+def is_overdue(inc: Incident, now: datetime) -> bool:
+    return inc.acknowledged_at is None and inc.status in OPEN and now >= inc.ack_due_at

@@ -60,6 +60,17 @@ class NewUser:
 
 
 @dataclass(frozen=True)
+class Home:
+    """Where a resident's alerts and broadcasts are aimed: the home position
+    and its sector (None outside every sector), as the store keeps it."""
+
+    user_id: int
+    lat: float
+    lon: float
+    sector: str | None
+
+
+@dataclass(frozen=True)
 class User:
     id: int
     role: str
@@ -79,6 +90,15 @@ class User:
     @property
     def is_resident(self) -> bool:
         return self.role in RESIDENT_ROLES
+
+    @property
+    def home(self) -> Home | None:
+        """The home sector is derived once, when the account is written, and
+        again at start-up if the city's sectors changed
+        (Store.set_home_sectors): never recomputed per request."""
+        if self.home_lat is None or self.home_lon is None:
+            return None
+        return Home(self.id, self.home_lat, self.home_lon, self.home_sector)
 
 
 @dataclass(frozen=True)

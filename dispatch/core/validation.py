@@ -11,7 +11,7 @@ import orjson
 
 from dispatch.core.categories import CATEGORIES
 from dispatch.core.lifecycle import STATUSES
-from dispatch.core.model import BROADCAST_LEVELS, Circle
+from dispatch.core.model import BROADCAST_LEVELS, UNIT_STATUSES, Circle
 
 MAX_BODY = 64 * 1024
 MAX_TEXT = 1000
@@ -195,9 +195,17 @@ def login_input(data: dict[str, Any]) -> tuple[str, str]:
 _INCIDENT_PATCH_FIELDS = frozenset({"status", "priority", "unpin", "unit", "note"})
 
 
-def incident_patch(data: dict[str, Any]) -> Any:
-    from dispatch.core.incident_decisions import IncidentPatch
+@dataclass(frozen=True)
+class IncidentPatch:
+    status: str | None = None
+    priority: float | None = None
+    unpin: bool = False
+    unit: int | None = None
+    clear_unit: bool = False
+    note: str | None = None
 
+
+def incident_patch(data: dict[str, Any]) -> IncidentPatch:
     status, priority, note = _patch_common(data, _INCIDENT_PATCH_FIELDS)
     unpin = False
     if "unpin" in data:
@@ -229,8 +237,6 @@ def unit_input(data: dict[str, Any]) -> str:
 
 
 def unit_status_input(data: dict[str, Any]) -> str:
-    from dispatch.core.model import UNIT_STATUSES
-
     _reject_unknown(data, frozenset({"status"}))
     status = _string(_require(data, "status"), "status", 16)
     if status not in UNIT_STATUSES:

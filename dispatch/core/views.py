@@ -5,11 +5,14 @@ the H3 cell and its centre (CONTRACT.md)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 import h3
 
-from dispatch.core.model import Alert, Broadcast, iso
+from dispatch.core.lifecycle import is_overdue
+from dispatch.core.model import Alert, Broadcast, Incident, Unit, iso
 
 
 def alert_staff(alert: Alert) -> dict[str, Any]:
@@ -73,3 +76,41 @@ def broadcast_view(b: Broadcast) -> dict[str, Any]:
 def broadcast_resident(staff: dict[str, Any]) -> dict[str, Any]:
     out = {k: staff[k] for k in ("id", "text", "level", "created_at")}
     return out
+
+
+def incident_view(
+    inc: Incident, now: datetime, units: Mapping[int, Unit] | None = None, history: bool = False
+) -> dict[str, Any]:
+    unit: dict[str, Any] | None = None
+    if inc.unit_id is not None:
+        u = (units or {}).get(inc.unit_id)
+        unit = {"id": inc.unit_id, "name": u.name if u else None}
+    view: dict[str, Any] = {
+        "id": inc.id,
+        "category": inc.category,
+        "sector": inc.sector,
+        "cell": inc.cell,
+        "lat": inc.lat,
+        "lon": inc.lon,
+        "status": inc.status,
+        "priority": round(inc.priority, 2),
+        "pinned": inc.pinned,
+        "witnesses": inc.witnesses,
+        "alerts": list(inc.alerts),
+        "unit": unit,
+        "vulnerable": inc.vulnerable,
+        "escalation": inc.escalation,
+        "created_at": iso(inc.created_at),
+        "updated_at": iso(inc.updated_at),
+        "ack_due_at": iso(inc.ack_due_at),
+        "acknowledged_at": iso(inc.acknowledged_at) if inc.acknowledged_at else None,
+        "resolved_at": iso(inc.resolved_at) if inc.resolved_at else None,
+        "overdue": is_overdue(inc, now),
+    }
+    if history:
+        view["history"] = list(inc.history)
+    return view
+
+
+def unit_view(u: Unit) -> dict[str, Any]:
+    return {"id": u.id, "name": u.name, "status": u.status, "incident": u.incident_id, "updated_at": iso(u.updated_at)}

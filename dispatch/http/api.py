@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -14,7 +15,6 @@ from dispatch.core.model import (
     OPERATOR_ROLES,
     RESIDENT_ROLES,
     ROLES,
-    STAFF_ROLES,
     AlertQuery,
 )
 from dispatch.core.validation import (
@@ -26,15 +26,16 @@ from dispatch.core.validation import (
 )
 from dispatch.core.views import alert_staff
 from dispatch.http.requests import JSON, check_query, principal, read_json
+from dispatch.http.state import services
 from dispatch.usecases.sessions import COOKIE
 
 ANYONE = ROLES
 
 
 async def healthz(request: Request) -> Response:
-    svc = request.app.state.svc
+    svc = services(request)
     problems = await svc.health_problems()
-    body = {
+    body: dict[str, Any] = {
         "status": "ok" if not problems else "unavailable",
         "store": svc.store_kind,
         "bus": svc.bus_kind,
@@ -47,7 +48,7 @@ async def healthz(request: Request) -> Response:
 
 
 async def login(request: Request) -> Response:
-    svc = request.app.state.svc
+    svc = services(request)
     email, password = login_input(await read_json(request))
     token, user = await svc.sessions.login(email, password)
     resp = JSON({"token": token, "role": user.role, "user_id": user.id})
@@ -64,9 +65,8 @@ async def login(request: Request) -> Response:
 
 
 async def me(request: Request) -> Response:
-    svc = request.app.state.svc
     user = await principal(request, ANYONE)
-    home = svc.dispatch.home_of(user)
+    home = user.home
     body = {"user_id": user.id, "role": user.role, "name": user.name, "email": user.email}
     if home is not None:
         body["home"] = {"lat": home.lat, "lon": home.lon, "sector": home.sector}
@@ -74,7 +74,7 @@ async def me(request: Request) -> Response:
 
 
 async def sectors(request: Request) -> Response:
-    return JSON(request.app.state.svc.city.geojson())
+    return JSON(services(request).city.geojson())
 
 
 async def categories(request: Request) -> Response:
@@ -82,12 +82,12 @@ async def categories(request: Request) -> Response:
 
 
 async def create_alert(request: Request) -> Response:
-    svc = request.app.state.svc
+    svc = services(request)
     user = await principal(request, RESIDENT_ROLES, write=True)
     if not user.validated:
         raise InputError(403, "not_validated", "your account is waiting for validation")
     body = alert_input(await read_json(request))
-    alert, created = await svc.dispatch.submit_alert(user, body)
+    alert, created = await svc.alerts.submit(user, body)
     return JSON(alert_staff(alert), status_code=201 if created else 200)
 
 
@@ -103,7 +103,7 @@ _ALERT_FILTERS = frozenset({"status", "sector", "category", "since", "limit"})
 
 
 async def list_alerts(request: Request) -> Response:
-    svc = request.app.state.svc
+    svc = services(request)
     user = await principal(request, ANYONE)
     q = check_query(request, _ALERT_FILTERS)
     if "status" in q and q["status"] not in STATUSES:
@@ -124,7 +124,7 @@ async def list_alerts(request: Request) -> Response:
         since=_parse_since(q["since"]) if "since" in q else None,
         limit=limit,
     )
-    return JSON(await svc.dispatch.alerts_for(user, query))
+    return JSON(await svc.alerts.visible_to(user, query))
 
 
 def _alert_id(request: Request) -> int:
@@ -135,42 +135,33 @@ def _alert_id(request: Request) -> int:
 
 
 async def get_alert(request: Request) -> Response:
-    svc = request.app.state.svc
     user = await principal(request, ANYONE)
-    alert = await svc.store.get_alert(_alert_id(request))
-    if alert is None:
-        raise InputError(404, "not_found", "no such alert")
-    if user.role in STAFF_ROLES:
-        return JSON(alert_staff(alert))
-    visible = await svc.dispatch.alerts_for(user, AlertQuery(ids=(alert.id,), limit=1))
-    if not visible:
-        raise InputError(404, "not_found", "no such alert")
-    return JSON(visible[0])
+    return JSON(await services(request).alerts.one(user, _alert_id(request)))
 
 
 async def patch_alert(request: Request) -> Response:
-    svc = request.app.state.svc
+    svc = services(request)
     user = await principal(request, OPERATOR_ROLES, write=True)
     patch = alert_patch(await read_json(request))
-    return JSON(await svc.dispatch.update_alert(user, _alert_id(request), patch))
+    return JSON(await svc.incidents.patch_alert(user, _alert_id(request), patch))
 
 
 async def create_broadcast(request: Request) -> Response:
-    svc = request.app.state.svc
+    svc = services(request)
     user = await principal(request, OPERATOR_ROLES, write=True)
     body = broadcast_input(await read_json(request), svc.city.sector_ids)
-    b = await svc.dispatch.broadcast(user, body)
+    b = await svc.broadcasts.send(user, body)
     return JSON({"id": b.id, "recipients": b.recipients, "seq": b.seq}, status_code=201)
 
 
 async def preview_broadcast(request: Request) -> Response:
-    svc = request.app.state.svc
+    svc = services(request)
     await principal(request, OPERATOR_ROLES)
     data = await read_json(request)
     data.setdefault("text", "preview")
     data.setdefault("level", "info")
     body = broadcast_input(data, svc.city.sector_ids)
-    return JSON({"recipients": await svc.dispatch.recipients(body)})
+    return JSON({"recipients": await svc.broadcasts.recipients(body)})
 
 
 routes = [

@@ -13,6 +13,7 @@ from dispatch.core.lifecycle import STATUSES
 from dispatch.core.model import OPERATOR_ROLES, STAFF_ROLES, IncidentQuery, utcnow
 from dispatch.core.validation import InputError, id_list, incident_patch, unit_input, unit_status_input
 from dispatch.http.requests import JSON, check_query, principal, read_json
+from dispatch.http.state import services
 
 SUPERVISORS = frozenset({"supervisor", "admin"})
 
@@ -36,7 +37,7 @@ _INCIDENT_FILTERS = frozenset({"status", "sector", "category", "since", "limit"}
 
 
 async def list_incidents(request: Request) -> Response:
-    svc = request.app.state.svc
+    svc = services(request)
     await principal(request, STAFF_ROLES)
     q = check_query(request, _INCIDENT_FILTERS)
     status = q.get("status", "open")
@@ -54,51 +55,51 @@ async def list_incidents(request: Request) -> Response:
         since=_since(q["since"], "since") if "since" in q else None,
         limit=max(1, min(limit, 5000)),
     )
-    return JSON(await svc.triage.listing(query))
+    return JSON(await svc.incidents.listing(query))
 
 
 async def get_incident(request: Request) -> Response:
-    svc = request.app.state.svc
+    svc = services(request)
     await principal(request, STAFF_ROLES)
-    return JSON(await svc.triage.detail(_int_param(request, "incident_id")))
+    return JSON(await svc.incidents.detail(_int_param(request, "incident_id")))
 
 
 async def patch_incident(request: Request) -> Response:
-    svc = request.app.state.svc
+    svc = services(request)
     user = await principal(request, OPERATOR_ROLES, write=True)
     patch = incident_patch(await read_json(request))
-    return JSON(await svc.triage.patch(user, _int_param(request, "incident_id"), patch))
+    return JSON(await svc.incidents.patch(user, _int_param(request, "incident_id"), patch))
 
 
 async def merge_incidents(request: Request) -> Response:
-    svc = request.app.state.svc
+    svc = services(request)
     user = await principal(request, OPERATOR_ROLES, write=True)
     others = id_list(await read_json(request), "incidents")
-    return JSON(await svc.triage.merge(user, _int_param(request, "incident_id"), others))
+    return JSON(await svc.incidents.merge(user, _int_param(request, "incident_id"), others))
 
 
 async def split_incident(request: Request) -> Response:
-    svc = request.app.state.svc
+    svc = services(request)
     user = await principal(request, OPERATOR_ROLES, write=True)
     alerts = id_list(await read_json(request), "alerts")
-    return JSON(await svc.triage.split(user, _int_param(request, "incident_id"), alerts), status_code=201)
+    return JSON(await svc.incidents.split(user, _int_param(request, "incident_id"), alerts), status_code=201)
 
 
 async def list_units(request: Request) -> Response:
     await principal(request, STAFF_ROLES)
-    return JSON(await request.app.state.svc.triage.units())
+    return JSON(await services(request).units.listing())
 
 
 async def add_unit(request: Request) -> Response:
     await principal(request, SUPERVISORS, write=True)
     name = unit_input(await read_json(request))
-    return JSON(await request.app.state.svc.triage.add_unit(name), status_code=201)
+    return JSON(await services(request).units.add(name), status_code=201)
 
 
 async def patch_unit(request: Request) -> Response:
     await principal(request, OPERATOR_ROLES, write=True)
     status = unit_status_input(await read_json(request))
-    return JSON(await request.app.state.svc.triage.set_unit_status(_int_param(request, "unit_id"), status))
+    return JSON(await services(request).units.set_status(_int_param(request, "unit_id"), status))
 
 
 def _window(request: Request) -> tuple[datetime, datetime]:
@@ -113,7 +114,7 @@ def _window(request: Request) -> tuple[datetime, datetime]:
 async def statistics(request: Request) -> Response:
     await principal(request, STAFF_ROLES)
     since, until = _window(request)
-    return JSON(await request.app.state.svc.triage.statistics(since, until))
+    return JSON(await services(request).reports.statistics(since, until))
 
 
 async def statistics_csv(request: Request) -> Response:
@@ -121,7 +122,7 @@ async def statistics_csv(request: Request) -> Response:
 
     await principal(request, STAFF_ROLES)
     since, until = _window(request)
-    body = to_csv(await request.app.state.svc.triage.statistics(since, until))
+    body = to_csv(await services(request).reports.statistics(since, until))
     return Response(
         body,
         media_type="text/csv; charset=utf-8",
@@ -130,13 +131,13 @@ async def statistics_csv(request: Request) -> Response:
 
 
 async def handover(request: Request) -> Response:
-    svc = request.app.state.svc
+    svc = services(request)
     await principal(request, STAFF_ROLES)
     q = check_query(request, frozenset({"sector"}))
     sector = q.get("sector")
     if sector is not None and sector not in svc.city.sector_ids:
         raise InputError(422, "unknown_sector", f"unknown sector {sector!r}", "sector")
-    return JSON(await svc.triage.handover(sector))
+    return JSON(await svc.reports.handover(sector))
 
 
 routes = [

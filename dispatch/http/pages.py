@@ -34,6 +34,7 @@ from dispatch.core.model import ROLES, STAFF_ROLES, AlertQuery
 from dispatch.core.validation import InputError
 from dispatch.http import api
 from dispatch.http.requests import JSON, check_query, principal
+from dispatch.http.state import services
 from dispatch.settings import REPO_ROOT
 
 # templates and static files, beside the package in the repository
@@ -94,7 +95,7 @@ class SecurityHeaders:
 
 
 def render(request: Request, name: str, **context: Any) -> Response:
-    svc = request.app.state.svc
+    svc = services(request)
     page = _env.get_template(name).render(
         city_name=svc.settings.city_name,
         tile_url=svc.settings.map_tile_url,
@@ -131,7 +132,7 @@ def _res(q: dict[str, str]) -> int:
 
 
 async def hexagons(request: Request) -> Response:
-    svc = request.app.state.svc
+    svc = services(request)
     await principal(request, STAFF_ROLES)
     res = _res(check_query(request, frozenset({"res"})))
     # head first: the alerts listed after it are at least that fresh, and a

@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from dispatch.core.model import User
 from dispatch.core.validation import MAX_BODY, InputError, parse_json_object
+from dispatch.http.state import services
 from dispatch.usecases.sessions import credentials, origin_allowed, require_role
 
 
@@ -42,7 +43,7 @@ async def read_json(request: Request) -> dict[str, Any]:
 async def principal(request: Request, roles: Iterable[str], write: bool = False) -> User:
     """The authenticated user, if their role is in `roles`. Cookie-authenticated
     writes must also come from an allowed Origin (CSRF)."""
-    svc = request.app.state.svc
+    svc = services(request)
     token, from_cookie = credentials(request.headers, request.cookies)
     user = await svc.sessions.user_for(token)
     user = require_role(user, roles)

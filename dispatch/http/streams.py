@@ -9,12 +9,12 @@ from typing import Any
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from dispatch.core.audience import Home, resident_wants
 from dispatch.core.codec import message, text_frame
-from dispatch.core.events import OPS_TYPES, RESIDENT_MESSAGES, resident_view
-from dispatch.core.model import RESIDENT_ROLES, STAFF_ROLES, User
+from dispatch.core.events import stream_message
+from dispatch.core.model import RESIDENT_ROLES, STAFF_ROLES, Home, User
 from dispatch.core.routing import OPS, home_channel
 from dispatch.http.requests import JSON
+from dispatch.http.state import services
 from dispatch.live.frames import RAW_EXTENSION, AsgiSink, RawSink
 from dispatch.live.hub import Conn
 from dispatch.usecases.sessions import credentials, origin_allowed
@@ -35,7 +35,7 @@ async def _deny(ws: WebSocket, status: int, code: str, text: str) -> None:
 
 
 async def _authorise(ws: WebSocket, roles: frozenset[str]) -> User | None:
-    svc = ws.app.state.svc
+    svc = services(ws)
     if not origin_allowed(ws.headers.get("origin"), ws.headers.get("host"), svc.settings.server_allowed_origins):
         await _deny(ws, 403, "forbidden_origin", "this origin may not open the stream")
         return None
@@ -65,7 +65,7 @@ def _sink(ws: WebSocket, limit: int) -> Any:
 async def _replay(ws: WebSocket, conn: Conn, since: int | None, home: Home | None, head: int) -> None:
     """Send what the client missed after `since`, up to the channel's
     watermark `head`; everything above it arrives through conn.pending."""
-    svc = ws.app.state.svc
+    svc = services(ws)
     if since is None:
         conn.last_seq = head
         return
@@ -87,30 +87,21 @@ async def _replay(ws: WebSocket, conn: Conn, since: int | None, home: Home | Non
             if ev.seq > head:
                 return
             cursor = ev.seq
-            payload = _message_for(ev.type, ev.seq, ev.data, home, svc.settings.alerts_radius_m)
-            if payload is not None and ev.seq > conn.last_seq:
+            missed = stream_message(ev.type, ev.seq, ev.data, home, svc.settings.alerts_radius_m)
+            if missed is not None and ev.seq > conn.last_seq:
                 conn.last_seq = ev.seq
-                if not conn.sink.write(text_frame(payload), payload):
+                if not conn.sink.write(text_frame(missed), missed):
                     return
 
 
-def _message_for(event_type: str, seq: int, data: dict[str, Any], home: Home | None, radius: float) -> bytes | None:
-    if home is None:
-        return message(event_type, seq, data) if event_type in OPS_TYPES else None
-    msg_type = RESIDENT_MESSAGES.get(event_type)
-    if msg_type is None or not resident_wants(event_type, data, home, radius):
-        return None
-    return message(msg_type, seq, resident_view(event_type, data))
-
-
 async def _serve(ws: WebSocket, roles: frozenset[str], resident: bool) -> None:
-    svc = ws.app.state.svc
+    svc = services(ws)
     user = await _authorise(ws, roles)
     if user is None:
         return
     home = None
     if resident:
-        home = svc.dispatch.home_of(user)
+        home = user.home
         if home is None:
             await _deny(ws, 403, "no_home", "this account has no home position")
             return

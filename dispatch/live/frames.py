@@ -17,7 +17,7 @@ from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
-from dispatch.core.codec import close_frame
+from dispatch.core.codec import Frame, Item, Payload, close_frame
 
 RAW_EXTENSION = "dispatch.raw_frames"
 
@@ -47,7 +47,8 @@ class FastWSProtocol(WebSocketsSansIOProtocol):
     def handle_connect(self, event: Any) -> None:
         super().handle_connect(event)
         if self.response.status_code == 101:
-            self.scope["extensions"][RAW_EXTENSION] = self
+            extensions: dict[str, object] = self.scope["extensions"]  # type: ignore[assignment]
+            extensions[RAW_EXTENSION] = self
 
 
 class RawSink:
@@ -61,7 +62,7 @@ class RawSink:
         self.transport: asyncio.Transport = proto.transport
         self.limit = limit
 
-    def write(self, frame: bytes, payload: bytes) -> bool:
+    def write(self, frame: Frame, payload: Payload) -> bool:
         """False when the connection is gone or past the bound."""
         transport = self.transport
         if self.proto.close_sent or transport.is_closing():
@@ -69,7 +70,7 @@ class RawSink:
         transport.write(frame)
         return transport.get_write_buffer_size() <= self.limit
 
-    def write_many(self, items: list[tuple[bytes, bytes]]) -> bool:
+    def write_many(self, items: list[Item]) -> bool:
         """Several frames in one write (one syscall, one segment)."""
         transport = self.transport
         if self.proto.close_sent or transport.is_closing():
@@ -96,13 +97,13 @@ class AsgiSink:
     def __init__(self, send: Any, limit: int) -> None:
         self._send = send
         self.limit = limit
-        self._queue: list[bytes] = []
+        self._queue: list[Payload] = []
         self._size = 0
         self._wake = asyncio.Event()
         self._closed = False
         self._task = asyncio.get_running_loop().create_task(self._drain())
 
-    def write(self, frame: bytes, payload: bytes) -> bool:
+    def write(self, frame: Frame, payload: Payload) -> bool:
         if self._closed:
             return False
         self._queue.append(payload)
@@ -110,7 +111,7 @@ class AsgiSink:
         self._wake.set()
         return self._size <= self.limit
 
-    def write_many(self, items: list[tuple[bytes, bytes]]) -> bool:
+    def write_many(self, items: list[Item]) -> bool:
         ok = True
         for frame, payload in items:
             ok = self.write(frame, payload)

@@ -11,12 +11,12 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable
-from typing import Any, Protocol
+from typing import Protocol
 
-from dispatch.core.audience import Home, HomeIndex
-from dispatch.core.codec import message, text_frame
+from dispatch.core.audience import HomeIndex, resident_audience
+from dispatch.core.codec import Frame, Item, Payload, message, text_frame
 from dispatch.core.events import OPS_TYPES, RESIDENT_MESSAGES, resident_view
-from dispatch.core.model import Event
+from dispatch.core.model import Event, Home
 from dispatch.core.routing import OPS, home_channel
 
 log = logging.getLogger("dispatch.live.hub")
@@ -27,14 +27,9 @@ COALESCE_WITHIN_S = 0.005
 
 
 class Sink(Protocol):
-    def write(self, frame: bytes, payload: bytes) -> bool: ...
-    def write_many(self, items: list[tuple[bytes, bytes]]) -> bool: ...
+    def write(self, frame: Frame, payload: Payload) -> bool: ...
+    def write_many(self, items: list[Item]) -> bool: ...
     def close_slow(self) -> None: ...
-
-
-# (frame, payload) of one message: the prebuilt WebSocket frame for raw
-# sinks, the JSON text for the ASGI fallback
-Item = tuple[bytes, bytes]
 
 
 class Conn:
@@ -50,7 +45,7 @@ class Conn:
         self.home = home
         self.channel = channel
         self.last_seq = last_seq
-        self.pending: list[tuple[int, bytes, bytes]] | None = []
+        self.pending: list[tuple[int, Item]] | None = []
         self.out: list[Item] | None = None
         self.alive = True
 
@@ -66,7 +61,7 @@ class Hub:
         self.by_user: dict[int, set[Conn]] = {}
         self.dropped_slow = 0
         self.delivered = 0
-        self._encoded: dict[tuple[int, str], tuple[bytes, bytes]] = {}
+        self._encoded: dict[tuple[int, str], Item] = {}
         self.on_empty: Callable[[str], None] = lambda channel: None
         # connections with frames waiting for this iteration's flush
         self._dirty: list[Conn] = []
@@ -114,10 +109,10 @@ class Hub:
     def go_live(self, conn: Conn) -> None:
         """End of replay: send what arrived meanwhile, in order."""
         pending, conn.pending = conn.pending or [], None
-        for seq, frame, payload in pending:
+        for seq, item in pending:
             if seq > conn.last_seq:
                 conn.last_seq = seq
-                self._queue(conn, (frame, payload))
+                self._queue(conn, item)
 
     def connections(self) -> int:
         return len(self.ops) + sum(len(i) for i in self.residents.values())
@@ -127,36 +122,27 @@ class Hub:
         if channel == OPS:
             if self.ops and event.type in OPS_TYPES:
                 payload = message(event.type, event.seq, event.data)
-                self._send(self.ops, event.seq, payload, text_frame(payload))
+                self._send(self.ops, event.seq, (text_frame(payload), payload))
             return
         index = self.residents.get(channel)
         if index is None or event.type not in RESIDENT_MESSAGES:
             return
-        audience = self.resident_audience(index, event.type, event.data)
+        audience = resident_audience(index, self.by_user, event.type, event.data, self.radius_m)
         if audience:
-            self._send(audience, event.seq, *self._resident_bytes(event))
+            self._send(audience, event.seq, self._resident_item(event))
 
-    def _resident_bytes(self, event: Event) -> tuple[bytes, bytes]:
+    def _resident_item(self, event: Event) -> Item:
         """Encode once per event, however many channels it arrives on."""
         key = (event.seq, event.type)
         hit = self._encoded.get(key)
         if hit is None:
             payload = message(RESIDENT_MESSAGES[event.type], event.seq, resident_view(event.type, event.data))
-            hit = self._encoded[key] = (payload, text_frame(payload))
+            hit = self._encoded[key] = (text_frame(payload), payload)
             if len(self._encoded) > 64:
                 del self._encoded[next(iter(self._encoded))]
         return hit
 
-    def resident_audience(self, index: HomeIndex[Conn], event_type: str, data: dict[str, Any]) -> Iterable[Conn]:
-        if event_type == "alert.created":
-            return index.alert_audience(data["lat"], data["lon"], data["sector"], self.radius_m)
-        if event_type == "broadcast.sent":
-            return index.broadcast_audience(data)
-        if event_type == "alert.status":
-            return self.by_user.get(data["author"], ())
-        return ()
-
-    def _send(self, conns: Iterable[Conn], seq: int, payload: bytes, frame: bytes) -> None:
+    def _send(self, conns: Iterable[Conn], seq: int, item: Item) -> None:
         """One message to its audience.
 
         After a quiet spell (nothing written for COALESCE_WITHIN_S) an event
@@ -174,7 +160,7 @@ class Hub:
         direct = self._flush_handle is None and (
             seq == self._direct_seq or time.monotonic() - self.last_write >= COALESCE_WITHIN_S
         )
-        item = (frame, payload)
+        frame, payload = item
         dirty = self._dirty
         slow: list[Conn] = []
         n = 0
@@ -183,7 +169,7 @@ class Hub:
             if seq <= conn.last_seq:
                 continue
             if conn.pending is not None:
-                conn.pending.append((seq, frame, payload))
+                conn.pending.append((seq, item))
                 continue
             conn.last_seq = seq
             if direct:
