@@ -16,7 +16,7 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from dispatch.core.validation import InputError
-from dispatch.http import api, incidents, pages, streams
+from dispatch.http import alerts, broadcasts, incidents, pages, public, sessions, streams
 from dispatch.http.pages import WEB
 from dispatch.http.requests import JSON, error_response
 from dispatch.live import gc_policy
@@ -65,7 +65,10 @@ def create_app(settings: Settings | None = None, *, tune_gc: bool = False) -> St
 
     app = Starlette(
         routes=[
-            *api.routes,
+            *public.routes,
+            *sessions.routes,
+            *alerts.routes,
+            *broadcasts.routes,
             *incidents.routes,
             *streams.routes,
             *pages.routes,

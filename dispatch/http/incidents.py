@@ -1,36 +1,20 @@
-"""Triage routes (issue 6): incidents, units, statistics, shift hand-over."""
+"""Triage routes: incidents, units, statistics, shift hand-over."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from dispatch.core.categories import CATEGORIES
 from dispatch.core.lifecycle import STATUSES
 from dispatch.core.model import OPERATOR_ROLES, STAFF_ROLES, IncidentQuery, utcnow
 from dispatch.core.validation import InputError, id_list, incident_patch, unit_input, unit_status_input
-from dispatch.http.requests import JSON, check_query, principal, read_json
-from dispatch.http.state import services
+from dispatch.http.app_state import services
+from dispatch.http.requests import JSON, check_query, known_filters, parse_time, path_id, principal, read_json
 
 SUPERVISORS = frozenset({"supervisor", "admin"})
-
-
-def _int_param(request: Request, name: str) -> int:
-    raw = request.path_params[name]
-    if not raw.isdigit():
-        raise InputError(404, "not_found", f"no such {name}")
-    return int(raw)
-
-
-def _since(raw: str, field: str) -> datetime:
-    try:
-        ts = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        raise InputError(422, "invalid_type", f"{field} must be an ISO 8601 date-time", field) from None
-    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
 
 
 _INCIDENT_FILTERS = frozenset({"status", "sector", "category", "since", "limit"})
@@ -43,16 +27,13 @@ async def list_incidents(request: Request) -> Response:
     status = q.get("status", "open")
     if status not in (*STATUSES, "open", "all"):
         raise InputError(422, "unknown_status", f"unknown status {status!r}", "status")
-    if "category" in q and q["category"] not in CATEGORIES:
-        raise InputError(422, "unknown_category", f"unknown category {q['category']!r}", "category")
-    if "sector" in q and q["sector"] not in svc.city.sector_ids:
-        raise InputError(422, "unknown_sector", f"unknown sector {q['sector']!r}", "sector")
+    known_filters(q, svc.city.sector_ids)
     limit = int(q["limit"]) if q.get("limit", "").isdigit() else 500
     query = IncidentQuery(
         status=None if status == "all" else status,
         sector=q.get("sector"),
         category=q.get("category"),
-        since=_since(q["since"], "since") if "since" in q else None,
+        since=parse_time(q["since"], "since") if "since" in q else None,
         limit=max(1, min(limit, 5000)),
     )
     return JSON(await svc.incidents.listing(query))
@@ -61,28 +42,28 @@ async def list_incidents(request: Request) -> Response:
 async def get_incident(request: Request) -> Response:
     svc = services(request)
     await principal(request, STAFF_ROLES)
-    return JSON(await svc.incidents.detail(_int_param(request, "incident_id")))
+    return JSON(await svc.incidents.detail(path_id(request, "incident_id")))
 
 
 async def patch_incident(request: Request) -> Response:
     svc = services(request)
     user = await principal(request, OPERATOR_ROLES, write=True)
     patch = incident_patch(await read_json(request))
-    return JSON(await svc.incidents.patch(user, _int_param(request, "incident_id"), patch))
+    return JSON(await svc.incidents.patch(user, path_id(request, "incident_id"), patch))
 
 
 async def merge_incidents(request: Request) -> Response:
     svc = services(request)
     user = await principal(request, OPERATOR_ROLES, write=True)
     others = id_list(await read_json(request), "incidents")
-    return JSON(await svc.incidents.merge(user, _int_param(request, "incident_id"), others))
+    return JSON(await svc.incidents.merge(user, path_id(request, "incident_id"), others))
 
 
 async def split_incident(request: Request) -> Response:
     svc = services(request)
     user = await principal(request, OPERATOR_ROLES, write=True)
     alerts = id_list(await read_json(request), "alerts")
-    return JSON(await svc.incidents.split(user, _int_param(request, "incident_id"), alerts), status_code=201)
+    return JSON(await svc.incidents.split(user, path_id(request, "incident_id"), alerts), status_code=201)
 
 
 async def list_units(request: Request) -> Response:
@@ -99,13 +80,13 @@ async def add_unit(request: Request) -> Response:
 async def patch_unit(request: Request) -> Response:
     await principal(request, OPERATOR_ROLES, write=True)
     status = unit_status_input(await read_json(request))
-    return JSON(await services(request).units.set_status(_int_param(request, "unit_id"), status))
+    return JSON(await services(request).units.set_status(path_id(request, "unit_id"), status))
 
 
 def _window(request: Request) -> tuple[datetime, datetime]:
     q = check_query(request, frozenset({"since", "until"}))
-    until = _since(q["until"], "until") if "until" in q else utcnow() + timedelta(seconds=1)
-    since = _since(q["since"], "since") if "since" in q else until - timedelta(days=30)
+    until = parse_time(q["until"], "until") if "until" in q else utcnow() + timedelta(seconds=1)
+    since = parse_time(q["since"], "since") if "since" in q else until - timedelta(days=30)
     if since >= until:
         raise InputError(422, "out_of_range", "since must be before until", "since")
     return since, until

@@ -32,9 +32,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from dispatch.core.lifecycle import OPEN
 from dispatch.core.model import ROLES, STAFF_ROLES, AlertQuery
 from dispatch.core.validation import InputError
-from dispatch.http import api
+from dispatch.http import sessions
+from dispatch.http.app_state import services
 from dispatch.http.requests import JSON, check_query, principal
-from dispatch.http.state import services
 from dispatch.settings import REPO_ROOT
 
 # templates and static files, beside the package in the repository
@@ -164,7 +164,7 @@ async def session(request: Request) -> Response:
     opens on its login form is normal, and Chromium logs every 4xx answer as
     a console error, which would bury real ones."""
     try:
-        return await api.me(request)
+        return await sessions.me(request)
     except InputError as exc:
         if exc.status == 401:
             return JSON(None, headers={"cache-control": "no-store"})

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from dispatch.core.categories import CATEGORIES
 from dispatch.core.model import User
 from dispatch.core.validation import MAX_BODY, InputError, parse_json_object
-from dispatch.http.state import services
+from dispatch.http.app_state import services
 from dispatch.usecases.sessions import credentials, origin_allowed, require_role
 
 
@@ -64,3 +66,28 @@ def check_query(request: Request, allowed: frozenset[str]) -> dict[str, str]:
         if key not in allowed:
             raise InputError(422, "unknown_field", f"unknown query parameter {key!r}", key)
     return params
+
+
+def path_id(request: Request, name: str) -> int:
+    """A numeric path parameter; anything else names nothing (404)."""
+    raw = request.path_params[name]
+    if not raw.isdigit():
+        raise InputError(404, "not_found", f"no such {name.removesuffix('_id')} {raw!r}")
+    return int(raw)
+
+
+def parse_time(raw: str, field: str) -> datetime:
+    """ISO 8601; a time without offset is UTC."""
+    try:
+        ts = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise InputError(422, "invalid_type", f"{field} must be an ISO 8601 date-time", field) from None
+    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+
+
+def known_filters(params: dict[str, str], sector_ids: Iterable[str]) -> None:
+    """The category and sector filters shared by the listings name real ones."""
+    if "category" in params and params["category"] not in CATEGORIES:
+        raise InputError(422, "unknown_category", f"unknown category {params['category']!r}", "category")
+    if "sector" in params and params["sector"] not in sector_ids:
+        raise InputError(422, "unknown_sector", f"unknown sector {params['sector']!r}", "sector")

@@ -13,8 +13,8 @@ from dispatch.core.codec import message, text_frame
 from dispatch.core.events import stream_message
 from dispatch.core.model import RESIDENT_ROLES, STAFF_ROLES, Home, User
 from dispatch.core.routing import OPS, home_channel
+from dispatch.http.app_state import services
 from dispatch.http.requests import JSON
-from dispatch.http.state import services
 from dispatch.live.frames import RAW_EXTENSION, AsgiSink, RawSink
 from dispatch.live.hub import Conn
 from dispatch.usecases.sessions import credentials, origin_allowed

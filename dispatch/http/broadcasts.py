@@ -1,0 +1,36 @@
+"""Police messages to residents: send one, or preview who it would reach."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from dispatch.core.model import OPERATOR_ROLES
+from dispatch.core.validation import broadcast_input
+from dispatch.http.app_state import services
+from dispatch.http.requests import JSON, principal, read_json
+
+
+async def create_broadcast(request: Request) -> Response:
+    svc = services(request)
+    user = await principal(request, OPERATOR_ROLES, write=True)
+    body = broadcast_input(await read_json(request), svc.city.sector_ids)
+    b = await svc.broadcasts.send(user, body)
+    return JSON({"id": b.id, "recipients": b.recipients, "seq": b.seq}, status_code=201)
+
+
+async def preview_broadcast(request: Request) -> Response:
+    svc = services(request)
+    await principal(request, OPERATOR_ROLES)
+    data = await read_json(request)
+    data.setdefault("text", "preview")
+    data.setdefault("level", "info")
+    body = broadcast_input(data, svc.city.sector_ids)
+    return JSON({"recipients": await svc.broadcasts.recipients(body)})
+
+
+routes = [
+    Route("/api/broadcasts", create_broadcast, methods=["POST"]),
+    Route("/api/broadcasts/preview", preview_broadcast, methods=["POST"]),
+]
