@@ -8,7 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from geo.cells import cell_boundary, cell_center, cell_of, cell_reach_m, disk_cells, haversine_m
-from geo.sectors import City, Sector, SectorFileError, load_city, parse_city
+from geo.city import City
+from geo.city_file import load_city, parse_city
+from geo.schema import SectorFileError
+from geo.sector import Sector
 
 DEMO_CITY_PATH = Path(__file__).resolve().parent / "cities" / "narbonne.geojson"
 """The bundled demo city (approximate outlines of Narbonne's 8 council areas)."""

@@ -1,4 +1,4 @@
-"""geo.sectors: the H3-indexed City.sector_of against a brute-force oracle,
+"""geo.city_file and geo.city: the H3-indexed City.sector_of against a brute-force oracle,
 sectors-file validation, and the bundled demo city."""
 
 from __future__ import annotations

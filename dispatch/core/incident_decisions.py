@@ -81,18 +81,8 @@ def patch(incident_id: int, actor: int, p: IncidentPatch, policy: Policy, homes:
         units: dict[int, Unit] = {}
         status = inc.status
         if p.unit is not None:
-            unit = state.units.get(p.unit)
-            if unit is None:
-                raise InputError(422, "unknown_unit", f"no unit {p.unit}", "unit")
-            if unit.status == "off_duty" or (unit.status == "busy" and unit.incident_id != inc.id):
-                raise InputError(409, "unit_unavailable", f"unit {unit.name} is {unit.status}", "unit")
-            if inc.status in lifecycle.CLOSED:
-                raise InputError(409, "forbidden_transition", "this incident is closed", "unit")
-            if inc.unit_id is not None and inc.unit_id != unit.id and inc.unit_id in state.units:
-                units[inc.unit_id] = _release(state.units[inc.unit_id], now)
-            units[unit.id] = dataclasses.replace(unit, status="busy", incident_id=inc.id, updated_at=now)
-            history.append(history_entry(now, actor, "assigned", unit=unit.id, note=p.note))
-            inc = dataclasses.replace(inc, unit_id=unit.id)
+            inc = _assign(state, inc, p.unit, units)
+            history.append(history_entry(now, actor, "assigned", unit=p.unit, note=p.note))
             if p.status is None and inc.status in ("new", "acknowledged"):
                 status = "assigned"
         if p.status is not None:
@@ -134,6 +124,22 @@ def patch(incident_id: int, actor: int, p: IncidentPatch, policy: Policy, homes:
         )
 
     return decide
+
+
+def _assign(state: TriageState, inc: Incident, unit_id: int, units: dict[int, Unit]) -> Incident:
+    """The unit takes the incident (busy), releasing the one it had; `units`
+    collects the units changed."""
+    unit = state.units.get(unit_id)
+    if unit is None:
+        raise InputError(422, "unknown_unit", f"no unit {unit_id}", "unit")
+    if unit.status == "off_duty" or (unit.status == "busy" and unit.incident_id != inc.id):
+        raise InputError(409, "unit_unavailable", f"unit {unit.name} is {unit.status}", "unit")
+    if inc.status in lifecycle.CLOSED:
+        raise InputError(409, "forbidden_transition", "this incident is closed", "unit")
+    if inc.unit_id is not None and inc.unit_id != unit.id and inc.unit_id in state.units:
+        units[inc.unit_id] = _release(state.units[inc.unit_id], state.now)
+    units[unit.id] = dataclasses.replace(unit, status="busy", incident_id=inc.id, updated_at=state.now)
+    return dataclasses.replace(inc, unit_id=unit.id)
 
 
 def _release(unit: Unit, now: datetime) -> Unit:

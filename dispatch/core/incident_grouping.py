@@ -5,7 +5,7 @@ it inside the transaction that stores the alerts (dispatch.ports.grouping)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from dispatch.core.changes import Change, EventSpec, Saved, history_entry
@@ -23,6 +23,63 @@ def candidate_group(incident: Incident, members: Mapping[int, AlertFacts]) -> Gr
     return Group(incident.id, tuple(known)) if known else None
 
 
+def _opened(alert: Alert, tmp_id: int, flag: bool, policy: Policy, now: datetime) -> Incident:
+    """The incident a lone alert opens, under a temporary (negative) id."""
+    return Incident(
+        id=tmp_id,
+        category=alert.category,
+        sector=alert.sector,
+        cell=policy.anchor_cell(alert.lat, alert.lon),
+        lat=alert.lat,
+        lon=alert.lon,
+        status="new",
+        priority=alert.priority,
+        pinned=False,
+        unit_id=None,
+        alerts=(alert.id,),
+        authors=(alert.author,),
+        vulnerable=flag,
+        escalation=0,
+        created_at=alert.created_at,
+        updated_at=now,
+        ack_due_at=alert.created_at + timedelta(seconds=policy.ack_target_s(alert.category)),
+        history=(history_entry(now, None, "opened", alert=alert.id),),
+    )
+
+
+class _Batch:
+    """The open groups one batch of new alerts is matched against, indexed by
+    their first alert's cell: a group can accept an alert only if its first
+    alert is a neighbour (core.grouping.related), so an alert looks only at
+    the groups first seen in its own disk -- the same answer as scanning them
+    all, without the batch's whole candidate list per alert."""
+
+    def __init__(self, candidates: Sequence[Incident], candidate_groups: Mapping[int, Group]) -> None:
+        self.incidents: dict[int, Incident] = {c.id: c for c in candidates}
+        self.groups: dict[int, Group] = {}
+        self.by_cell: dict[str, list[int]] = {}
+        for c in candidates:
+            g = candidate_groups.get(c.id)
+            if g is not None:
+                self.groups[c.id] = g
+                self.by_cell.setdefault(g.first.cell, []).append(c.id)
+
+    def near(self, facts: AlertFacts) -> Iterable[Group]:
+        return (self.groups[k] for c in disk(facts.cell) for k in self.by_cell.get(c, ()))
+
+    def add(self, key: int, group: Group) -> None:
+        self.groups[key] = group
+        self.by_cell.setdefault(group.first.cell, []).append(key)
+
+    def extend(self, key: int, facts: AlertFacts) -> Group:
+        before = self.groups[key].first.cell
+        g = self.groups[key] = self.groups[key].with_alert(facts)
+        if g.first.cell != before:  # an alert older than the group's first (clock skew between workers)
+            self.by_cell[before].remove(key)
+            self.by_cell.setdefault(g.first.cell, []).append(key)
+        return g
+
+
 def attach_new_alerts(
     alerts: Sequence[Alert],
     candidates: Sequence[Incident],
@@ -34,72 +91,34 @@ def attach_new_alerts(
     core.grouping.assign picks (every member related to it), or open a new
     one. `candidate_groups` holds the candidates as grouping sees them
     (candidate_group), by incident id."""
-    pool: dict[int, Incident] = {c.id: c for c in candidates}
-    groups: dict[int, Group] = {}
-    # groups by their first alert's cell: a group can accept an alert only if
-    # its first alert is a neighbour (core.grouping.related), so an alert
-    # looks only at the groups first seen in its own disk -- the same answer
-    # as scanning them all, without the batch's whole candidate list per alert
-    by_cell: dict[str, list[int]] = {}
-    for c in candidates:
-        g = candidate_groups.get(c.id)
-        if g is not None:
-            groups[c.id] = g
-            by_cell.setdefault(g.first.cell, []).append(c.id)
+    batch = _Batch(candidates, candidate_groups)
     touched: dict[int, Incident] = {}
     out_alerts: list[Alert] = []
     next_tmp = -1
     for alert in sorted(alerts, key=lambda a: (a.created_at, a.id)):
         facts = AlertFacts.from_alert(alert)
-        near = (groups[k] for c in disk(facts.cell) for k in by_cell.get(c, ()))
-        open_groups = [g for g in near if not expired(g, facts.created_at, policy.grouping)]
+        open_groups = [g for g in batch.near(facts) if not expired(g, facts.created_at, policy.grouping)]
         key = assign(facts, open_groups, policy.grouping)
         flag = policy.is_vulnerable(alert.text)
         if key is None:
-            inc = Incident(
-                id=next_tmp,
-                category=alert.category,
-                sector=alert.sector,
-                cell=policy.anchor_cell(alert.lat, alert.lon),
-                lat=alert.lat,
-                lon=alert.lon,
-                status="new",
-                priority=alert.priority,
-                pinned=False,
-                unit_id=None,
-                alerts=(alert.id,),
-                authors=(alert.author,),
-                vulnerable=flag,
-                escalation=0,
-                created_at=alert.created_at,
-                updated_at=now,
-                ack_due_at=alert.created_at + timedelta(seconds=policy.ack_target_s(alert.category)),
-                history=(history_entry(now, None, "opened", alert=alert.id),),
-            )
-            groups[next_tmp] = Group(next_tmp, (facts,))
-            by_cell.setdefault(facts.cell, []).append(next_tmp)
+            inc = _opened(alert, next_tmp, flag, policy, now)
+            batch.add(next_tmp, Group(next_tmp, (facts,)))
             next_tmp -= 1
         else:
-            target = pool[key]
-            before = groups[key].first.cell
-            g = groups[key] = groups[key].with_alert(facts)
-            if g.first.cell != before:  # an alert older than the group's first (clock skew between workers)
-                by_cell[before].remove(key)
-                by_cell.setdefault(g.first.cell, []).append(key)
-            category = g.lead_category
+            target = batch.incidents[key]
+            g = batch.extend(key, facts)
             inc = evolve(
                 target,
                 alerts=(*target.alerts, alert.id),
                 authors=g.authors,
                 vulnerable=target.vulnerable or flag,
-                category=category,
-                ack_due_at=target.created_at + timedelta(seconds=policy.ack_target_s(category)),
+                category=g.lead_category,
+                ack_due_at=target.created_at + timedelta(seconds=policy.ack_target_s(g.lead_category)),
                 updated_at=now,
                 history=(*target.history, history_entry(now, None, "grouped", alert=alert.id)),
             )
         inc = rescore(inc, policy, now)
-        pool[inc.id] = inc
-        touched[inc.id] = inc
+        batch.incidents[inc.id] = touched[inc.id] = inc
         out_alerts.append(evolve(alert, incident=inc.id))
 
     def render(saved: Saved) -> list[EventSpec]:

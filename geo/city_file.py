@@ -1,8 +1,5 @@
-"""Loading a city from a GeoJSON sectors file.
-
-The public home of City, Sector and SectorFileError as well; they live in
-their own modules to keep each small.
-"""
+"""Loading a city from a GeoJSON sectors file (or from decoded data): every
+failure names the file and, through geo.schema, the feature."""
 
 from __future__ import annotations
 
@@ -12,8 +9,6 @@ import os
 from geo.city import City
 from geo.schema import SectorFileError, read_sectors
 from geo.sector import Sector
-
-__all__ = ["City", "Sector", "SectorFileError", "load_city", "parse_city"]
 
 
 def parse_city(data: object, source: str = "<memory>", index_res: int = 9) -> City:
