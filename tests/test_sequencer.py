@@ -489,14 +489,6 @@ async def test_join_subscribes_before_reading_the_head_and_once_for_concurrent_j
         assert got.seqs("empty") == [3]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "join() subscribes on the bus first, then reads the head; when that read fails "
-        "it re-raises without unsubscribing, so the bus keeps delivering a channel no one "
-        "has joined (the sequencer drops those messages) until a later join and leave"
-    ),
-)
 async def test_a_join_that_fails_leaves_no_subscription_behind() -> None:
     store, bus = FakeStore(), FakeBus()
 
@@ -548,15 +540,6 @@ async def test_a_reconnect_after_a_long_outage_reads_every_page() -> None:
         assert reads(store) == [("events_after", s, "a") for s in (0, 1000, 2000)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "a reconnect while a store read for the channel is in flight schedules nothing "
-        "(_schedule_fill skips a channel whose fill task is not done), and that read's "
-        "snapshot predates what the outage lost: the lost tail waits for the next head "
-        "poll (poll_every, 1 s by default) instead of being read at the reconnect"
-    ),
-)
 async def test_a_reconnect_during_a_store_read_still_catches_up() -> None:
     store, bus = FakeStore(), FakeBus()
     async with running(store, bus, ["a"], gap_wait=0.005, poll_every=NEVER) as (seq, got):

@@ -13,6 +13,7 @@ heads catches an event lost at the tail, when no later one reveals the gap."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -49,13 +50,16 @@ def decode_event(raw: bytes) -> Event:
 
 
 class _Channel:
-    __slots__ = ("filling", "held", "last", "name")
+    __slots__ = ("again", "filling", "held", "last", "name")
 
     def __init__(self, name: str, last: int) -> None:
         self.name = name
         self.last = last
         self.held: dict[int, Event] = {}  # by the seq of their predecessor
         self.filling: asyncio.Task[None] | None = None
+        # a read was asked for while one was in flight: that read may have
+        # started before what it must find was committed, so read once more
+        self.again = False
 
 
 class Sequencer:
@@ -117,12 +121,16 @@ class Sequencer:
         if pending is None:
             pending = asyncio.get_running_loop().create_future()
             self._joining[name] = pending
+            # concurrent joiners see the failure; nobody may be left to retrieve it
+            pending.add_done_callback(lambda f: f.cancelled() or f.exception())
             try:
                 await self.bus.subscribe(name)  # first, so nothing after the head read is missed
                 channel = self.channels[name] = _Channel(name, await self.store.channel_head(name))
                 pending.set_result(channel)
             except BaseException as exc:
                 pending.set_exception(exc)
+                with contextlib.suppress(Exception):  # leave no subscription nobody joined
+                    await self.bus.unsubscribe(name)
                 raise
             finally:
                 del self._joining[name]
@@ -204,7 +212,10 @@ class Sequencer:
 
     def _schedule_fill(self, channel: _Channel, delay: float) -> None:
         if channel.filling is None or channel.filling.done():
+            channel.again = False
             channel.filling = asyncio.get_running_loop().create_task(self._fill(channel, delay))
+        elif delay == 0:  # a reconnect or a head poll: not satisfied by a read already under way
+            channel.again = True
 
     async def _fill(self, channel: _Channel, delay: float) -> None:
         if delay:
@@ -222,9 +233,10 @@ class Sequencer:
             log.warning("catching up from the store failed; retrying")
             retry = True
         channel.held = {p: e for p, e in channel.held.items() if e.seq > channel.last}
-        if retry or channel.held:  # more arrived while we were reading
+        again, channel.again = channel.again, False
+        if retry or channel.held or again:  # more arrived, or was asked for, while we were reading
             channel.filling = None
-            self._schedule_fill(channel, 0.5 if retry else self.gap_wait)
+            self._schedule_fill(channel, 0.5 if retry else 0 if again else self.gap_wait)
 
     def _on_reconnect(self) -> None:
         for channel in self.channels.values():
