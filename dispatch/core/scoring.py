@@ -22,6 +22,8 @@ API
 ``next_escalation_at(category, created_at_epoch_s, now_epoch_s, cfg)``
     When an item becomes overdue, and when its priority next changes while it
     stays unacknowledged (for the live system's timers).
+``PRIORITY_BANDS``
+    The display bands of a priority (crit, high, med, low), for the ops pages.
 
 Formula (default weights)
 -------------------------
@@ -112,6 +114,16 @@ DEFAULT_VULNERABLE_WORDS: tuple[str, ...] = (
     "fragile",
     "vulnérable",
 )
+
+# Priority bands, for display only (the ops pages colour maps, lists and
+# legends by them; dispatch/http/pages.py serves them to the pages): each
+# band's id and lowest priority, most urgent first. Anything below the last
+# threshold is in the last band (priorities are >= 0 anyway). With the
+# default weights a band starts at a severity's base score (10 x severity):
+# a fire (5) is "crit" from its first alert, a burglary (4) "high", and
+# witnesses, a vulnerable person or overdue escalation lift an item into a
+# higher band. Nothing in triage depends on them.
+PRIORITY_BANDS: tuple[tuple[str, float], ...] = (("crit", 50.0), ("high", 40.0), ("med", 30.0), ("low", 0.0))
 
 # Sub-tables of [triage] that belong to other modules.
 _DELEGATED_KEYS = frozenset({"grouping"})

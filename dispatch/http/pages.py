@@ -1,5 +1,5 @@
-"""HTML pages, the two small read-only routes they need, and the headers
-every response carries.
+"""HTML pages, the small read-only routes they need, and the headers every
+response carries.
 
 No inline script or style anywhere, so the Content-Security-Policy can be
 strict: scripts, styles and sockets from our own origin, map tiles from the
@@ -15,7 +15,17 @@ browser cannot compute without shipping the whole H3 library:
   * GET /map/cells?ids=a,b - exact outlines of a few cells, for a hexagon
     that appears live (one request per new hexagon, cached by the page).
 A cell's parent at a coarser resolution is a bit operation on its id, which
-the pages do themselves (web/static/map.js, h3Parent)."""
+the pages do themselves (web/static/map/h3.js, h3Parent).
+
+Facts the pages share with the server (GET /config, public, read-only): the
+roles (core/model.py), the statuses and which are open (core/lifecycle.py),
+the priority bands (core/scoring.py), the categories (core/categories.py),
+and the French words the pages show for statuses and bands. The pages'
+scripts fetch it once (web/static/shared/config.js) and hard-code none of
+it. A JSON route rather than a block in the page: the pages carry no
+<script> element without a src at all (their CSP test says so), the same
+object serves every page, and it is readable before login, when the
+resident and staff pages need the roles to decide who may enter."""
 
 from __future__ import annotations
 
@@ -29,8 +39,10 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from dispatch.core.lifecycle import OPEN
-from dispatch.core.model import ROLES, STAFF_ROLES, AlertQuery
+from dispatch.core.categories import CATEGORIES
+from dispatch.core.lifecycle import CLOSED, OPEN, STATUSES
+from dispatch.core.model import OPERATOR_ROLES, RESIDENT_ROLES, ROLES, STAFF_ROLES, AlertQuery
+from dispatch.core.scoring import PRIORITY_BANDS
 from dispatch.core.validation import InputError
 from dispatch.http import sessions
 from dispatch.http.app_state import services
@@ -41,11 +53,50 @@ from dispatch.settings import REPO_ROOT
 WEB = REPO_ROOT / "web"
 _env = Environment(loader=FileSystemLoader(WEB / "templates"), autoescape=select_autoescape(["html"]))
 
-# Resolutions the maps use (web/static/map.js resForZoom): 6 (city overview)
+# Resolutions the maps use (web/static/map/h3.js resForZoom): 6 (city overview)
 # to 9 (the resolution alerts are stored at; finer would reveal nothing more).
 HEX_RES = range(5, 10)
 MAX_CELLS = 300
 SNAPSHOT_LIMIT = 5000  # per open status
+
+# What the pages say for the codes the API speaks (the codes themselves are
+# the core's); one word per status and per priority band.
+STATUS_LABELS = {
+    "new": "Nouveau",
+    "acknowledged": "Pris en compte",
+    "assigned": "Équipe affectée",
+    "in_progress": "En cours",
+    "resolved": "Résolu",
+    "dismissed": "Infondé",
+    "duplicate": "Doublon",
+}
+BAND_LABELS = {"crit": "Urgent", "high": "Élevée", "med": "Moyenne", "low": "Faible"}
+
+
+def _in_order(roles: frozenset[str]) -> list[str]:
+    return [r for r in ROLES if r in roles]
+
+
+def page_config() -> dict[str, Any]:
+    """GET /config: what the pages' scripts would otherwise copy from Python."""
+    return {
+        "roles": {
+            "all": list(ROLES),
+            "staff": _in_order(STAFF_ROLES),
+            "operator": _in_order(OPERATOR_ROLES),
+            "resident": _in_order(RESIDENT_ROLES),
+        },
+        "statuses": {
+            "open": list(OPEN),
+            "closed": list(CLOSED),
+            "labels": {s: STATUS_LABELS.get(s, s) for s in STATUSES},
+        },
+        "bands": [{"id": b, "min": low, "label": BAND_LABELS.get(b, b)} for b, low in PRIORITY_BANDS],
+        "categories": [c.as_dict() for c in CATEGORIES.values()],
+    }
+
+
+PAGE_CONFIG = page_config()
 
 
 def tile_origin(tile_url: str) -> str:
@@ -100,6 +151,7 @@ def render(request: Request, name: str, **context: Any) -> Response:
         city_name=svc.settings.city_name,
         tile_url=svc.settings.map_tile_url,
         attribution=svc.settings.map_attribution,
+        bands=PAGE_CONFIG["bands"],  # the map legends
         **context,
     )
     # pages are small and always current; never serve a stale sketch from cache
@@ -159,6 +211,12 @@ async def hexagons(request: Request) -> Response:
     return JSON({"type": "FeatureCollection", "res": res, "seq": seq, "features": features, "alerts": alerts})
 
 
+async def config(request: Request) -> Response:
+    # public: nothing here is secret (/api/categories is public too), and the
+    # pages need the roles before anyone has logged in
+    return JSON(PAGE_CONFIG, headers={"cache-control": "no-store"})
+
+
 async def session(request: Request) -> Response:
     """GET /api/me, but 200 with null when nobody is logged in: a page that
     opens on its login form is normal, and Chromium logs every 4xx answer as
@@ -194,4 +252,5 @@ routes = [
     Route("/ops/hexagons", hexagons),
     Route("/map/cells", cells),
     Route("/session", session),
+    Route("/config", config),
 ]

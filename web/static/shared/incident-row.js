@@ -1,0 +1,48 @@
+/* One incident as a row of the wall's column or the desk's queue.
+ * `refreshRow` rewrites only what an update can change (status, witnesses,
+ * priority band), `tickRow` only what time changes (age, overdue). The row
+ * keeps its incident as `row._inc`. */
+import { el, setText } from "./dom.js";
+import { age, witnesses } from "./format.js";
+import { band, isOpen, isOverdue, statusLabel } from "./status.js";
+
+/* ctx: {categories: id -> category, sectors: id -> name}. */
+export function incidentRow(inc, ctx, tag = "li") {
+  const cat = ctx.categories[inc.category] || { label: inc.category, pictogram: "•" };
+  const row = el(tag, { class: "incident", dataset: { incident: inc.id } },
+    el("span", { class: "picto", "aria-hidden": "true", text: cat.pictogram }),
+    el("span", { class: "inc-main" },
+      el("span", { class: "inc-cat", text: cat.label }),
+      el("span", { class: "inc-sector", text: ctx.sectors[inc.sector] || inc.sector })),
+    el("span", { class: "inc-meta" },
+      el("span", { class: "inc-witnesses" }),
+      el("span", { class: "inc-age" })),
+    el("span", { class: "inc-flags" },
+      el("span", { class: "inc-status" }),
+      el("span", { class: "inc-overdue", text: "En retard" })));
+  row._inc = inc;
+  refreshRow(row, inc, Date.now());
+  return row;
+}
+
+export function refreshRow(row, inc, now) {
+  row._inc = inc;
+  const b = band(inc.priority);
+  if (row.dataset.band !== b) {
+    if (row.dataset.band) row.classList.remove("band-" + row.dataset.band);
+    row.classList.add("band-" + b);
+    row.dataset.band = b;
+  }
+  row.classList.toggle("closed", !isOpen(inc.status));
+  row.dataset.status = inc.status;
+  setText(row.querySelector(".inc-status"), statusLabel(inc.status));
+  setText(row.querySelector(".inc-witnesses"), witnesses(inc.witnesses));
+  tickRow(row, now);
+}
+
+export function tickRow(row, now) {
+  const inc = row._inc;
+  setText(row.querySelector(".inc-age"), age(now - Date.parse(inc.created_at)));
+  const late = isOverdue(inc, now);
+  if (row.classList.contains("overdue") !== late) row.classList.toggle("overdue", late);
+}

@@ -1,0 +1,54 @@
+/* The login gate: every page starts hidden behind it. GET /session (that
+ * is /api/me) answers null when there is no session; the form logs in (the
+ * server sets the HttpOnly cookie that HTTP and WebSocket then use) and the
+ * page goes on without a reload. */
+import { api } from "./api.js";
+
+export function requireUser(roles) {
+  const gate = document.getElementById("login");
+  const app = document.getElementById("app");
+  const form = gate.querySelector("form");
+  const error = gate.querySelector(".login-error");
+  return new Promise((resolve) => {
+    const enter = (me) => {
+      if (roles && !roles.includes(me.role)) {
+        gate.hidden = false;
+        form.hidden = false;
+        error.textContent = "Ce compte n'a pas accès à cette page.";
+        return;
+      }
+      gate.hidden = true;
+      app.hidden = false;
+      resolve(me);
+    };
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      error.textContent = "";
+      const email = form.elements.email.value.trim();
+      const password = form.elements.password.value;
+      try {
+        await api("POST", "/api/auth/login", { email, password });
+        enter(await api("GET", "/session"));
+      } catch (e) {
+        error.textContent = e.status === 401 ? "Adresse ou mot de passe incorrect." : "Connexion impossible, réessayez.";
+      }
+    });
+    // /session is /api/me answering null instead of 401 (dispatch/http/pages.py)
+    const ask = () => api("GET", "/session").then((me) => {
+      if (me) { enter(me); return; }
+      gate.hidden = false;
+      form.elements.email.focus();
+    }, (e) => {
+      console.warn("GET /session failed; retrying", e);
+      setTimeout(ask, 5000);
+    });
+    ask();
+  });
+}
+
+export async function checkSession() {
+  try {
+    // logged out for good (expired session): the login form is the only way on
+    if ((await api("GET", "/session")) === null) window.location.reload();
+  } catch (e) { /* the server is down: the stream keeps retrying */ }
+}
