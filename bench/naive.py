@@ -7,7 +7,7 @@ Homes come from a JSON file {token: [lat, lon, sector]} written by the bench.
 
 uvicorn runs with its defaults, as a first version would: `--ws auto`, which
 in uvicorn 0.54 is websockets-sansio, its fastest WebSocket protocol
-(ARCHITECTURE.md: ~45k vs ~32k frames/s for the legacy one) and the one ours
+(docs/architecture.md: ~45k vs ~32k frames/s for the legacy one) and the one ours
 builds on; so the baseline differs from ours in its application code, not its
 socket library. Our light clients offer no permessage-deflate, so none is used.
 

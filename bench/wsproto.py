@@ -1,7 +1,7 @@
 """The few RFC 6455 pieces the light client and the floor server need.
 
 Hand-rolled on purpose: a full WebSocket library costs more CPU per frame
-than the server we measure (ARCHITECTURE.md: a websockets client tops out at
+than the server we measure (docs/architecture.md: a websockets client tops out at
 32-38k deliveries/s), so the load side parses only frame boundaries."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""dispatch/gcpolicy.py: a server process runs full garbage collections
+"""dispatch/live/gc_policy.py: a server process runs full garbage collections
 itself, at quiet moments (and at least every AT_LEAST_EVERY_S), never on
 CPython's own schedule. Run in a child interpreter: the policy changes
 process-wide state."""

@@ -1,4 +1,4 @@
-"""dispatch/core/triage.py: table-driven examples of the scoring formula and
+"""dispatch/core/scoring.py: table-driven examples of the scoring formula and
 hypothesis properties of the ranking. Pure: no event loop."""
 
 from __future__ import annotations

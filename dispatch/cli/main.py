@@ -1,4 +1,4 @@
-"""`dispatch` command line (CONTRACT.md): serve, migrate, user add|import, simulate."""
+"""`dispatch` command line (docs/reference.md): serve, migrate, user add|import, unit add, simulate."""
 
 from __future__ import annotations
 

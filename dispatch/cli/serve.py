@@ -72,7 +72,7 @@ def serve(settings: Settings, host: str | None, port: int | None, workers: int |
         host=host,
         port=port,
         ws=FAST_WS,
-        # off on purpose: frames are a few hundred bytes; see dispatch/fastws.py
+        # off on purpose: frames are a few hundred bytes; see dispatch/live/frames.py
         ws_per_message_deflate=False,
         ws_max_size=64 * 1024,
         ws_ping_interval=20.0,

@@ -32,7 +32,7 @@ def within(lat1: float, lon1: float, lat2: float, lon2: float, radius_m: float) 
 
 
 def resident_wants(event_type: str, data: dict[str, Any], home: Home, radius_m: float) -> bool:
-    """The rule of CONTRACT.md /ws/resident, for one resident and one event."""
+    """The rule of /ws/resident (docs/reference.md), for one resident and one event."""
     if event_type == "alert.created":
         same_sector = home.sector is not None and data["sector"] == home.sector
         return same_sector or within(home.lat, home.lon, data["lat"], data["lon"], radius_m)

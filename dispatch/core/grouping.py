@@ -1,4 +1,4 @@
-"""Grouping alerts into incidents (issue 6, "Triage and prioritisation").
+"""Which alerts belong together in one incident: the grouping rule.
 
 Pure: no I/O, no clock, no event loop.
 

@@ -273,7 +273,7 @@ def policy_ack(policy: Policy, category: str) -> timedelta:
 
 
 def level_at(category: str, created_at: datetime, now: datetime, policy: Policy) -> int:
-    """core.triage's escalation steps: one per acknowledgement target
+    """core.scoring's escalation steps: one per acknowledgement target
     elapsed, up to where the priority stops rising."""
     return policy.escalation_level(category, (now - created_at).total_seconds())
 
@@ -302,7 +302,7 @@ def escalate(incident_ids: Sequence[int], policy: Policy) -> Decide:
 
 
 def patch_alert(alert_id: int, actor: int, p: AlertPatch, homes: Mapping[int, str]) -> Decide:
-    """PATCH /api/alerts/{id} (CONTRACT.md): one alert's own status, priority,
+    """PATCH /api/alerts/{id} (docs/reference.md): one alert's own status, priority,
     assignee and notes; its reporter hears of acknowledgement and resolution."""
 
     def decide(state: TriageState) -> Change:

@@ -8,7 +8,7 @@ exactly one channel, so it gets each event once and in that channel's order.
 An event is published on the channels of the residents it may concern: its
 sector, and the sectors (and outside cells) its audience area touches. A
 worker subscribes only to the channels of its own listeners, so no worker
-receives every event of the city (issue 3).
+receives every event of the city.
 
 Each event is stored with a row per channel (Store.events_after by channel):
 an alert in a sector and its 500 m disk touch 3.5 channels besides ops on

@@ -1,4 +1,4 @@
-"""Priority scoring of alerts and incidents (issue 6, "Triage and prioritisation").
+"""Priority scoring of alerts and incidents.
 
 Pure: no I/O, no clock, no event loop. The caller passes the age of the item
 and whatever it knows about it; `score` returns a number (higher = more urgent)

@@ -1,7 +1,7 @@
 """What each audience sees of a domain value, as plain dicts ready for orjson.
 
 Staff see everything. Residents never see an author or an exact point: only
-the H3 cell and its centre (CONTRACT.md)."""
+the H3 cell and its centre (docs/reference.md)."""
 
 from __future__ import annotations
 

@@ -1,12 +1,12 @@
 """The socket side of the hot path.
 
-Measured on these machines (ARCHITECTURE.md): an ASGI `send_text` per
+Measured on these machines (docs/architecture.md): an ASGI `send_text` per
 connection costs about half of a raw `transport.write` per frame (45k vs
 85-95k frames/s on one core), so a per-connection send loop cannot reach the
 0.6 x floor target. We keep uvicorn's sans-I/O protocol for the handshake,
 pings and close, and add one ASGI extension that gives our endpoint the
 protocol object, so the hub can write one prebuilt frame to many transports.
-permessage-deflate is off on purpose (see dispatch.cli.main): alert frames are a
+permessage-deflate is off on purpose (dispatch.cli.serve): alert frames are a
 few hundred bytes, and a deflate context costs tens of KiB per connection."""
 
 from __future__ import annotations

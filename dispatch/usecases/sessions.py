@@ -90,7 +90,7 @@ def credentials(headers: Mapping[str, str], cookies: Mapping[str, str]) -> tuple
 
 
 def origin_allowed(origin: str | None, host: str | None, allowed: Iterable[str]) -> bool:
-    """CONTRACT.md: a request without Origin is not a browser and is judged by
+    """docs/reference.md: a request without Origin is not a browser and is judged by
     its credentials alone; a browser's Origin must be ours or allowlisted."""
     if origin is None:
         return True
