@@ -37,9 +37,6 @@ EVENT_COLUMNS = "seq, type, data, created_at, links"
 
 RESIDENT_ROLES_SQL = "('resident', 'referent')"
 
-# The fields update_alert writes; a change to any other field is refused.
-ALERT_MUTABLE = frozenset({"status", "priority", "assignee", "notes", "updated_at", "incident"})
-
 Row = Any
 TsDecoder = Callable[[Any], datetime]
 
@@ -76,17 +73,6 @@ def dumps(obj: Any) -> str:
 
 def loads(value: str | bytes | None) -> Any:
     return None if value is None else orjson.loads(value)
-
-
-def splice_tail(view: Mapping[str, Any], keys: Sequence[str]) -> str:
-    """The JSON text of `view` without `keys`, minus its opening brace and
-    with a leading comma, so the database can prepend the keys it generates:
-    '{"id":' || id || ',"seq":' || seq || tail is the whole object again."""
-    missing = [k for k in keys if k not in view]
-    if missing:
-        raise KeyError(f"view has no {missing}")
-    body = dumps({k: v for k, v in view.items() if k not in keys})
-    return "}" if body == "{}" else "," + body[1:]
 
 
 # -- rows -> domain -----------------------------------------------------------
@@ -215,22 +201,6 @@ def circle_json(circle: Circle | None) -> str | None:
 
 def sectors_json(sectors: Sequence[str] | None) -> str | None:
     return None if sectors is None else dumps(list(sectors))
-
-
-def apply_change(old: Alert, change: Callable[[Alert], Alert]) -> Alert:
-    """Run the caller's pure change; refuse a result that touches fields the
-    store does not write (they would be in the event but not in the row)."""
-    new = change(old)
-    if not isinstance(new, Alert):
-        raise TypeError(f"update_alert: change returned {type(new).__name__}, not Alert")
-    changed = [
-        f.name
-        for f in dataclasses.fields(Alert)
-        if f.name not in ALERT_MUTABLE and getattr(old, f.name) != getattr(new, f.name)
-    ]
-    if changed:
-        raise ValueError(f"update_alert: only {sorted(ALERT_MUTABLE)} may change, not {changed}")
-    return dataclasses.replace(new, updated_at=to_utc(new.updated_at), notes=tuple(new.notes))
 
 
 def norm_email(email: str) -> str:

@@ -7,9 +7,7 @@ event_seq counter once for the batch (skipping alerts whose client_id is
 taken), insert the alerts with their seqs, insert their events, return the
 alerts. The counter row lock is held from the bump to the commit, which is
 what makes seqs gapless and commit order equal seq order; nothing waits on
-the client while it is held. The event JSON is produced here (orjson) and
-completed in SQL with the id and seq the database assigns, see
-store_common.splice_tail.
+the client while it is held.
 
 The pool does not run asyncpg's session reset query on release (a round trip
 per request): this store never changes session state. asyncpg still rolls
@@ -38,11 +36,9 @@ from dispatch.adapters.store_common import (
     Draft,
     alert_from_row,
     alert_query_sql,
-    apply_change,
     broadcast_from_row,
     check_duplicates,
     circle_json,
-    dumps,
     event_from_row,
     home_changes,
     norm_email,
@@ -59,7 +55,6 @@ from dispatch.adapters.store_postgres_sql import (
     CREATE_ALERTS,
     CREATE_BROADCAST,
     HEADS,
-    UPDATE_ALERT,
     append_events,
 )
 from dispatch.adapters.triage_sql import (
@@ -80,7 +75,6 @@ from dispatch.core.model import (
 )
 from dispatch.core.views import alert_staff, broadcast_view
 from dispatch.ports.grouping import Grouping
-from dispatch.ports.store import NotFound
 
 PING_TIMEOUT_S = 5.0
 MAX_ALERT_BATCH = 256
@@ -301,27 +295,6 @@ class PostgresStore(TriageStore):
         sql, args = alert_query_sql(query, _DIALECT)
         rows = await self.pool.fetch(sql, *args)
         return [alert_from_row(r, ts_identity) for r in rows]
-
-    async def update_alert(
-        self, alert_id: int, change: Callable[[Alert], Alert], channels: Sequence[str] = ()
-    ) -> tuple[Alert, Event]:
-        async with self.pool.acquire() as con, con.transaction():
-            row = await con.fetchrow(f"SELECT {ALERT_COLUMNS} FROM alerts WHERE id = $1 FOR UPDATE", alert_id)
-            if row is None:
-                raise NotFound(f"alert {alert_id}")
-            alert = apply_change(alert_from_row(row, ts_identity), change)
-            data = alert_staff(alert)
-            seq = await con.fetchval(
-                UPDATE_ALERT,
-                alert_id,
-                alert.status,
-                alert.priority,
-                alert.assignee,
-                dumps(list(alert.notes)),
-                alert.updated_at,
-            )
-            (event,) = await append_events(con, [Draft(seq, "alert.updated", data, alert.updated_at, channels)])
-        return alert, event
 
     async def create_broadcast(self, new: NewBroadcast) -> tuple[Broadcast, Event]:
         b = Broadcast(

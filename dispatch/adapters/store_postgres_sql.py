@@ -62,18 +62,6 @@ FROM input JOIN alerts x ON x.author = input.author AND x.client_id = input.clie
 WHERE NOT EXISTS (SELECT 1 FROM fresh f WHERE f.i = input.i)
 """
 
-# Runs after SELECT ... FOR UPDATE in the same transaction; `s` waits for `u`
-# (EXISTS), so the counter is bumped last.
-UPDATE_ALERT = """
-WITH u AS (
-    UPDATE alerts SET status = $2::text, priority = $3::float8, assignee = $4::text, notes = $5::jsonb,
-                      updated_at = $6::timestamptz
-    WHERE id = $1::bigint
-    RETURNING id
-)
-UPDATE event_seq SET value = value + 1 WHERE id = 1 AND EXISTS (SELECT 1 FROM u) RETURNING value
-"""
-
 CREATE_BROADCAST = """
 WITH s AS (
     UPDATE event_seq SET value = value + 1 WHERE id = 1 RETURNING value

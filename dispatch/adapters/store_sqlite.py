@@ -35,7 +35,6 @@ from dispatch.adapters.store_common import (
     Draft,
     alert_from_row,
     alert_query_sql,
-    apply_change,
     broadcast_from_row,
     check_duplicates,
     circle_json,
@@ -77,7 +76,6 @@ from dispatch.core.model import (
 )
 from dispatch.core.views import alert_staff, broadcast_view
 from dispatch.ports.grouping import Grouping
-from dispatch.ports.store import NotFound
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -340,31 +338,6 @@ class SqliteStore(TriageStore):
         async with self._read() as db:
             rows = await db.execute_fetchall(sql, args)
         return [alert_from_row(r, ts_from_text) for r in rows]
-
-    async def update_alert(
-        self, alert_id: int, change: Callable[[Alert], Alert], channels: Sequence[str] = ()
-    ) -> tuple[Alert, Event]:
-        async with self._write() as db:
-            rows = await db.execute_fetchall(f"SELECT {ALERT_COLUMNS} FROM alerts WHERE id = ?", (alert_id,))
-            row = next(iter(rows), None)
-            if row is None:
-                raise NotFound(f"alert {alert_id}")
-            alert = apply_change(alert_from_row(row, ts_from_text), change)
-            data = alert_staff(alert)
-            await db.execute(
-                "UPDATE alerts SET status = ?, priority = ?, assignee = ?, notes = ?, updated_at = ? WHERE id = ?",
-                (
-                    alert.status,
-                    alert.priority,
-                    alert.assignee,
-                    dumps(list(alert.notes)),
-                    ts_text(alert.updated_at),
-                    alert_id,
-                ),
-            )
-            ((seq,),) = await db.execute_fetchall(BUMP)
-            (event,) = await append_events(db, [Draft(seq, "alert.updated", data, alert.updated_at, channels)])
-        return alert, event
 
     async def create_broadcast(self, new: NewBroadcast) -> tuple[Broadcast, Event]:
         created_at = to_utc(new.created_at)

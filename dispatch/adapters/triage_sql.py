@@ -333,7 +333,7 @@ async def emit(tx: Tx, change: Change, saved: Saved, now: datetime) -> list[Even
 
 
 class TriageStore:
-    """What both stores share (triage, create_alert; grouping new alerts is
+    """What both stores share (triage and its reads; grouping new alerts is
     dispatch.adapters.grouping_sql). The adapter provides
     _write_tx() and _read_tx(), async context
     managers yielding a Tx, and sets self.grouping."""
@@ -345,11 +345,6 @@ class TriageStore:
 
     async def create_alert_grouped(self, new: NewAlert) -> tuple[Alert, list[Event]]:
         raise NotImplementedError
-
-    async def create_alert(self, new: NewAlert) -> tuple[Alert, Event | None]:
-        """The alert and its alert.created event (None if it existed)."""
-        alert, events = await self.create_alert_grouped(new)
-        return alert, events[0] if events else None
 
     def _read_tx(self) -> Any:
         raise NotImplementedError

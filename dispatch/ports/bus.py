@@ -23,11 +23,6 @@ class Bus(Protocol):
 
     shared: bool  # False: in-process only, nobody else to tell
 
-    async def publish(self, channel: str, message: bytes) -> None: ...
-    async def publish_many(self, channels: Sequence[str], message: bytes) -> None:
-        """The same message on several channels, in one round trip."""
-        ...
-
     async def publish_batch(self, batch: Sequence[tuple[Sequence[str], bytes]]) -> None:
         """Several messages, each on its channels, in one round trip."""
         ...
