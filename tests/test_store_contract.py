@@ -818,9 +818,9 @@ async def test_migration_3_moves_each_incidents_history_to_rows_in_order(
                         iid,
                         0,
                         0,
-                        tx.ts_in(T0),
-                        tx.ts_in(T0),
-                        tx.ts_in(T0),
+                        tx.dialect.ts_param(T0),
+                        tx.dialect.ts_param(T0),
+                        tx.dialect.ts_param(T0),
                         args[-1],
                     )
         assert await s.migrate() == [3]

@@ -1,10 +1,12 @@
-"""What the SQLite and PostgreSQL stores share: column lists, row -> domain
-decoding, JSON encoding, the alert_query builder and the small checks.
+"""What the SQLite and PostgreSQL stores share besides SQL text: column
+lists, row -> domain decoding, time and JSON encoding, event chaining (Draft,
+link) and the small checks. The shared statements are in store_base.py,
+triage_sql.py and grouping_sql.py, written against dialect.Dialect.
 
 Rows are anything indexable by column name (sqlite3.Row, asyncpg.Record).
 Timestamps differ per backend (ISO text in SQLite, timestamptz in
 PostgreSQL), so the decoders take a `ts` function turning the stored value
-into an aware UTC datetime."""
+into an aware UTC datetime (Dialect.ts_column)."""
 
 from __future__ import annotations
 
@@ -17,7 +19,6 @@ import orjson
 
 from dispatch.core.model import (
     Alert,
-    AlertQuery,
     Broadcast,
     Circle,
     Event,
@@ -173,7 +174,7 @@ def channels_of(drafts: Sequence[Draft]) -> list[str]:
 
 
 def provisional_alert(new: NewAlert, alert_id: int = 0, seq: int = 0) -> Alert:
-    """The Alert create_alert stores, before the database names it."""
+    """The Alert create_alert_grouped stores, before the database names it."""
     created = to_utc(new.created_at)
     return Alert(
         id=alert_id,
@@ -231,44 +232,3 @@ def home_changes(rows: Sequence[Row], assign: Callable[[float, float], str | Non
         if sector != row["home_sector"]:
             out.append((row["id"], sector))
     return out
-
-
-# -- list_alerts --------------------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True)
-class Dialect:
-    """How one backend spells a parameter, an id list and a timestamp."""
-
-    param: Callable[[int], str]  # 1-based position -> "$1" / "?"
-    ids_in: str  # format with {p}: the clause matching id against a list parameter
-    ids_value: Callable[[Sequence[int]], Any]
-    ts_value: Callable[[datetime], Any]
-
-
-def alert_query_sql(q: AlertQuery, d: Dialect) -> tuple[str, list[Any]]:
-    """SELECT for list_alerts: values only ever travel as parameters."""
-    where: list[str] = []
-    args: list[Any] = []
-
-    def bind(value: Any) -> str:
-        args.append(value)
-        return d.param(len(args))
-
-    if q.status is not None:
-        where.append(f"status = {bind(q.status)}")
-    if q.sector is not None:
-        where.append(f"sector = {bind(q.sector)}")
-    if q.category is not None:
-        where.append(f"category = {bind(q.category)}")
-    if q.since is not None:
-        where.append(f"created_at >= {bind(d.ts_value(q.since))}")
-    if q.author is not None:
-        where.append(f"author = {bind(q.author)}")
-    if q.ids is not None:
-        where.append(d.ids_in.format(p=bind(d.ids_value(q.ids))))
-    sql = f"SELECT {ALERT_COLUMNS} FROM alerts"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    sql += f" ORDER BY created_at DESC, id DESC LIMIT {bind(max(0, q.limit))}"
-    return sql, args
