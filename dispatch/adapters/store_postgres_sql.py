@@ -24,7 +24,7 @@ from dispatch.adapters.store_sql import BUMP_BY, CHANNEL_HEADS
 from dispatch.adapters.tx import Tx
 from dispatch.core.model import Event
 
-# create_alert for a batch, in one statement (one round trip, one implicit
+# create_alert_grouped for a batch, in one statement (one round trip, one implicit
 # transaction). Arrays, one element per alert: $1 author, $2 category, $3 lat,
 # $4 lon, $5 text, $6 client_id, $7 sector, $8 cell, $9 priority,
 # $10 created_at. The events follow in a second statement of the same
