@@ -33,7 +33,7 @@ from dispatch.core.model import Event
 # `fresh` drops the alerts whose (author, client_id) exists; if none is left
 # nothing is bumped. `s` bumps the counter once by the number of fresh alerts
 # (its row lock is held until commit); `numbered` hands out ids and seqs in
-# input order, so the alerts and their events are written without a join.
+# input order, so seqs follow the callers' order as AlertBatcher promises.
 # The result: one row per input alert, `created` or the existing one. Two
 # concurrent first attempts at one (author, client_id): the loser fails on the
 # unique index, rolling back its bump, and is retried.
@@ -83,7 +83,8 @@ SET_HOME_SECTORS = (
     "UPDATE users SET home_sector = c.s FROM unnest($1::bigint[], $2::text[]) AS c(id, s) WHERE users.id = c.id"
 )
 
-# The events of one transaction, their channel memberships, and the new heads.
+# The events of one transaction, their channel memberships and the new heads
+# in one statement: one round trip however many events and channels.
 APPEND = """
 WITH ev AS (
     INSERT INTO events (seq, type, data, created_at, links)

@@ -40,7 +40,7 @@ _RESIDENT_HOMES = (
 RESIDENT_HOMES = Sql(_RESIDENT_HOMES + " ORDER BY id")
 RESIDENT_HOMES_IN = Sql(lambda d: f"{_RESIDENT_HOMES} AND {d.in_texts('home_sector')} ORDER BY id")
 # every home, for set_home_sectors: locked, since the new sectors are
-# computed here from what is read
+# computed in Python from what is read
 HOMES = Sql(
     lambda d: (
         "SELECT id, home_lat, home_lon, home_sector FROM users"
