@@ -18,11 +18,13 @@ from dispatch.adapters import open_store
 from dispatch.adapters.migrations import MIGRATIONS
 from dispatch.adapters.store_postgres import PostgresStore
 from dispatch.adapters.store_sqlite import SqliteStore
+from dispatch.core.changes import Change, EventSpec, TriageState
 from dispatch.core.model import (
     Alert,
     AlertQuery,
     Broadcast,
     Circle,
+    Event,
     NewAlert,
     NewBroadcast,
     NewUser,
@@ -84,6 +86,47 @@ BASE_ALERT = NewAlert(
 
 def new_alert(author: int, client_id: str | None = None, **kw: Any) -> NewAlert:
     return dataclasses.replace(BASE_ALERT, author=author, client_id=client_id, **kw)
+
+
+async def create_alert(store: Store, new: NewAlert) -> tuple[Alert, Event | None]:
+    """The alert and its alert.created event (None if it existed), through
+    create_alert_grouped: these stores have no Grouping, so that is its only event."""
+    alert, events = await store.create_alert_grouped(new)
+    return alert, events[0] if events else None
+
+
+# What save() writes of an alert: a change to any other field would be in
+# the event but not in the row.
+ALERT_MUTABLE = frozenset({"status", "priority", "assignee", "notes", "updated_at", "incident"})
+
+
+async def update_alert(
+    store: Store, alert_id: int, change: Callable[[Alert], Alert], channels: Iterable[str] = ()
+) -> tuple[Alert, Event]:
+    """One alert changed through store.triage: the pure `change` (it may
+    raise to abort) runs on the locked alert, and one alert.updated event is
+    written on `channels`. Raises NotFound, or ValueError for a change to a
+    field outside ALERT_MUTABLE."""
+
+    def decide(state: TriageState) -> Change:
+        old = state.alerts.get(alert_id)
+        if old is None:
+            raise NotFound(f"alert {alert_id}")
+        new = change(old)
+        changed = [
+            f.name
+            for f in dataclasses.fields(Alert)
+            if f.name not in ALERT_MUTABLE and getattr(old, f.name) != getattr(new, f.name)
+        ]
+        if changed:
+            raise ValueError(f"only {sorted(ALERT_MUTABLE)} may change, not {changed}")
+        return Change(
+            alerts=(new,),
+            render=lambda saved: [EventSpec("alert.updated", alert_staff(saved.alerts[alert_id]), tuple(channels))],
+        )
+
+    saved, (event,) = await store.triage([], [alert_id], [], decide, datetime.now(UTC))
+    return saved.alerts[alert_id], event
 
 
 async def author(store: Store, email: str = "a@example.org") -> int:
@@ -188,7 +231,7 @@ async def test_durable_across_reopen(db_url: str) -> None:
     await s.connect()
     await s.migrate()
     uid = await author(s)
-    alert, event = await s.create_alert(new_alert(uid, "c1"))
+    alert, event = await create_alert(s, new_alert(uid, "c1"))
     b, _ = await s.create_broadcast(NewBroadcast(uid, ("centre",), None, "Route fermée", "warning", 3, T0))
     await s.close()
 
@@ -200,7 +243,7 @@ async def test_durable_across_reopen(db_url: str) -> None:
         assert await s2.events_after(0) == [event, (await s2.events_after(1))[0]]
         assert await s2.head_seq() == 2
         assert await get_broadcast(s2, b.id) == b
-        again, none = await s2.create_alert(new_alert(uid, "c1"))
+        again, none = await create_alert(s2, new_alert(uid, "c1"))
         assert again == alert and none is None
     finally:
         await s2.close()
@@ -345,7 +388,7 @@ async def test_set_home_sectors(store: Store) -> None:
 
 async def test_create_alert(store: Store) -> None:
     uid = await author(store)
-    alert, event = await store.create_alert(new_alert(uid, "c-1"))
+    alert, event = await create_alert(store, new_alert(uid, "c-1"))
     assert event is not None
     assert (alert.author, alert.category, alert.lat, alert.lon, alert.text, alert.client_id) == (
         uid,
@@ -371,7 +414,7 @@ async def test_create_alert(store: Store) -> None:
 async def test_create_alert_normalises_timezones(store: Store) -> None:
     uid = await author(store)
     paris = timezone(timedelta(hours=2))
-    alert, event = await store.create_alert(new_alert(uid, created_at=T0.astimezone(paris)))
+    alert, event = await create_alert(store, new_alert(uid, created_at=T0.astimezone(paris)))
     assert alert.created_at == T0 and alert.created_at.utcoffset() == timedelta(0)
     stored = await store.get_alert(alert.id)
     assert stored is not None and stored.created_at == T0 and stored.created_at.utcoffset() == timedelta(0)
@@ -381,14 +424,14 @@ async def test_create_alert_normalises_timezones(store: Store) -> None:
 
 async def test_create_alert_is_idempotent_per_author_and_client_id(store: Store) -> None:
     a1, a2 = await store.add_users([user("a1@x.org"), user("a2@x.org")])
-    first, ev = await store.create_alert(new_alert(a1, "same"))
-    again, none = await store.create_alert(new_alert(a1, "same", text="changed", created_at=T0 + timedelta(1)))
+    first, ev = await create_alert(store, new_alert(a1, "same"))
+    again, none = await create_alert(store, new_alert(a1, "same", text="changed", created_at=T0 + timedelta(1)))
     assert ev is not None and none is None
     assert again == first
-    other, ev2 = await store.create_alert(new_alert(a2, "same"))  # another author may reuse it
+    other, ev2 = await create_alert(store, new_alert(a2, "same"))  # another author may reuse it
     assert ev2 is not None and other.id != first.id
-    n1, e1 = await store.create_alert(new_alert(a1, None))
-    n2, e2 = await store.create_alert(new_alert(a1, None))  # no client_id: never deduplicated
+    n1, e1 = await create_alert(store, new_alert(a1, None))
+    n2, e2 = await create_alert(store, new_alert(a1, None))  # no client_id: never deduplicated
     assert e1 is not None and e2 is not None and n1.id != n2.id
     assert [e.seq for e in await store.events_after(0)] == [1, 2, 3, 4]
     assert await store.head_seq() == 4
@@ -396,7 +439,7 @@ async def test_create_alert_is_idempotent_per_author_and_client_id(store: Store)
 
 async def test_create_alert_idempotent_under_concurrency(store: Store) -> None:
     uid = await author(store)
-    results = await asyncio.gather(*(store.create_alert(new_alert(uid, "retry")) for _ in range(30)))
+    results = await asyncio.gather(*(create_alert(store, new_alert(uid, "retry")) for _ in range(30)))
     assert len({a.id for a, _ in results}) == 1
     assert sum(e is not None for _, e in results) == 1
     assert all(a == results[0][0] for a, _ in results)
@@ -407,16 +450,16 @@ async def test_create_alert_idempotent_under_concurrency(store: Store) -> None:
 async def test_failed_create_alert_leaves_no_gap(store: Store) -> None:
     uid = await author(store)
     with pytest.raises(INTEGRITY_ERRORS):
-        await store.create_alert(new_alert(987_654))  # unknown author: foreign key
+        await create_alert(store, new_alert(987_654))  # unknown author: foreign key
     assert await store.head_seq() == 0
-    a, e = await store.create_alert(new_alert(uid))
+    a, e = await create_alert(store, new_alert(uid))
     assert e is not None and e.seq == a.seq == 1
 
 
 async def test_one_bad_alert_fails_alone(store: Store) -> None:
     uid = await author(store)
-    calls = [store.create_alert(new_alert(uid, f"ok{i}")) for i in range(20)]
-    calls.insert(7, store.create_alert(new_alert(987_654, "bad")))  # unknown author
+    calls = [create_alert(store, new_alert(uid, f"ok{i}")) for i in range(20)]
+    calls.insert(7, create_alert(store, new_alert(987_654, "bad")))  # unknown author
     results = await asyncio.gather(*calls, return_exceptions=True)
     failed = [r for r in results if isinstance(r, BaseException)]
     assert len(failed) == 1 and results[7] is failed[0] and isinstance(failed[0], INTEGRITY_ERRORS)
@@ -431,7 +474,7 @@ async def test_two_stores_racing_on_the_same_client_ids(db_url: str, store: Stor
     other = make(db_url)
     await other.connect()
     try:
-        calls = [s.create_alert(new_alert(uid, f"k{i % 25}")) for i in range(100) for s in (store, other)]
+        calls = [create_alert(s, new_alert(uid, f"k{i % 25}")) for i in range(100) for s in (store, other)]
         results = await asyncio.gather(*calls)
     finally:
         await other.close()
@@ -446,7 +489,7 @@ async def test_two_stores_racing_on_the_same_client_ids(db_url: str, store: Stor
 
 async def test_cancelled_callers_leave_no_gap(store: Store) -> None:
     uid = await author(store)
-    tasks = [asyncio.create_task(store.create_alert(new_alert(uid, f"x{i}"))) for i in range(60)]
+    tasks = [asyncio.create_task(create_alert(store, new_alert(uid, f"x{i}"))) for i in range(60)]
     await asyncio.sleep(0)
     for t in tasks[::4]:
         t.cancel()
@@ -456,7 +499,7 @@ async def test_cancelled_callers_leave_no_gap(store: Store) -> None:
     events = await store.events_after(0)
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
     assert {e.data["id"] for e in events} >= {a.id for a, _ in written}
-    _, e = await store.create_alert(new_alert(uid, "after"))
+    _, e = await create_alert(store, new_alert(uid, "after"))
     assert e is not None and e.seq == len(events) + 1
 
 
@@ -464,13 +507,13 @@ async def test_cancelled_writes_leave_the_store_consistent(store: Store) -> None
     """Callers cancelled at any point of a write (client gone): no gap, no
     transaction left open, the store keeps working."""
     uid = await author(store)
-    alert, _ = await store.create_alert(new_alert(uid))
+    alert, _ = await create_alert(store, new_alert(uid))
 
     def note(a: Alert) -> Alert:
         return dataclasses.replace(a, notes=(*a.notes, {"n": len(a.notes)}))
 
     for delay in range(12):
-        tasks: list[asyncio.Task[Any]] = [asyncio.create_task(store.update_alert(alert.id, note)) for _ in range(3)]
+        tasks: list[asyncio.Task[Any]] = [asyncio.create_task(update_alert(store, alert.id, note)) for _ in range(3)]
         tasks.append(
             asyncio.create_task(store.create_broadcast(NewBroadcast(uid, ("centre",), None, "b", "info", 0, T0)))
         )
@@ -479,7 +522,7 @@ async def test_cancelled_writes_leave_the_store_consistent(store: Store) -> None
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-    _, last = await store.update_alert(alert.id, note)
+    _, last = await update_alert(store, alert.id, note)
     events = await store.events_after(0, limit=10_000)
     assert [e.seq for e in events] == list(range(1, len(events) + 1)) and events[-1] == last
     final = await store.get_alert(alert.id)
@@ -491,7 +534,7 @@ async def test_cancelled_writes_leave_the_store_consistent(store: Store) -> None
 async def test_concurrent_writes_are_gapless_and_in_order(store: Store, backend: str) -> None:
     uid = await author(store)
     n = 200
-    results = await asyncio.gather(*(store.create_alert(new_alert(uid, f"c{i}")) for i in range(n)))
+    results = await asyncio.gather(*(create_alert(store, new_alert(uid, f"c{i}")) for i in range(n)))
     seqs = sorted(e.seq for _, e in results if e is not None)
     assert seqs == list(range(1, n + 1))
     events = await store.events_after(0, limit=10_000)
@@ -506,7 +549,7 @@ async def test_concurrent_writes_are_gapless_and_in_order(store: Store, backend:
 
 async def test_mixed_concurrent_writes_are_gapless(store: Store) -> None:
     uid = await author(store)
-    base = [a for a, _ in await asyncio.gather(*(store.create_alert(new_alert(uid)) for _ in range(10)))]
+    base = [a for a, _ in await asyncio.gather(*(create_alert(store, new_alert(uid)) for _ in range(10)))]
 
     def bump(a: Alert) -> Alert:
         return dataclasses.replace(a, priority=a.priority + 1, updated_at=a.updated_at + timedelta(seconds=1))
@@ -514,9 +557,9 @@ async def test_mixed_concurrent_writes_are_gapless(store: Store) -> None:
     tasks: list[Any] = []
     for i in range(60):
         if i % 3 == 0:
-            tasks.append(store.create_alert(new_alert(uid)))
+            tasks.append(create_alert(store, new_alert(uid)))
         elif i % 3 == 1:
-            tasks.append(store.update_alert(base[i % 10].id, bump))
+            tasks.append(update_alert(store, base[i % 10].id, bump))
         else:
             tasks.append(store.create_broadcast(NewBroadcast(uid, ("centre",), None, f"b{i}", "info", 0, T0)))
     results = await asyncio.gather(*tasks)
@@ -533,7 +576,7 @@ async def test_mixed_concurrent_writes_are_gapless(store: Store) -> None:
 
 async def test_update_alert(store: Store) -> None:
     uid = await author(store)
-    alert, created = await store.create_alert(new_alert(uid, "u1"))
+    alert, created = await create_alert(store, new_alert(uid, "u1"))
     later = T0 + timedelta(minutes=5)
     note = {"by": "disp1", "text": "Patrouille en route", "at": "2024-05-01T08:35:00.000Z"}
 
@@ -542,7 +585,7 @@ async def test_update_alert(store: Store) -> None:
             a, status="in_progress", assignee="Patrouille 3", priority=0.95, notes=a.notes + (note,), updated_at=later
         )
 
-    updated, event = await store.update_alert(alert.id, take)
+    updated, event = await update_alert(store, alert.id, take)
     assert (updated.status, updated.assignee, updated.priority, updated.notes) == (
         "in_progress",
         "Patrouille 3",
@@ -560,13 +603,13 @@ async def test_update_alert(store: Store) -> None:
 
 async def test_update_alert_unknown_id(store: Store) -> None:
     with pytest.raises(NotFound):
-        await store.update_alert(12345, lambda a: a)
+        await update_alert(store, 12345, lambda a: a)
     assert await store.head_seq() == 0
 
 
 async def test_update_alert_change_raising_rolls_back(store: Store) -> None:
     uid = await author(store)
-    alert, _ = await store.create_alert(new_alert(uid))
+    alert, _ = await create_alert(store, new_alert(uid))
 
     class Refused(Exception):
         pass
@@ -575,24 +618,24 @@ async def test_update_alert_change_raising_rolls_back(store: Store) -> None:
         raise Refused("already closed")
 
     with pytest.raises(Refused, match="already closed"):
-        await store.update_alert(alert.id, refuse)
+        await update_alert(store, alert.id, refuse)
     with pytest.raises(ValueError):  # fields the store does not write may not change
-        await store.update_alert(alert.id, lambda a: dataclasses.replace(a, text="rewritten"))
+        await update_alert(store, alert.id, lambda a: dataclasses.replace(a, text="rewritten"))
     assert await store.get_alert(alert.id) == alert
     assert await store.head_seq() == 1
     # the store is still usable afterwards
-    _, ev = await store.update_alert(alert.id, lambda a: dataclasses.replace(a, status="closed"))
+    _, ev = await update_alert(store, alert.id, lambda a: dataclasses.replace(a, status="closed"))
     assert ev.seq == 2
 
 
 async def test_concurrent_updates_do_not_lose_writes(store: Store) -> None:
     uid = await author(store)
-    alert, _ = await store.create_alert(new_alert(uid))
+    alert, _ = await create_alert(store, new_alert(uid))
 
     def add_note(i: int) -> Callable[[Alert], Alert]:
         return lambda a: dataclasses.replace(a, notes=a.notes + ({"n": i},))
 
-    results = await asyncio.gather(*(store.update_alert(alert.id, add_note(i)) for i in range(25)))
+    results = await asyncio.gather(*(update_alert(store, alert.id, add_note(i)) for i in range(25)))
     final = await store.get_alert(alert.id)
     assert final is not None and sorted(n["n"] for n in final.notes) == list(range(25))
     assert sorted(e.seq for _, e in results) == list(range(2, 27))
@@ -612,11 +655,11 @@ async def test_list_alerts(store: Store) -> None:
     ]
     made = []
     for who, cat, sector, minutes in specs:
-        a, _ = await store.create_alert(
-            new_alert(who, category=cat, sector=sector, created_at=T0 + timedelta(minutes=minutes))
+        a, _ = await create_alert(
+            store, new_alert(who, category=cat, sector=sector, created_at=T0 + timedelta(minutes=minutes))
         )
         made.append(a)
-    await store.update_alert(made[1].id, lambda a: dataclasses.replace(a, status="closed"))
+    await update_alert(store, made[1].id, lambda a: dataclasses.replace(a, status="closed"))
 
     def ids(alerts: Iterable[Alert]) -> list[int]:
         return [a.id for a in alerts]
@@ -674,7 +717,7 @@ async def test_events_after_pages_in_order(store: Store) -> None:
     uid = await author(store)
     assert await store.head_seq() == 0
     for i in range(7):
-        await store.create_alert(new_alert(uid, f"p{i}"))
+        await create_alert(store, new_alert(uid, f"p{i}"))
     assert [e.seq for e in await store.events_after(0, limit=3)] == [1, 2, 3]
     assert [e.seq for e in await store.events_after(3, limit=3)] == [4, 5, 6]
     assert [e.seq for e in await store.events_after(6, limit=3)] == [7]
@@ -693,7 +736,7 @@ async def test_links_chain_each_channel(store: Store) -> None:
     plan = [("ops", "c:a"), ("ops", "c:b"), ("ops", "c:a", "c:b"), ("ops",), ("ops", "c:a")]
     events = []
     for channels in plan:
-        _, event = await store.create_alert(new_alert(author_id, channels=channels))
+        _, event = await create_alert(store, new_alert(author_id, channels=channels))
         assert event is not None
         events.append(event)
     prev: dict[str, int] = {}
@@ -712,10 +755,10 @@ async def test_links_chain_each_channel(store: Store) -> None:
 async def test_links_across_event_kinds_and_concurrency(store: Store) -> None:
     author_id = await author(store)
     results = await asyncio.gather(
-        *(store.create_alert(new_alert(author_id, channels=("ops", f"c:{i % 3}"))) for i in range(60))
+        *(create_alert(store, new_alert(author_id, channels=("ops", f"c:{i % 3}"))) for i in range(60))
     )
     alert, _ = results[0]
-    _, upd = await store.update_alert(alert.id, lambda a: dataclasses.replace(a, status="acknowledged"), ["ops"])
+    _, upd = await update_alert(store, alert.id, lambda a: dataclasses.replace(a, status="acknowledged"), ["ops"])
     b, bev = await store.create_broadcast(
         NewBroadcast(author_id, ("centre",), None, "x", "info", 0, T0, channels=("ops", "c:1"))
     )
@@ -771,7 +814,14 @@ async def test_migration_3_moves_each_incidents_history_to_rows_in_order(
                 assert isinstance(s, SqliteStore)
                 async with s._write_tx() as tx:
                     await tx.execute(
-                        sql.format(*"???????"), iid, 0, 0, tx.ts_in(T0), tx.ts_in(T0), tx.ts_in(T0), args[-1]
+                        sql.format(*"???????"),
+                        iid,
+                        0,
+                        0,
+                        tx.dialect.ts_param(T0),
+                        tx.dialect.ts_param(T0),
+                        tx.dialect.ts_param(T0),
+                        args[-1],
                     )
         assert await s.migrate() == [3]
         got = await s.incident_history([1, 2, 3, 4])

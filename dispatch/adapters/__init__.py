@@ -1,10 +1,25 @@
-"""Adapters for the ports in dispatch.ports, chosen by URL scheme."""
+"""Adapters: the implementations of the ports in dispatch.ports, chosen by
+URL scheme with open_store and open_bus (called by dispatch.wiring and
+dispatch.cli).
+
+Stores: store_sqlite.SqliteStore and store_postgres.PostgresStore, both
+store_base.SqlStore. The SQL they share is written once against
+dialect.Dialect (store_sql, triage_sql, grouping_sql) and run through tx.Tx;
+store_common holds what else they share (rows, time, JSON), batcher the
+group commit, migrations the schema; what each does its own way is in its
+store_*_sql module. Buses: bus_memory.MemoryBus and bus_redis.RedisBus.
+
+May import: dispatch.core, dispatch.ports, geo and the drivers (asyncpg,
+aiosqlite, redis); never dispatch.usecases, dispatch.live, dispatch.http,
+dispatch.wiring, dispatch.cli or dispatch.settings. Modules here import one
+another without a cycle."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from dispatch.ports.bus import Bus
     from dispatch.ports.grouping import Grouping
     from dispatch.ports.store import Store
 
@@ -28,10 +43,6 @@ def open_store(url: str, pool_size: int = 10, grouping: Grouping | None = None) 
         return PostgresStore(url, pool_size=pool_size, grouping=grouping)
     scheme = url.split("://", 1)[0] if "://" in url else url[:20]
     raise ValueError(f"unsupported database URL scheme {scheme!r}: expected sqlite:/// or postgresql://")
-
-
-if TYPE_CHECKING:
-    from dispatch.ports.bus import Bus
 
 
 def open_bus(url: str, prefix: str = "dispatch") -> Bus:

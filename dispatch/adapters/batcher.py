@@ -1,4 +1,4 @@
-"""Group commit for create_alert, shared by both stores."""
+"""Group commit for create_alert_grouped, shared by both stores."""
 
 from __future__ import annotations
 
@@ -8,15 +8,13 @@ from typing import Any
 
 from dispatch.core.model import Alert, Event, NewAlert
 
-# -- create_alert group commit --------------------------------------------------
-
 # (alert, its events: alert.created first, then any incident events it
 # caused) when this call inserted it, (alert, []) when it existed.
 InsertAlerts = Callable[[Sequence[NewAlert]], Awaitable[list[tuple[Alert, list[Event]]]]]
 
 
 class AlertBatcher:
-    """Group commit for create_alert.
+    """Group commit for create_alert_grouped.
 
     Every write bumps the one event_seq row and waits for its commit to reach
     the disk while holding it, so alerts written one per transaction are
@@ -27,7 +25,7 @@ class AlertBatcher:
     gapless seqs in call order), then the next batch, and so on.
 
     Within a batch a repeated (author, client_id) is written once; the later
-    callers get (alert, None) like any repeat. If the batch fails with an
+    callers get (alert, []) like any repeat. If the batch fails with an
     error the database reports (`rolled_back`: the transaction is known to be
     rolled back, nothing was written) each alert is retried alone, so one bad
     alert (say, an unknown author) fails only its own caller. Any other error

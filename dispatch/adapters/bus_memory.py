@@ -68,8 +68,8 @@ class Inbox:
 
 
 class MemoryBus:
-    """Pub/sub inside one process: publish() reaches only this bus's own
-    subscriptions, so it is correct for exactly one worker."""
+    """Pub/sub inside one process: publish_batch() reaches only this bus's
+    own subscriptions, so it is correct for exactly one worker."""
 
     shared = False  # one process: the publisher's own sequencer already has the event
 
@@ -94,18 +94,13 @@ class MemoryBus:
         if self._closed:
             raise RuntimeError("bus is closed")
 
-    async def publish_many(self, channels: Sequence[str], message: bytes) -> None:
-        for channel in channels:
-            await self.publish(channel, message)
-
     async def publish_batch(self, batch: Sequence[tuple[Sequence[str], bytes]]) -> None:
         for channels, message in batch:
-            await self.publish_many(channels, message)
-
-    async def publish(self, channel: str, message: bytes) -> None:
-        # bytes() normalises bytearray/memoryview (callers could mutate them
-        # after publishing); for bytes it is the same object, no copy.
-        self._inbox.put(channel, bytes(message))
+            # bytes() normalises bytearray/memoryview (callers could mutate
+            # them after publishing); for bytes it is the same object, no copy.
+            message = bytes(message)
+            for channel in channels:
+                self._inbox.put(channel, message)
 
     async def subscribe(self, channel: str) -> None:
         if not self._closed:

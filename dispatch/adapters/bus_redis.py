@@ -32,7 +32,6 @@ log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = 0.5  # s; a dead host must not hold a publisher for long
 SOCKET_TIMEOUT = 0.5
-PUBLISH_BUDGET = 1.0  # hard bound on one publish(), whatever redis-py does inside
 SUBSCRIBE_TIMEOUT = 2.0
 BACKOFF_START = 0.05
 BACKOFF_CAP = 1.0
@@ -165,29 +164,6 @@ class RedisBus:
             raise RedisConnectionError("bus subscriber link is down, reconnecting")
 
     # traffic
-
-    async def publish(self, channel: str, message: bytes) -> None:
-        """Never raises and never waits more than PUBLISH_BUDGET: on failure
-        the message is dropped and counted, subscribers catch up from the store."""
-        if self._pub is None or self._closed:
-            self.publish_dropped += 1
-            return
-        try:
-            async with asyncio.timeout(PUBLISH_BUDGET):
-                await self._pub.publish(self._wire(channel), message)
-        except Exception as exc:
-            self.publish_dropped += 1
-            if not self._publish_failing:  # one warning per outage
-                self._publish_failing = True
-                log.warning("bus publish failed, dropping until Redis answers: %s", _describe(exc))
-            return
-        if self._publish_failing:
-            self._publish_failing = False
-            log.info("bus publish works again (%d dropped so far)", self.publish_dropped)
-
-    async def publish_many(self, channels: Sequence[str], message: bytes) -> None:
-        """publish() to several channels in one round trip (a pipeline)."""
-        await self.publish_batch([(channels, message)])
 
     async def publish_batch(self, batch: Sequence[tuple[Sequence[str], bytes]]) -> None:
         """Several messages, each on its channels, in one round trip. Bounded

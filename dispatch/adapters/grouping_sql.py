@@ -1,14 +1,18 @@
-"""Grouping new alerts into incidents inside create_alert's transaction,
-for both stores: the candidate incidents, the facts of their members, the
-write. The decisions are dispatch.core.incident_grouping.group's."""
+"""Grouping new alerts into incidents inside create_alert_grouped's
+transaction, for both stores: the candidate incidents, the facts of their
+members, the write (triage_sql.save). The decisions are the grouping port's
+(dispatch.ports.grouping.Grouping, implemented by
+dispatch.core.incident_grouping.PolicyGrouping)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from dispatch.adapters.dialect import Sql
 from dispatch.adapters.store_common import to_utc
-from dispatch.adapters.triage_sql import INCIDENT_COLUMNS, Tx, incident_from_row, save
+from dispatch.adapters.triage_sql import INCIDENT_COLUMNS, incident_from_row, save
+from dispatch.adapters.tx import Tx
 from dispatch.core.changes import Change, Saved
 from dispatch.core.grouping import AlertFacts, Group
 from dispatch.core.incident_grouping import candidate_group
@@ -16,19 +20,22 @@ from dispatch.core.lifecycle import OPEN
 from dispatch.core.model import Alert, Incident
 from dispatch.ports.grouping import Grouping
 
+CANDIDATES = Sql(
+    lambda d: (
+        f"SELECT {INCIDENT_COLUMNS} FROM incidents WHERE {d.in_texts('cell')} AND created_at >= ?"
+        f" AND {d.in_texts('status')} ORDER BY created_at, id{d.lock_rows}"
+    )
+)
+FACTS = Sql(lambda d: f"SELECT id, author, category, lat, lon, created_at FROM alerts WHERE {d.in_ints('id')}")
+
 
 async def candidates(tx: Tx, cells: Sequence[str], since: datetime) -> list[Incident]:
     """Open incidents anchored in `cells` since `since`, locked."""
     if not cells:
         return []
-    sql = (
-        f"SELECT {INCIDENT_COLUMNS} FROM incidents WHERE {tx.in_texts('cell')} AND created_at >= ?"
-        f" AND {tx.in_texts('status')} ORDER BY created_at, id"
-    )
-    if tx.pg:
-        sql += " FOR UPDATE"
-    rows = await tx.rows(sql, tx.ids(cells), tx.ts_in(to_utc(since)), tx.ids(OPEN))
-    return [incident_from_row(r, tx) for r in rows]
+    d = tx.dialect
+    rows = await tx.rows(CANDIDATES.on(d), d.list_param(cells), d.ts_param(since), d.list_param(OPEN))
+    return [incident_from_row(r, d) for r in rows]
 
 
 class FactsCache:
@@ -60,10 +67,10 @@ class FactsCache:
             else:
                 out[i] = hit
         if missing:
-            sql = f"SELECT id, author, category, lat, lon, created_at FROM alerts WHERE {tx.in_ids('id')}"
-            for r in await tx.rows(sql, tx.ids(missing)):
+            d = tx.dialect
+            for r in await tx.rows(FACTS.on(d), d.list_param(missing)):
                 out[r["id"]] = AlertFacts.of(
-                    r["id"], r["author"], r["category"], r["lat"], r["lon"], tx.ts_out(r["created_at"])
+                    r["id"], r["author"], r["category"], r["lat"], r["lon"], d.ts_column(r["created_at"])
                 )
             if len(self._facts) + len(missing) > self.MAX:
                 self._facts.clear()
@@ -111,18 +118,18 @@ class GroupCache:
             if len(self._groups) + len(stale) > self.MAX:
                 self._groups.clear()
             for inc in stale:
-                g = candidate_group(inc, members)
-                if g is not None:
-                    out[inc.id] = g
+                built_now = candidate_group(inc, members)
+                if built_now is not None:
+                    out[inc.id] = built_now
                     if len(members.keys() & inc.alerts) == len(inc.alerts):  # only complete groups are kept
-                        self._groups[inc.id] = (inc.alerts, g)
+                        self._groups[inc.id] = (inc.alerts, built_now)
         return out
 
 
 async def group_new_alerts(
     tx: Tx, grouping: Grouping, groups: GroupCache, alerts: Sequence[Alert], now: datetime
 ) -> tuple[list[Alert], Change, Saved]:
-    """Inside create_alert's transaction: attach each new alert to an incident."""
+    """Inside create_alert_grouped's transaction: attach each new alert to an incident."""
     cells = sorted({c for a in alerts for c in grouping.neighbourhood(a)})
     since = min(to_utc(a.created_at) for a in alerts) - timedelta(seconds=grouping.window_s)
     found = await candidates(tx, cells, since)

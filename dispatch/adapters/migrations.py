@@ -208,8 +208,8 @@ INSERT INTO event_seq (id, value) VALUES (1, 0);
 """
 
 # Triage: incidents group alerts; units are patrols. JSON columns are TEXT on
-# both backends so the shared triage code (adapters/triage_sql.py) reads and
-# writes them the same way.
+# both backends so the shared triage code (adapters/triage_sql.py and
+# grouping_sql.py) reads and writes them the same way.
 _TRIAGE_COMMON = """
 CREATE TABLE incidents (
     id              {id},

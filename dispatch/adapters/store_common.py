@@ -1,10 +1,12 @@
-"""What the SQLite and PostgreSQL stores share: column lists, row -> domain
-decoding, JSON encoding, the alert_query builder and the small checks.
+"""What the SQLite and PostgreSQL stores share besides SQL text: column
+lists, row -> domain decoding, time and JSON encoding, event chaining (Draft,
+link) and the small checks. The shared statements are in store_base.py,
+triage_sql.py and grouping_sql.py, written against dialect.Dialect.
 
 Rows are anything indexable by column name (sqlite3.Row, asyncpg.Record).
 Timestamps differ per backend (ISO text in SQLite, timestamptz in
 PostgreSQL), so the decoders take a `ts` function turning the stored value
-into an aware UTC datetime."""
+into an aware UTC datetime (Dialect.ts_column)."""
 
 from __future__ import annotations
 
@@ -17,7 +19,6 @@ import orjson
 
 from dispatch.core.model import (
     Alert,
-    AlertQuery,
     Broadcast,
     Circle,
     Event,
@@ -36,9 +37,6 @@ BROADCAST_COLUMNS = "id, author, sectors, circle, text, level, recipients, creat
 EVENT_COLUMNS = "seq, type, data, created_at, links"
 
 RESIDENT_ROLES_SQL = "('resident', 'referent')"
-
-# The fields update_alert writes; a change to any other field is refused.
-ALERT_MUTABLE = frozenset({"status", "priority", "assignee", "notes", "updated_at", "incident"})
 
 Row = Any
 TsDecoder = Callable[[Any], datetime]
@@ -76,17 +74,6 @@ def dumps(obj: Any) -> str:
 
 def loads(value: str | bytes | None) -> Any:
     return None if value is None else orjson.loads(value)
-
-
-def splice_tail(view: Mapping[str, Any], keys: Sequence[str]) -> str:
-    """The JSON text of `view` without `keys`, minus its opening brace and
-    with a leading comma, so the database can prepend the keys it generates:
-    '{"id":' || id || ',"seq":' || seq || tail is the whole object again."""
-    missing = [k for k in keys if k not in view]
-    if missing:
-        raise KeyError(f"view has no {missing}")
-    body = dumps({k: v for k, v in view.items() if k not in keys})
-    return "}" if body == "{}" else "," + body[1:]
 
 
 # -- rows -> domain -----------------------------------------------------------
@@ -187,7 +174,7 @@ def channels_of(drafts: Sequence[Draft]) -> list[str]:
 
 
 def provisional_alert(new: NewAlert, alert_id: int = 0, seq: int = 0) -> Alert:
-    """The Alert create_alert stores, before the database names it."""
+    """The Alert create_alert_grouped stores, before the database names it."""
     created = to_utc(new.created_at)
     return Alert(
         id=alert_id,
@@ -215,22 +202,6 @@ def circle_json(circle: Circle | None) -> str | None:
 
 def sectors_json(sectors: Sequence[str] | None) -> str | None:
     return None if sectors is None else dumps(list(sectors))
-
-
-def apply_change(old: Alert, change: Callable[[Alert], Alert]) -> Alert:
-    """Run the caller's pure change; refuse a result that touches fields the
-    store does not write (they would be in the event but not in the row)."""
-    new = change(old)
-    if not isinstance(new, Alert):
-        raise TypeError(f"update_alert: change returned {type(new).__name__}, not Alert")
-    changed = [
-        f.name
-        for f in dataclasses.fields(Alert)
-        if f.name not in ALERT_MUTABLE and getattr(old, f.name) != getattr(new, f.name)
-    ]
-    if changed:
-        raise ValueError(f"update_alert: only {sorted(ALERT_MUTABLE)} may change, not {changed}")
-    return dataclasses.replace(new, updated_at=to_utc(new.updated_at), notes=tuple(new.notes))
 
 
 def norm_email(email: str) -> str:
@@ -261,44 +232,3 @@ def home_changes(rows: Sequence[Row], assign: Callable[[float, float], str | Non
         if sector != row["home_sector"]:
             out.append((row["id"], sector))
     return out
-
-
-# -- list_alerts --------------------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True)
-class Dialect:
-    """How one backend spells a parameter, an id list and a timestamp."""
-
-    param: Callable[[int], str]  # 1-based position -> "$1" / "?"
-    ids_in: str  # format with {p}: the clause matching id against a list parameter
-    ids_value: Callable[[Sequence[int]], Any]
-    ts_value: Callable[[datetime], Any]
-
-
-def alert_query_sql(q: AlertQuery, d: Dialect) -> tuple[str, list[Any]]:
-    """SELECT for list_alerts: values only ever travel as parameters."""
-    where: list[str] = []
-    args: list[Any] = []
-
-    def bind(value: Any) -> str:
-        args.append(value)
-        return d.param(len(args))
-
-    if q.status is not None:
-        where.append(f"status = {bind(q.status)}")
-    if q.sector is not None:
-        where.append(f"sector = {bind(q.sector)}")
-    if q.category is not None:
-        where.append(f"category = {bind(q.category)}")
-    if q.since is not None:
-        where.append(f"created_at >= {bind(d.ts_value(q.since))}")
-    if q.author is not None:
-        where.append(f"author = {bind(q.author)}")
-    if q.ids is not None:
-        where.append(d.ids_in.format(p=bind(d.ids_value(q.ids))))
-    sql = f"SELECT {ALERT_COLUMNS} FROM alerts"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    sql += f" ORDER BY created_at DESC, id DESC LIMIT {bind(max(0, q.limit))}"
-    return sql, args

@@ -1,4 +1,8 @@
-"""PostgreSQL statements of the store, and the event append they share."""
+"""What the PostgreSQL store runs its own way: PostgresTx (tx.Tx over
+asyncpg), and the statements that take array parameters so that a batch
+costs one round trip (create_alert_grouped, the event append, add_users,
+set_home_sectors) or that bump the counter in the same statement
+(create_broadcast). Statements shared with SQLite are in store_sql.py."""
 
 from __future__ import annotations
 
@@ -7,16 +11,20 @@ from typing import Any
 
 import asyncpg
 
+from dispatch.adapters.dialect import POSTGRES
 from dispatch.adapters.store_common import (
     ALERT_COLUMNS,
     Draft,
+    Row,
     channels_of,
     dumps,
     link,
 )
+from dispatch.adapters.store_sql import BUMP_BY, CHANNEL_HEADS
+from dispatch.adapters.tx import Tx
 from dispatch.core.model import Event
 
-# create_alert for a batch, in one statement (one round trip, one implicit
+# create_alert_grouped for a batch, in one statement (one round trip, one implicit
 # transaction). Arrays, one element per alert: $1 author, $2 category, $3 lat,
 # $4 lon, $5 text, $6 client_id, $7 sector, $8 cell, $9 priority,
 # $10 created_at. The events follow in a second statement of the same
@@ -25,7 +33,7 @@ from dispatch.core.model import Event
 # `fresh` drops the alerts whose (author, client_id) exists; if none is left
 # nothing is bumped. `s` bumps the counter once by the number of fresh alerts
 # (its row lock is held until commit); `numbered` hands out ids and seqs in
-# input order, so the alerts and their events are written without a join.
+# input order, so seqs follow the callers' order as AlertBatcher promises.
 # The result: one row per input alert, `created` or the existing one. Two
 # concurrent first attempts at one (author, client_id): the loser fails on the
 # unique index, rolling back its bump, and is retried.
@@ -62,18 +70,6 @@ FROM input JOIN alerts x ON x.author = input.author AND x.client_id = input.clie
 WHERE NOT EXISTS (SELECT 1 FROM fresh f WHERE f.i = input.i)
 """
 
-# Runs after SELECT ... FOR UPDATE in the same transaction; `s` waits for `u`
-# (EXISTS), so the counter is bumped last.
-UPDATE_ALERT = """
-WITH u AS (
-    UPDATE alerts SET status = $2::text, priority = $3::float8, assignee = $4::text, notes = $5::jsonb,
-                      updated_at = $6::timestamptz
-    WHERE id = $1::bigint
-    RETURNING id
-)
-UPDATE event_seq SET value = value + 1 WHERE id = 1 AND EXISTS (SELECT 1 FROM u) RETURNING value
-"""
-
 CREATE_BROADCAST = """
 WITH s AS (
     UPDATE event_seq SET value = value + 1 WHERE id = 1 RETURNING value
@@ -83,10 +79,12 @@ SELECT $1::bigint, $2::jsonb, $3::jsonb, $4::text, $5::text, $6::int, $7::timest
 RETURNING id, seq
 """
 
-BUMP_BY = "UPDATE event_seq SET value = value + $1 WHERE id = 1 RETURNING value"
-HEADS = "SELECT channel, last FROM channel_heads WHERE channel = ANY($1::text[])"
+SET_HOME_SECTORS = (
+    "UPDATE users SET home_sector = c.s FROM unnest($1::bigint[], $2::text[]) AS c(id, s) WHERE users.id = c.id"
+)
 
-# The events of one transaction, their channel memberships, and the new heads.
+# The events of one transaction, their channel memberships and the new heads
+# in one statement: one round trip however many events and channels.
 APPEND = """
 WITH ev AS (
     INSERT INTO events (seq, type, data, created_at, links)
@@ -104,7 +102,7 @@ async def append_events(con: asyncpg.Connection[Any], drafts: Sequence[Draft]) -
     counter's row lock, so this statement's snapshot sees every earlier
     commit), chained to their channels' previous events."""
     names = channels_of(drafts)
-    heads = {r[0]: r[1] for r in await con.fetch(HEADS, names)} if names else {}
+    heads = {r[0]: r[1] for r in await con.fetch(CHANNEL_HEADS.on(POSTGRES), names)} if names else {}
     events, new_heads = link(drafts, heads)
     pairs = [(c, e.seq) for e in events for c in e.links]
     await con.execute(
@@ -130,3 +128,33 @@ FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::float8[], $6::fl
 ORDER BY i
 RETURNING id, email
 """
+
+
+class PostgresTx(Tx):
+    dialect = POSTGRES
+
+    def __init__(self, con: asyncpg.Connection[Any]) -> None:
+        self.con = con
+
+    async def rows(self, sql: str, *args: Any) -> list[Row]:
+        return list(await self.con.fetch(sql, *args))
+
+    async def execute(self, sql: str, *args: Any) -> None:
+        await self.con.execute(sql, *args)
+
+    async def _execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        await self.con.executemany(sql, rows)
+
+    async def new_ids(self, table: str, n: int) -> list[int]:
+        if n == 0:
+            return []
+        rows = await self.con.fetch(
+            f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, $1)", n
+        )
+        return [int(r[0]) for r in rows]
+
+    async def bump(self, n: int) -> int:
+        return int(await self.con.fetchval(BUMP_BY.on(POSTGRES), n))
+
+    async def append(self, drafts: Sequence[Draft]) -> list[Event]:
+        return await append_events(self.con, drafts)

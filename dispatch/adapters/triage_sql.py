@@ -1,129 +1,38 @@
-"""Triage persistence shared by both stores: incidents, units, and the generic
-write transaction that saves a core.changes.Change.
+"""Triage persistence shared by both stores, written once against
+dialect.Dialect: incidents and units as rows, the reads triage needs, and the
+generic write that saves a dispatch.core.changes.Change and appends the
+events it renders. The store methods over these are store_base.SqlStore's.
 
-One SQL text serves both backends: written with `?` placeholders, turned into
-`$1, $2, …` for PostgreSQL. JSON columns are TEXT on both (migration 2)."""
+An incident's history is in incident_history (append-only, migration 3),
+not in the incidents row: an Incident read here has history (), and save()
+appends whatever history a change gives a saved incident. Views that show
+it read it with history_of (Store.incident_history)."""
 
 from __future__ import annotations
 
 import dataclasses
-import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from dispatch.adapters.store_common import (
-    ALERT_COLUMNS,
-    Draft,
-    alert_from_row,
-    dumps,
-    loads,
-    to_utc,
-)
+from dispatch.adapters.dialect import Dialect, Params, Sql, locking
+from dispatch.adapters.store_common import ALERT_COLUMNS, Draft, Row, alert_from_row, dumps, loads, to_utc
+from dispatch.adapters.tx import Tx
 from dispatch.core.changes import Change, Saved, TriageState
 from dispatch.core.lifecycle import OPEN
-from dispatch.core.model import Alert, Event, Incident, IncidentQuery, NewAlert, Unit, evolve
-from dispatch.ports.store import DuplicateUnit
+from dispatch.core.model import Alert, Event, Incident, IncidentQuery, Unit, evolve
 
-if TYPE_CHECKING:
-    from dispatch.ports.grouping import Grouping
-
-# An incident's history is in incident_history (append-only, migration 3),
-# not in these columns: an Incident read here has history (), and save()
-# appends whatever history a change gives a saved incident. Views that show
-# the history read it with TriageStore.incident_history.
 INCIDENT_COLUMNS = (
     "id, category, sector, cell, lat, lon, status, priority, pinned, unit_id, alerts, authors, vulnerable, "
     "escalation, created_at, updated_at, ack_due_at, acknowledged_at, resolved_at"
 )
 UNIT_COLUMNS = "id, name, status, incident_id, updated_at"
-_Q = re.compile(r"\?")
-
-
-class Tx:
-    """One open write (or read) transaction, whichever the backend."""
-
-    def __init__(
-        self,
-        pg: bool,
-        conn: Any,
-        ts_in: Callable[[datetime], Any],
-        ts_out: Callable[[Any], datetime],
-        append: Callable[[Sequence[Draft]], Awaitable[list[Event]]],
-        bump: Callable[[int], Awaitable[int]],
-    ) -> None:
-        self.pg = pg
-        self.conn = conn
-        self.ts_in = ts_in
-        self.ts_out = ts_out
-        self.append = append
-        self.bump = bump  # take n seqs; returns the last one
-
-    def sql(self, text: str) -> str:
-        if not self.pg:
-            return text
-        n = iter(range(1, 10_000))
-        return _Q.sub(lambda m: f"${next(n)}", text)
-
-    def in_ids(self, column: str) -> str:
-        return f"{column} = ANY(?::bigint[])" if self.pg else f"{column} IN (SELECT value FROM json_each(?))"
-
-    def in_texts(self, column: str) -> str:
-        return f"{column} = ANY(?::text[])" if self.pg else f"{column} IN (SELECT value FROM json_each(?))"
-
-    def ids(self, values: Sequence[Any]) -> Any:
-        """A list parameter for in_ids / in_texts."""
-        return list(values) if self.pg else dumps(list(values))
-
-    async def rows(self, text: str, *args: Any) -> list[Any]:
-        if self.pg:
-            return list(await self.conn.fetch(self.sql(text), *args))
-        return list(await self.conn.execute_fetchall(text, args))
-
-    async def execute(self, text: str, *args: Any) -> None:
-        if self.pg:
-            await self.conn.execute(self.sql(text), *args)
-        else:
-            await self.conn.execute(text, args)
-
-    async def execute_many(self, text: str, rows: Sequence[Sequence[Any]]) -> None:
-        """One round trip for many rows (asyncpg pipelines executemany)."""
-        if not rows:
-            return
-        if self.pg:
-            await self.conn.executemany(self.sql(text), rows)
-        else:
-            await self.conn.executemany(text, rows)
-
-    async def new_ids(self, table: str, n: int) -> list[int]:
-        """n fresh ids for `table`, taken before inserting so that a batch
-        of rows goes in with one executemany."""
-        if n == 0:
-            return []
-        if self.pg:
-            rows = await self.conn.fetch(
-                f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, $1)", n
-            )
-            return [int(r[0]) for r in rows]
-        # SQLite: we hold the only write lock
-        ((top,),) = await self.conn.execute_fetchall(f"SELECT COALESCE(MAX(id), 0) FROM {table}")
-        return list(range(int(top) + 1, int(top) + 1 + n))
-
-    async def insert_id(self, text: str, *args: Any) -> int:
-        rows = await self.rows(text + " RETURNING id", *args)
-        return int(rows[0][0])
-
-    def opt_ts(self, ts: datetime | None) -> Any:
-        return None if ts is None else self.ts_in(to_utc(ts))
-
-    def opt_ts_out(self, value: Any) -> datetime | None:
-        return None if value is None else self.ts_out(value)
 
 
 # -- rows <-> domain -------------------------------------------------------------
 
 
-def incident_from_row(row: Any, tx: Tx) -> Incident:
+def incident_from_row(row: Row, d: Dialect) -> Incident:
     return Incident(
         id=row["id"],
         category=row["category"],
@@ -139,15 +48,15 @@ def incident_from_row(row: Any, tx: Tx) -> Incident:
         authors=tuple(loads(row["authors"])),
         vulnerable=bool(row["vulnerable"]),
         escalation=row["escalation"],
-        created_at=tx.ts_out(row["created_at"]),
-        updated_at=tx.ts_out(row["updated_at"]),
-        ack_due_at=tx.ts_out(row["ack_due_at"]),
-        acknowledged_at=tx.opt_ts_out(row["acknowledged_at"]),
-        resolved_at=tx.opt_ts_out(row["resolved_at"]),
+        created_at=d.ts_column(row["created_at"]),
+        updated_at=d.ts_column(row["updated_at"]),
+        ack_due_at=d.ts_column(row["ack_due_at"]),
+        acknowledged_at=d.opt_ts_column(row["acknowledged_at"]),
+        resolved_at=d.opt_ts_column(row["resolved_at"]),
     )
 
 
-def _incident_values(inc: Incident, tx: Tx) -> list[Any]:
+def _incident_values(inc: Incident, d: Dialect) -> list[Any]:
     return [
         inc.category,
         inc.sector,
@@ -162,23 +71,56 @@ def _incident_values(inc: Incident, tx: Tx) -> list[Any]:
         dumps(list(inc.authors)),
         inc.vulnerable,
         inc.escalation,
-        tx.ts_in(to_utc(inc.created_at)),
-        tx.ts_in(to_utc(inc.updated_at)),
-        tx.ts_in(to_utc(inc.ack_due_at)),
-        tx.opt_ts(inc.acknowledged_at),
-        tx.opt_ts(inc.resolved_at),
+        d.ts_param(inc.created_at),
+        d.ts_param(inc.updated_at),
+        d.ts_param(inc.ack_due_at),
+        d.opt_ts_param(inc.acknowledged_at),
+        d.opt_ts_param(inc.resolved_at),
     ]
 
 
-def unit_from_row(row: Any, tx: Tx) -> Unit:
-    return Unit(row["id"], row["name"], row["status"], row["incident_id"], tx.ts_out(row["updated_at"]))
+def unit_from_row(row: Row, d: Dialect) -> Unit:
+    return Unit(row["id"], row["name"], row["status"], row["incident_id"], d.ts_column(row["updated_at"]))
 
+
+# -- statements ----------------------------------------------------------------------
+
+INCIDENTS_BY_ID, INCIDENTS_BY_ID_LOCKED = locking(
+    lambda d: f"SELECT {INCIDENT_COLUMNS} FROM incidents WHERE {d.in_ints('id')} ORDER BY id"
+)
+ALERTS_BY_ID, ALERTS_BY_ID_LOCKED = locking(
+    lambda d: f"SELECT {ALERT_COLUMNS} FROM alerts WHERE {d.in_ints('id')} ORDER BY id"
+)
+UNITS_BY_ID, UNITS_BY_ID_LOCKED = locking(
+    lambda d: f"SELECT {UNIT_COLUMNS} FROM units WHERE {d.in_ints('id')} OR {d.in_ints('incident_id')} ORDER BY id"
+)
+HISTORY = Sql(
+    lambda d: (
+        f"SELECT incident_id, entry FROM incident_history WHERE {d.in_ints('incident_id')} ORDER BY incident_id, id"
+    )
+)
+UNITS = Sql(f"SELECT {UNIT_COLUMNS} FROM units ORDER BY name")
+OVERDUE = Sql(
+    lambda d: (
+        "SELECT id, category, created_at, escalation FROM incidents WHERE acknowledged_at IS NULL"
+        f" AND ack_due_at <= ? AND escalation < ? AND {d.in_texts('status')} ORDER BY ack_due_at LIMIT ?"
+    )
+)
 
 _WRITABLE = INCIDENT_COLUMNS.split(", ")[1:]
-_INSERT_INCIDENT = (
+INSERT_INCIDENT = Sql(
     f"INSERT INTO incidents (id, {', '.join(_WRITABLE)}, history) VALUES (?, {', '.join('?' * len(_WRITABLE))}, '[]')"
 )
-_UPDATE_INCIDENT = f"UPDATE incidents SET {', '.join(f'{c} = ?' for c in _WRITABLE)} WHERE id = ?"
+UPDATE_INCIDENT = Sql(f"UPDATE incidents SET {', '.join(f'{c} = ?' for c in _WRITABLE)} WHERE id = ?")
+INSERT_HISTORY = Sql("INSERT INTO incident_history (incident_id, entry) VALUES (?, ?)")
+UPDATE_ALERT = Sql(
+    "UPDATE alerts SET status = ?, priority = ?, assignee = ?, notes = ?, updated_at = ?, incident = ? WHERE id = ?"
+)
+UPDATE_UNIT = Sql("UPDATE units SET status = ?, incident_id = ?, updated_at = ? WHERE id = ?")
+UNIT_BY_NAME = Sql("SELECT id FROM units WHERE name = ?")
+ADD_UNIT = Sql(
+    "INSERT INTO units (name, status, incident_id, updated_at) VALUES (?, 'available', NULL, ?) RETURNING id"
+)
 
 
 # -- reads -------------------------------------------------------------------------
@@ -187,10 +129,9 @@ _UPDATE_INCIDENT = f"UPDATE incidents SET {', '.join(f'{c} = ?' for c in _WRITAB
 async def incidents_by_id(tx: Tx, ids: Sequence[int], lock: bool = False) -> dict[int, Incident]:
     if not ids:
         return {}
-    sql = f"SELECT {INCIDENT_COLUMNS} FROM incidents WHERE {tx.in_ids('id')} ORDER BY id"
-    if lock and tx.pg:
-        sql += " FOR UPDATE"
-    return {r["id"]: incident_from_row(r, tx) for r in await tx.rows(sql, tx.ids(ids))}
+    d = tx.dialect
+    sql = (INCIDENTS_BY_ID_LOCKED if lock else INCIDENTS_BY_ID).on(d)
+    return {r["id"]: incident_from_row(r, d) for r in await tx.rows(sql, d.list_param(ids))}
 
 
 async def history_of(tx: Tx, ids: Sequence[int]) -> dict[int, tuple[dict[str, Any], ...]]:
@@ -198,8 +139,8 @@ async def history_of(tx: Tx, ids: Sequence[int]) -> dict[int, tuple[dict[str, An
     if not ids:
         return {}
     out: dict[int, list[dict[str, Any]]] = {}
-    sql = f"SELECT incident_id, entry FROM incident_history WHERE {tx.in_ids('incident_id')} ORDER BY incident_id, id"
-    for r in await tx.rows(sql, tx.ids(ids)):
+    d = tx.dialect
+    for r in await tx.rows(HISTORY.on(d), d.list_param(ids)):
         out.setdefault(r[0], []).append(loads(r[1]))
     return {i: tuple(h) for i, h in out.items()}
 
@@ -207,58 +148,49 @@ async def history_of(tx: Tx, ids: Sequence[int]) -> dict[int, tuple[dict[str, An
 async def alerts_by_id(tx: Tx, ids: Sequence[int], lock: bool = False) -> dict[int, Alert]:
     if not ids:
         return {}
-    sql = f"SELECT {ALERT_COLUMNS} FROM alerts WHERE {tx.in_ids('id')} ORDER BY id"
-    if lock and tx.pg:
-        sql += " FOR UPDATE"
-    return {r["id"]: alert_from_row(r, tx.ts_out) for r in await tx.rows(sql, tx.ids(ids))}
+    d = tx.dialect
+    sql = (ALERTS_BY_ID_LOCKED if lock else ALERTS_BY_ID).on(d)
+    return {r["id"]: alert_from_row(r, d.ts_column) for r in await tx.rows(sql, d.list_param(ids))}
 
 
 async def units_by_id(tx: Tx, ids: Sequence[int], incidents: Sequence[int] = (), lock: bool = False) -> dict[int, Unit]:
-    sql = f"SELECT {UNIT_COLUMNS} FROM units WHERE {tx.in_ids('id')} OR {tx.in_ids('incident_id')} ORDER BY id"
-    if lock and tx.pg:
-        sql += " FOR UPDATE"
-    return {r["id"]: unit_from_row(r, tx) for r in await tx.rows(sql, tx.ids(ids), tx.ids(incidents))}
+    d = tx.dialect
+    sql = (UNITS_BY_ID_LOCKED if lock else UNITS_BY_ID).on(d)
+    return {r["id"]: unit_from_row(r, d) for r in await tx.rows(sql, d.list_param(ids), d.list_param(incidents))}
 
 
 async def list_incidents(tx: Tx, q: IncidentQuery) -> list[Incident]:
-    where, args = [], []
+    d = tx.dialect
+    p = Params(d)
+    where = []
     if q.status == "open":
-        where.append(tx.in_texts("status"))
-        args.append(tx.ids(OPEN))
+        where.append(d.in_texts("status", p.bind(d.list_param(OPEN))))
     elif q.status is not None:
-        where.append("status = ?")
-        args.append(q.status)
-    for col in ("sector", "category"):
-        if getattr(q, col) is not None:
-            where.append(f"{col} = ?")
-            args.append(getattr(q, col))
+        where.append(f"status = {p.bind(q.status)}")
+    if q.sector is not None:
+        where.append(f"sector = {p.bind(q.sector)}")
+    if q.category is not None:
+        where.append(f"category = {p.bind(q.category)}")
     if q.since is not None:
-        where.append("created_at >= ?")
-        args.append(tx.ts_in(to_utc(q.since)))
+        where.append(f"created_at >= {p.bind(d.ts_param(q.since))}")
     sql = f"SELECT {INCIDENT_COLUMNS} FROM incidents"
     if where:
         sql += " WHERE " + " AND ".join(where)
-    sql += " ORDER BY priority DESC, created_at ASC, id ASC LIMIT ?"
-    args.append(max(0, q.limit))
-    return [incident_from_row(r, tx) for r in await tx.rows(sql, *args)]
+    sql += f" ORDER BY priority DESC, created_at ASC, id ASC LIMIT {p.bind(max(0, q.limit))}"
+    return [incident_from_row(r, d) for r in await tx.rows(sql, *p.values)]
 
 
 async def list_units(tx: Tx) -> list[Unit]:
-    return [unit_from_row(r, tx) for r in await tx.rows(f"SELECT {UNIT_COLUMNS} FROM units ORDER BY name")]
+    d = tx.dialect
+    return [unit_from_row(r, d) for r in await tx.rows(UNITS.on(d))]
 
 
 async def overdue(tx: Tx, now: datetime, max_level: int, limit: int = 1000) -> list[tuple[int, str, datetime, int]]:
     """(id, category, created_at, escalation) of open, unacknowledged
     incidents past their acknowledgement target and not yet fully escalated."""
-    rows = await tx.rows(
-        "SELECT id, category, created_at, escalation FROM incidents WHERE acknowledged_at IS NULL"
-        f" AND ack_due_at <= ? AND escalation < ? AND {tx.in_texts('status')} ORDER BY ack_due_at LIMIT ?",
-        tx.ts_in(to_utc(now)),
-        max_level,
-        tx.ids(OPEN),
-        limit,
-    )
-    return [(r[0], r[1], tx.ts_out(r[2]), r[3]) for r in rows]
+    d = tx.dialect
+    rows = await tx.rows(OVERDUE.on(d), d.ts_param(now), max_level, d.list_param(OPEN), limit)
+    return [(r[0], r[1], d.ts_column(r[2]), r[3]) for r in rows]
 
 
 # -- the generic write ---------------------------------------------------------------
@@ -277,39 +209,38 @@ async def load_state(
 
 
 async def save(tx: Tx, change: Change) -> Saved:
+    """Write the change: new incidents (negative ids) get real ones first, so
+    every row goes in with one executemany per table."""
+    d = tx.dialect
     fresh = [inc for inc in change.incidents if inc.id < 0]
     ids = dict(zip((inc.id for inc in fresh), await tx.new_ids("incidents", len(fresh))))
-    real = lambda i: ids.get(i, i)  # noqa: E731
+
+    def real(incident_id: int) -> int:
+        return ids.get(incident_id, incident_id)
+
     incidents = {real(inc.id): evolve(inc, id=real(inc.id)) if inc.id < 0 else inc for inc in change.incidents}
-    await tx.execute_many(_INSERT_INCIDENT, [[ids[inc.id], *_incident_values(inc, tx)] for inc in fresh])
+    await tx.execute_many(INSERT_INCIDENT.on(d), [[ids[inc.id], *_incident_values(inc, d)] for inc in fresh])
     await tx.execute_many(
-        _UPDATE_INCIDENT, [[*_incident_values(inc, tx), inc.id] for inc in change.incidents if inc.id > 0]
+        UPDATE_INCIDENT.on(d), [[*_incident_values(inc, d), inc.id] for inc in change.incidents if inc.id > 0]
     )
     # incidents are read without their history: what one has here, this change added
     await tx.execute_many(
-        "INSERT INTO incident_history (incident_id, entry) VALUES (?, ?)",
-        [[real(inc.id), dumps(entry)] for inc in change.incidents for entry in inc.history],
+        INSERT_HISTORY.on(d), [[real(inc.id), dumps(entry)] for inc in change.incidents for entry in inc.history]
     )
     alerts = {
         a.id: a if a.incident is None or a.incident > 0 else evolve(a, incident=real(a.incident)) for a in change.alerts
     }
     await tx.execute_many(
-        "UPDATE alerts SET status = ?, priority = ?, assignee = ?, notes = ?, updated_at = ?, incident = ? WHERE id = ?",
+        UPDATE_ALERT.on(d),
         [
-            [a.status, a.priority, a.assignee, dumps(list(a.notes)), tx.ts_in(to_utc(a.updated_at)), a.incident, a.id]
+            [a.status, a.priority, a.assignee, dumps(list(a.notes)), d.ts_param(a.updated_at), a.incident, a.id]
             for a in alerts.values()
         ],
     )
     units: dict[int, Unit] = {}
     for u in change.units:
         u = dataclasses.replace(u, incident_id=None if u.incident_id is None else real(u.incident_id))
-        await tx.execute(
-            "UPDATE units SET status = ?, incident_id = ?, updated_at = ? WHERE id = ?",
-            u.status,
-            u.incident_id,
-            tx.ts_in(to_utc(u.updated_at)),
-            u.id,
-        )
+        await tx.execute(UPDATE_UNIT.on(d), u.status, u.incident_id, d.ts_param(u.updated_at), u.id)
         units[u.id] = u
     return Saved(incidents, alerts, units, ids)
 
@@ -327,81 +258,3 @@ async def drafts(tx: Tx, change: Change, saved: Saved, now: datetime) -> list[Dr
 async def emit(tx: Tx, change: Change, saved: Saved, now: datetime) -> list[Event]:
     pending = await drafts(tx, change, saved, now)
     return await tx.append(pending) if pending else []
-
-
-# -- the store methods, for both adapters ----------------------------------------------
-
-
-class TriageStore:
-    """What both stores share (triage, create_alert; grouping new alerts is
-    dispatch.adapters.grouping_sql). The adapter provides
-    _write_tx() and _read_tx(), async context
-    managers yielding a Tx, and sets self.grouping."""
-
-    grouping: Grouping | None
-
-    def _write_tx(self) -> Any:
-        raise NotImplementedError
-
-    async def create_alert_grouped(self, new: NewAlert) -> tuple[Alert, list[Event]]:
-        raise NotImplementedError
-
-    async def create_alert(self, new: NewAlert) -> tuple[Alert, Event | None]:
-        """The alert and its alert.created event (None if it existed)."""
-        alert, events = await self.create_alert_grouped(new)
-        return alert, events[0] if events else None
-
-    def _read_tx(self) -> Any:
-        raise NotImplementedError
-
-    async def triage(
-        self,
-        incident_ids: Sequence[int],
-        alert_ids: Sequence[int],
-        unit_ids: Sequence[int],
-        decide: Callable[[TriageState], Change],
-        now: datetime,
-    ) -> tuple[Saved, list[Event]]:
-        async with self._write_tx() as tx:
-            await tx.bump(0)  # lock order: the counter row first, as create_alert does
-            state = await load_state(tx, incident_ids, alert_ids, unit_ids, now)
-            change = decide(state)
-            saved = await save(tx, change)
-            events = await emit(tx, change, saved, now)
-        return saved, events
-
-    async def get_incident(self, incident_id: int) -> Incident | None:
-        async with self._read_tx() as tx:
-            return (await incidents_by_id(tx, [incident_id])).get(incident_id)
-
-    async def incident_history(self, incident_ids: Sequence[int]) -> dict[int, tuple[dict[str, Any], ...]]:
-        async with self._read_tx() as tx:
-            return await history_of(tx, incident_ids)
-
-    async def incident_alerts(self, incident: Incident) -> list[Alert]:
-        async with self._read_tx() as tx:
-            found = await alerts_by_id(tx, list(incident.alerts))
-        return [found[i] for i in incident.alerts if i in found]
-
-    async def list_incidents(self, query: IncidentQuery) -> list[Incident]:
-        async with self._read_tx() as tx:
-            return await list_incidents(tx, query)
-
-    async def list_units(self) -> list[Unit]:
-        async with self._read_tx() as tx:
-            return await list_units(tx)
-
-    async def add_unit(self, name: str, now: datetime) -> Unit:
-        async with self._write_tx() as tx:
-            if await tx.rows("SELECT id FROM units WHERE name = ?", name):
-                raise DuplicateUnit(name)
-            uid = await tx.insert_id(
-                "INSERT INTO units (name, status, incident_id, updated_at) VALUES (?, 'available', NULL, ?)",
-                name,
-                tx.ts_in(to_utc(now)),
-            )
-        return Unit(uid, name, "available", None, to_utc(now))
-
-    async def overdue_incidents(self, now: datetime, max_level: int) -> list[tuple[int, str, datetime, int]]:
-        async with self._read_tx() as tx:
-            return await overdue(tx, now, max_level)

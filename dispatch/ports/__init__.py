@@ -1,7 +1,10 @@
-"""Ports: the small Protocols the use cases and the live path depend on, one
-module each (store, bus, grouping, publisher). Adapters implement them
-(dispatch/adapters/, chosen by URL scheme); nothing above this layer imports
-an adapter.
+"""Ports: the small Protocols the use cases (dispatch.usecases) and the live
+path (dispatch.live) depend on, one module each: store (Store and its
+errors), bus (Bus), grouping (Grouping, implemented by
+dispatch.core.incident_grouping.PolicyGrouping) and publisher (Publisher,
+implemented by dispatch.live.sequencer.Sequencer). dispatch.adapters
+implements the store and the bus; only dispatch.wiring and dispatch.cli
+choose an adapter (open_store, open_bus), nothing else imports one.
 
-May import: dispatch.core, geo.
+May import: dispatch.core, geo; never dispatch.adapters or anything above.
 """

@@ -1,6 +1,9 @@
 """The bus port: fast, lossy fan-out of encoded events between workers. Two
-adapters, dispatch/adapters/bus_memory.py and bus_redis.py, chosen by the URL
-scheme (memory:, redis:), run one contract suite (tests/test_bus_contract.py)."""
+adapters, dispatch.adapters.bus_memory.MemoryBus and
+dispatch.adapters.bus_redis.RedisBus, chosen by the URL scheme (memory:,
+redis:) in dispatch.adapters.open_bus, run one contract suite
+(tests/test_bus_contract.py). dispatch.live.sequencer publishes; the
+sequencer's subscriptions feed dispatch.live.hub."""
 
 from __future__ import annotations
 
@@ -22,11 +25,6 @@ class Bus(Protocol):
     async def ping(self) -> None: ...
 
     shared: bool  # False: in-process only, nobody else to tell
-
-    async def publish(self, channel: str, message: bytes) -> None: ...
-    async def publish_many(self, channels: Sequence[str], message: bytes) -> None:
-        """The same message on several channels, in one round trip."""
-        ...
 
     async def publish_batch(self, batch: Sequence[tuple[Sequence[str], bytes]]) -> None:
         """Several messages, each on its channels, in one round trip."""

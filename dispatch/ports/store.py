@@ -1,7 +1,9 @@
 """The store port: durable state and the global event log. Two adapters,
-dispatch/adapters/store_sqlite.py and store_postgres.py, chosen by the URL
-scheme (sqlite:, postgresql:), run one contract suite
-(tests/test_store_contract.py)."""
+dispatch.adapters.store_sqlite.SqliteStore and
+dispatch.adapters.store_postgres.PostgresStore, chosen by the URL scheme
+(sqlite:, postgresql:) in dispatch.adapters.open_store, run one contract
+suite (tests/test_store_contract.py). Alerts change only through triage():
+dispatch.core.incident_decisions decides, the store persists."""
 
 from __future__ import annotations
 
@@ -35,7 +37,7 @@ class DuplicateEmail(Exception):
 
 
 class NotFound(Exception):
-    pass
+    """No row has this id."""
 
 
 class DuplicateUnit(Exception):
@@ -50,9 +52,10 @@ class Store(Protocol):
     visible too. Both adapters get it by bumping a single counter row inside
     the writing transaction (PostgreSQL holds that row lock until commit;
     SQLite has one writer). Each event is published on bus channels (the
-    `channels` of NewAlert/NewBroadcast, or given to the update); its `links`
-    name, per channel, the seq of that channel's previous event, written in
-    the same transaction, so a consumer of one channel sees its gaps."""
+    `channels` of NewAlert/NewBroadcast, or of the EventSpecs a triage Change
+    renders); its `links` name, per channel, the seq of that channel's
+    previous event, written in the same transaction, so a consumer of one
+    channel sees its gaps."""
 
     async def connect(self) -> None: ...
     async def close(self) -> None: ...
@@ -81,31 +84,19 @@ class Store(Protocol):
         ...
 
     # alerts and broadcasts, each written with its event in one transaction
-    async def create_alert(self, new: NewAlert) -> tuple[Alert, Event | None]:
-        """Insert the alert and its `alert.created` event. If (author,
-        client_id) exists already, return (that alert, None) and write nothing."""
-        ...
-
     async def get_alert(self, alert_id: int) -> Alert | None: ...
     async def list_alerts(self, query: AlertQuery) -> list[Alert]:
         """Newest first."""
-        ...
-
-    async def update_alert(
-        self, alert_id: int, change: Callable[[Alert], Alert], channels: Sequence[str] = ()
-    ) -> tuple[Alert, Event]:
-        """Lock the row, apply the pure `change` (it may raise to abort), store
-        the result and an `alert.updated` event on `channels`. Raises NotFound.
-        `change` may alter only status, priority, assignee, notes and updated_at."""
         ...
 
     async def create_broadcast(self, new: NewBroadcast) -> tuple[Broadcast, Event]: ...
     async def get_broadcast(self, broadcast_id: int) -> Broadcast | None: ...
 
     async def create_alert_grouped(self, new: NewAlert) -> tuple[Alert, list[Event]]:
-        """create_alert, grouping the alert into an incident in the same
-        transaction: its events are alert.created, then the incident events
-        grouping caused (empty if the alert existed)."""
+        """Insert the alert and its `alert.created` event, and group it into
+        an incident in the same transaction: its events are alert.created,
+        then the incident events grouping caused. If (author, client_id)
+        exists already, return (that alert, []) and write nothing."""
         ...
 
     # triage: incidents and units
