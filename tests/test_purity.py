@@ -27,13 +27,27 @@ LAYERS: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {
     "geo": ((), IO),
     "dispatch.core": (("geo",), IO),
     "dispatch.ports": (("dispatch.core", "geo"), IO),
-    "dispatch.adapters": (("dispatch.ports", "dispatch.core", "geo"), frozenset({"starlette", "uvicorn", "websockets"})),
+    "dispatch.adapters": (
+        ("dispatch.ports", "dispatch.core", "geo"),
+        frozenset({"starlette", "uvicorn", "websockets"}),
+    ),
     "dispatch.usecases": (("dispatch.ports", "dispatch.core", "geo"), EDGE_AND_DRIVERS),
-    "dispatch.live": (("dispatch.ports", "dispatch.core", "geo"), frozenset({"starlette", "asyncpg", "aiosqlite", "redis"})),
+    "dispatch.live": (
+        ("dispatch.ports", "dispatch.core", "geo"),
+        frozenset({"starlette", "asyncpg", "aiosqlite", "redis"}),
+    ),
     "dispatch.settings": ((), IO),
     "dispatch.wiring": ((*BELOW_EDGE, "dispatch.settings"), frozenset({"starlette", "uvicorn"})),
     "dispatch.http": (
-        ("dispatch.wiring", "dispatch.settings", "dispatch.live", "dispatch.usecases", "dispatch.ports", "dispatch.core", "geo"),
+        (
+            "dispatch.wiring",
+            "dispatch.settings",
+            "dispatch.live",
+            "dispatch.usecases",
+            "dispatch.ports",
+            "dispatch.core",
+            "geo",
+        ),
         frozenset({"asyncpg", "aiosqlite", "redis"}),
     ),
     "dispatch.cli": (("dispatch", "geo"), frozenset()),  # the top: anything
@@ -123,7 +137,9 @@ def test_a_wrong_import_is_caught(module: str, source: str) -> None:
 
 def test_a_right_import_passes() -> None:
     assert violations("dispatch.http.api", "from dispatch.usecases.alerts import Alerts\nimport starlette") == []
-    assert violations("dispatch.adapters.store_sqlite", "import aiosqlite\nfrom dispatch.ports.store import Store") == []
+    assert (
+        violations("dispatch.adapters.store_sqlite", "import aiosqlite\nfrom dispatch.ports.store import Store") == []
+    )
 
 
 def test_every_package_says_what_it_may_import() -> None:

@@ -133,7 +133,7 @@ async def group_new_alerts(
     cells = sorted({c for a in alerts for c in grouping.neighbourhood(a)})
     since = min(to_utc(a.created_at) for a in alerts) - timedelta(seconds=grouping.window_s)
     found = await candidates(tx, cells, since)
-    change = grouping.group(alerts, found, await groups.get(tx, found), now)
+    change = grouping.attach(alerts, found, await groups.get(tx, found), now)
     # a rolled-back batch leaves entries no incident will ever name: ids are not reused
     groups.facts.add(alerts)
     saved = await save(tx, change)

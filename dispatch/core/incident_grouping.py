@@ -143,7 +143,7 @@ class PolicyGrouping:
     def neighbourhood(self, alert: Alert) -> list[str]:
         return self.policy.neighbourhood(alert.lat, alert.lon)
 
-    def group(
+    def attach(
         self, alerts: Sequence[Alert], candidates: Sequence[Incident], groups: Mapping[int, Group], now: datetime
     ) -> Change:
         return attach_new_alerts(alerts, candidates, groups, self.policy, now)

@@ -21,7 +21,7 @@ class Grouping(Protocol):
         """The grouping cells around the alert: where its candidates are anchored."""
         ...
 
-    def group(
+    def attach(
         self, alerts: Sequence[Alert], candidates: Sequence[Incident], groups: Mapping[int, Group], now: datetime
     ) -> Change:
         """Attach each new alert to a candidate incident or open a new one."""
