@@ -12,6 +12,19 @@ STAFF_ROLES = frozenset({"dispatcher", "supervisor", "moderator", "admin"})
 # Roles allowed to act on alerts and send broadcasts (contract: dispatcher, supervisor).
 OPERATOR_ROLES = frozenset({"dispatcher", "supervisor"})
 RESIDENT_ROLES = frozenset({"resident", "referent"})
+MODERATOR_ROLES = frozenset({"moderator"})
+# moderation of accounts (the waiting queue, suspend, reinstate): moderators
+# and admins; proofs, decisions and flagged alerts are moderators' alone
+ACCOUNT_ADMIN_ROLES = frozenset({"moderator", "admin"})
+
+# An account's standing: only a validated one may do more than log in and
+# read GET /api/me.
+ACCOUNT_STATUSES = ("pending", "validated", "rejected", "suspended")
+# A proof of address given at joining (POST /api/residents `proof`): its
+# type is judged from its content, and it is at most 5 MB.
+PROOF_TYPES = ("application/pdf", "image/jpeg", "image/png")
+PROOF_MAX_BYTES = 5 * 1024 * 1024
+PASSWORD_MIN_LENGTH = 10
 
 BroadcastLevel = Literal["info", "warning", "urgent"]
 BROADCAST_LEVELS = ("info", "warning", "urgent")

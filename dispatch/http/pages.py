@@ -25,10 +25,19 @@ scripts fetch it once (web/static/shared/config.js) and hard-code none of
 it. A JSON route rather than a block in the page: the pages carry no
 <script> element without a src at all (their CSP test says so), the same
 object serves every page, and it is readable before login, when the
-resident and staff pages need the roles to decide who may enter."""
+resident and staff pages need the roles to decide who may enter.
+
+Proofs of address: the moderation page shows a PDF proof in an <iframe> of
+GET /api/moderation/residents/{id}/proof. Every other response forbids
+being framed at all (frame-ancestors 'none', X-Frame-Options: DENY); that
+one route alone may be framed by our own origin (frame-ancestors 'self',
+SAMEORIGIN). The pages' own policy needs no change for it: frame-src falls
+back to default-src 'self', and object-src stays 'none' (no <object> or
+<embed>, hence no plugin content)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -41,7 +50,19 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dispatch.core.categories import CATEGORIES
 from dispatch.core.lifecycle import CLOSED, OPEN, STATUSES
-from dispatch.core.model import OPERATOR_ROLES, RESIDENT_ROLES, ROLES, STAFF_ROLES, AlertQuery
+from dispatch.core.model import (
+    ACCOUNT_ADMIN_ROLES,
+    ACCOUNT_STATUSES,
+    MODERATOR_ROLES,
+    OPERATOR_ROLES,
+    PASSWORD_MIN_LENGTH,
+    PROOF_MAX_BYTES,
+    PROOF_TYPES,
+    RESIDENT_ROLES,
+    ROLES,
+    STAFF_ROLES,
+    AlertQuery,
+)
 from dispatch.core.scoring import PRIORITY_BANDS
 from dispatch.core.validation import InputError
 from dispatch.http import sessions
@@ -71,6 +92,13 @@ STATUS_LABELS = {
     "duplicate": "Doublon",
 }
 BAND_LABELS = {"crit": "Urgent", "high": "Élevée", "med": "Moyenne", "low": "Faible"}
+# and for a resident account's standing (GET /api/me `status`)
+ACCOUNT_LABELS = {
+    "pending": "En attente de vérification",
+    "validated": "Compte validé",
+    "rejected": "Demande refusée",
+    "suspended": "Compte suspendu",
+}
 
 
 def _in_order(roles: frozenset[str]) -> list[str]:
@@ -85,6 +113,10 @@ def page_config() -> dict[str, Any]:
             "staff": _in_order(STAFF_ROLES),
             "operator": _in_order(OPERATOR_ROLES),
             "resident": _in_order(RESIDENT_ROLES),
+            # who may open /ops/moderation (the queues, suspend, reinstate),
+            # and who may also see proofs and decide on residents and alerts
+            "moderation": _in_order(ACCOUNT_ADMIN_ROLES),
+            "moderator": _in_order(MODERATOR_ROLES),
         },
         "statuses": {
             "open": list(OPEN),
@@ -93,6 +125,12 @@ def page_config() -> dict[str, Any]:
         },
         "bands": [{"id": b, "min": low, "label": BAND_LABELS.get(b, b)} for b, low in PRIORITY_BANDS],
         "categories": [c.as_dict() for c in CATEGORIES.values()],
+        "accounts": {
+            "statuses": list(ACCOUNT_STATUSES),
+            "labels": {s: ACCOUNT_LABELS.get(s, s) for s in ACCOUNT_STATUSES},
+            "password_min_length": PASSWORD_MIN_LENGTH,
+        },
+        "proof": {"types": list(PROOF_TYPES), "max_bytes": PROOF_MAX_BYTES},
     }
 
 
@@ -105,13 +143,18 @@ def tile_origin(tile_url: str) -> str:
     return f"{parts.scheme}://{host}" if parts.scheme and host else ""
 
 
-def csp(tile_url: str) -> str:
+def csp(tile_url: str, frame_ancestors: str = "'none'") -> str:
     img = " ".join(filter(None, ["'self'", "data:", tile_origin(tile_url)]))
     return (
         "default-src 'self'; script-src 'self'; style-src 'self'; "
         f"img-src {img}; connect-src 'self'; font-src 'self'; object-src 'none'; "
-        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+        f"base-uri 'none'; form-action 'self'; frame-ancestors {frame_ancestors}"
     )
+
+
+# The one response our own pages may frame: a proof of address, shown inline
+# on /ops/moderation (see the module docstring).
+FRAMEABLE = re.compile(r"^/api/moderation/residents/[^/]+/proof$")
 
 
 class SecurityHeaders:
@@ -120,24 +163,25 @@ class SecurityHeaders:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self._csp: bytes | None = None
+        self._csp: tuple[bytes, bytes] | None = None  # (everything, a proof)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        frameable = FRAMEABLE.match(scope["path"]) is not None
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 if self._csp is None:
-                    svc = scope["app"].state.svc
-                    self._csp = csp(svc.settings.map_tile_url).encode()
+                    tiles = scope["app"].state.svc.settings.map_tile_url
+                    self._csp = (csp(tiles).encode(), csp(tiles, "'self'").encode())
                 headers = list(message.get("headers", []))
                 headers += [
-                    (b"content-security-policy", self._csp),
+                    (b"content-security-policy", self._csp[1] if frameable else self._csp[0]),
                     (b"x-content-type-options", b"nosniff"),
                     (b"referrer-policy", b"same-origin"),
-                    (b"x-frame-options", b"DENY"),
+                    (b"x-frame-options", b"SAMEORIGIN" if frameable else b"DENY"),
                 ]
                 message["headers"] = headers
             await send(message)
@@ -159,7 +203,8 @@ def render(request: Request, name: str, **context: Any) -> Response:
 
 
 async def resident(request: Request) -> Response:
-    return render(request, "resident.html")
+    # the sign-up form's file inputs accept what the server takes
+    return render(request, "resident.html", proof_types=",".join(PROOF_TYPES), password_min_length=PASSWORD_MIN_LENGTH)
 
 
 async def desk(request: Request) -> Response:
@@ -168,6 +213,10 @@ async def desk(request: Request) -> Response:
 
 async def wall(request: Request) -> Response:
     return render(request, "wall.html")
+
+
+async def moderation(request: Request) -> Response:
+    return render(request, "moderation.html")
 
 
 def _ring(cell: str) -> list[list[float]]:
@@ -249,6 +298,7 @@ routes = [
     Route("/", resident),
     Route("/ops", desk),
     Route("/ops/wall", wall),
+    Route("/ops/moderation", moderation),
     Route("/ops/hexagons", hexagons),
     Route("/map/cells", cells),
     Route("/session", session),

@@ -4,6 +4,8 @@
  * already got from its HTTP snapshot. */
 import { checkSession } from "./session.js";
 
+const CLOSE_SUSPENDED = 4003; // docs/reference.md, close codes
+
 export class LiveStream {
   constructor(path, { onMessage, onState, onResync, since }) {
     this.path = path;
@@ -48,12 +50,13 @@ export class LiveStream {
       }
       try { this.onMessage(msg); } catch (e) { console.warn("message handler failed", e); }
     };
-    ws.onclose = () => {
+    ws.onclose = (ev) => {
       this.failures += 1;
       this.onState("closed");
       // a session that expired would fail every handshake: after a few
-      // failures, ask the HTTP API, which can tell "logged out" from "down"
-      if (this.failures === 3) checkSession();
+      // failures, ask the HTTP API, which can tell "logged out" from "down";
+      // a suspended account's socket is closed with 4003: ask at once
+      if (this.failures === 3 || ev.code === CLOSE_SUSPENDED) checkSession();
       const wait = this.delay + Math.random() * 250;
       this.delay = Math.min(this.delay * 2, 5000);
       setTimeout(() => this.connect(), wait);
