@@ -272,3 +272,168 @@ async def test_join_validate_then_report_reaches_ops(browser: Any, site: Site, a
     assert not mod.console_errors(), mod.errors
     await tab.close()
     await mod.close()
+
+
+def apply(site: Site, name: str, email: str, proof: bytes, mime: str = "image/png") -> int:
+    """A sign-up straight through the API (the form itself is tested above)."""
+    fields = {
+        "name": name,
+        "email": email,
+        "password": JOIN_PASSWORD,
+        "address": "3 quai Vallière",
+        "lat": str(CENTRE[0]),
+        "lon": str(CENTRE[1]),
+    }
+    ext = {"image/png": "png", "application/pdf": "pdf"}[mime]
+    r = httpx.post(site.url + "/api/residents", data=fields, files={"proof": (f"proof.{ext}", proof, mime)}, timeout=10)
+    assert r.status_code == 201, r.text
+    assert r.json()["status"] == "pending"
+    return int(r.json()["id"])
+
+
+def resident(site: Site, email: str, lat: float, lon: float) -> Seeded:
+    """A validated resident of its own (the CLI's), logged in: one this test
+    may suspend without ending the sessions other tests share."""
+    args = ["--email", email, "--password", PASSWORD, "--lat", str(lat), "--lon", str(lon)]
+    dispatch_cli("user", "add", "--role", "resident", *args, env=site.env)
+    r = httpx.post(site.url + "/api/auth/login", json={"email": email, "password": PASSWORD}, timeout=10)
+    r.raise_for_status()
+    return Seeded(r.json()["user_id"], r.json()["token"], "resident", lat, lon)
+
+
+async def test_reject_with_a_reason_the_resident_reads(browser: Any, site: Site, axe: str) -> None:
+    require_joining(site)
+    moderator = staff(site, "moderator", "moderateur-refus@example.org")
+    applicant = apply(site, "Paul Durand", "paul@example.org", pdf(), "application/pdf")
+    mod = await open_tab(browser, site, "/ops/moderation", moderator)
+    mp = mod.page
+    await mp.wait_for_selector("body[data-loaded]", timeout=10_000)
+    await pick(mp, "residents", applicant)
+    # a PDF proof: in a frame, from the audited route, which our page may frame
+    frame = mp.locator("#rd-proof iframe")
+    await frame.wait_for(timeout=5000)
+    assert await frame.get_attribute("src") == f"/api/moderation/residents/{applicant}/proof"
+    await mp.wait_for_selector(f'#rd-proof[data-shown="{applicant}"]', timeout=5000)
+    # r asks for the reason, and names what it is about to do
+    await mp.keyboard.press("r")
+    await mp.wait_for_selector("#reason[open]")
+    assert "Refuser l'inscription de Paul Durand" in await mp.inner_text("#reason-title")
+    assert await mp.evaluate("() => document.activeElement.id") == "reason-input"
+    assert await run_axe(mp, axe) == []
+    await mp.click("#reason-confirm")  # no reason: refused here, nothing sent
+    assert "obligatoire" in await mp.inner_text("#reason-error")
+    await mp.locator("#reason-suggestions button", has_text="Justificatif illisible").click()
+    await mp.click("#reason-confirm")
+    await mp.wait_for_function(
+        "() => document.getElementById('mod-message').textContent.includes('refusée')", timeout=5000
+    )
+    await mp.wait_for_selector(f'#residents-list .mod-item[data-id="{applicant}"]', state="detached")
+
+    # the applicant logs in on / and reads why
+    tab = await resident_tab(browser, site)
+    page = tab.page
+    await page.wait_for_selector("#login:not([hidden])")
+    await page.fill("#login-email", "paul@example.org")
+    await page.fill("#login-password", JOIN_PASSWORD)
+    await page.click("#login button[type=submit]")
+    await page.wait_for_selector('#account[data-status="rejected"]', timeout=5000)
+    assert await page.inner_text("#account-reason") == "Justificatif illisible"
+    assert "n'a pas été acceptée" in await page.inner_text("#account")
+    assert await page.locator("#report").is_hidden()
+    assert await run_axe(page, axe) == []
+    assert not tab.console_errors(), tab.errors
+    assert not mod.console_errors(), mod.errors
+    await tab.close()
+    await mod.close()
+
+
+async def test_flag_hide_live_then_suspend_and_reinstate(browser: Any, site: Site, axe: str) -> None:
+    require_joining(site)
+    moderator = staff(site, "moderator", "moderateur-alertes@example.org")
+    author = resident(site, "auteur@example.org", CENTRE[0] + 0.001, CENTRE[1])
+    watcher = site.residents[0]  # a neighbour, in the centre sector
+    tab = await open_tab(browser, site, "/", watcher, size=PHONE_SIZE)
+    page = tab.page
+    await wait_live(page)
+    alert = await post_alert(site, author, CENTRE[0] + 0.002, CENTRE[1], "suspicious", "Le voisin du 3 est louche")
+    row = page.locator(f'#nearby .card[data-alert="{alert["id"]}"]')
+    await row.wait_for(timeout=3000)
+
+    # the neighbour flags it, with a reason
+    await row.locator(".flag-button").click()
+    await page.wait_for_selector("#flag-dialog[open]")
+    assert await run_axe(page, axe) == []
+    await page.click("#flag-send")  # no reason chosen: said in the dialog
+    assert "Choisissez" in await page.inner_text("#flag-error")
+    await page.check('input[name="flag-reason"][value="Désigne ou expose une personne"]')
+    await page.click("#flag-send")
+    await page.wait_for_selector("#flag-dialog", state="hidden")
+    await page.wait_for_function(
+        "() => document.getElementById('flag-result').textContent.includes('modérateur')", timeout=3000
+    )
+    assert await row.locator(".flag-button").is_disabled()
+
+    # the moderator suspends its author from the flags queue, then hides it:
+    # the neighbour's list loses it live
+    mod = await open_tab(browser, site, "/ops/moderation", moderator)
+    mp = mod.page
+    await mp.wait_for_selector("body[data-loaded]", timeout=10_000)
+    await mp.keyboard.press("2")
+    await pick(mp, "flags", alert["id"])
+    assert "Désigne ou expose une personne" in await mp.inner_text("#fd-flags")
+    assert f"compte {author.user_id}" in await mp.inner_text("#fd-author")
+    assert await run_axe(mp, axe) == []
+    await mp.keyboard.press("s")
+    await mp.wait_for_selector("#reason[open]")
+    assert "Suspendre" in await mp.inner_text("#reason-title")
+    await mp.fill("#reason-input", "Signalements visant des voisins")
+    await mp.click("#reason-confirm")
+    await mp.wait_for_function(
+        "() => document.getElementById('mod-message').textContent.includes('suspendu')", timeout=5000
+    )
+    async with site.http(author) as http:  # its sessions ended
+        assert (await http.get("/api/me")).status_code == 401
+    await pick(mp, "flags", alert["id"])
+    await mp.keyboard.press("h")
+    await mp.wait_for_selector("#reason[open]")
+    await mp.fill("#reason-input", "Vise une personne identifiable")
+    await mp.click("#reason-confirm")
+    await row.wait_for(state="detached", timeout=3000)
+    assert any('"alert.removed"' in f for f in tab.frames)
+    await mp.wait_for_function(
+        "() => document.getElementById('mod-message').textContent.includes('masquée')", timeout=5000
+    )
+
+    # the author's account, in the third queue, reinstated
+    await mp.keyboard.press("3")
+    await pick(mp, "suspended", author.user_id)
+    assert "Signalements visant des voisins" in await mp.inner_text("#suspended-detail")
+    assert await run_axe(mp, axe) == []
+    await mp.keyboard.press("a")
+    await mp.wait_for_selector("#reason[open]")
+    await mp.fill("#reason-input", "Explications reçues")
+    await mp.click("#reason-confirm")
+    await mp.wait_for_selector(f'#suspended-list .mod-item[data-id="{author.user_id}"]', state="detached")
+    assert not tab.console_errors(), tab.errors
+    assert not mod.console_errors(), mod.errors
+    await tab.close()
+    await mod.close()
+
+
+async def test_an_admin_sees_the_accounts_but_no_proof(browser: Any, site: Site, axe: str) -> None:
+    require_joining(site)
+    admin = staff(site, "admin", "admin-moderation@example.org")
+    applicant = apply(site, "Lina Petit", "lina@example.org", png())
+    tab = await open_tab(browser, site, "/ops/moderation", admin)
+    page = tab.page
+    await page.wait_for_selector("body[data-loaded]", timeout=10_000)
+    await pick(page, "residents", applicant)
+    assert await page.locator("#tab-flags").is_hidden()
+    assert await page.locator("#rd-actions").is_hidden() and await page.locator("#rd-proof-panel").is_hidden()
+    assert "réservé aux modérateurs" in await page.inner_text("#rd-no-decide")
+    await page.keyboard.press("v")  # nothing: an admin does not decide
+    await page.wait_for_timeout(300)
+    assert await page.locator(f'#residents-list .mod-item[data-id="{applicant}"]').count() == 1
+    assert await run_axe(page, axe) == []
+    assert not tab.console_errors(), tab.errors
+    await tab.close()
