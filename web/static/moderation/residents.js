@@ -106,8 +106,11 @@ export function createResidents(ctx, { canDecide, say }) {
     const sector = home.sector;
     $("rd-sector").textContent = sector ? ctx.sectors[sector] || sector : "hors secteur";
     $("rd-created").textContent = `${fmtDate.format(new Date(r.created_at))} (il y a ${age(Date.now() - Date.parse(r.created_at))})`;
+    // a refresh of the same selection leaves the map where the moderator
+    // put it, and the proof as it is (fetching it again is audited again)
+    if (opts.refreshed) return;
     showPoint(r);
-    if (canDecide && !opts.refreshed) showProof(r);
+    if (canDecide) showProof(r);
   }
 
   const list = createList("residents", {

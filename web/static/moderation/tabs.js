@@ -43,8 +43,8 @@ export function bindTabs(queues) {
       return;
     }
     const q = queues[current];
-    const index = ["1", "2", "3"].indexOf(ev.key);
-    if (index >= 0 && index < queues.length) show(index);
+    const index = tabs.findIndex((tab) => tab.dataset.key === ev.key); // the digit its tab shows
+    if (index >= 0) show(index);
     else if (ev.key === "j") q.list.move(1);
     else if (ev.key === "k") q.list.move(-1);
     else if (ev.key === "?") $("keys").showModal();

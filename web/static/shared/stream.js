@@ -4,7 +4,9 @@
  * already got from its HTTP snapshot. */
 import { checkSession } from "./session.js";
 
-const CLOSE_SUSPENDED = 4003; // docs/reference.md, close codes
+// docs/reference.md, close codes: the session was ended (logged out
+// elsewhere), or the account suspended; the page asks at once what now
+const SESSION_CLOSES = [4001, 4003];
 
 export class LiveStream {
   constructor(path, { onMessage, onState, onResync, since }) {
@@ -55,8 +57,8 @@ export class LiveStream {
       this.onState("closed");
       // a session that expired would fail every handshake: after a few
       // failures, ask the HTTP API, which can tell "logged out" from "down";
-      // a suspended account's socket is closed with 4003: ask at once
-      if (this.failures === 3 || ev.code === CLOSE_SUSPENDED) checkSession();
+      // an ended session or a suspended account: ask at once
+      if (this.failures === 3 || SESSION_CLOSES.includes(ev.code)) checkSession();
       const wait = this.delay + Math.random() * 250;
       this.delay = Math.min(this.delay * 2, 5000);
       setTimeout(() => this.connect(), wait);
