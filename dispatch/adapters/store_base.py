@@ -1,6 +1,6 @@
 """SqlStore: the Store methods both adapters run alike, written once over a
 Tx (tx.py): the reads of accounts, alerts and the event log, triage and its
-reads (triage_sql), and the end of create_alert_grouped's transaction that
+reads (triage_sql), joining and moderation (store_moderation), and the end of create_alert_grouped's transaction that
 groups the new alerts (grouping_sql) and writes their events.
 
 Each adapter (store_sqlite.SqliteStore, store_postgres.PostgresStore)
@@ -27,6 +27,7 @@ from dispatch.adapters.store_common import (
     to_utc,
     user_from_row,
 )
+from dispatch.adapters.store_moderation import ModerationMethods
 from dispatch.adapters.tx import Tx
 from dispatch.core.changes import Change, Saved, TriageState
 from dispatch.core.model import (
@@ -46,7 +47,7 @@ from dispatch.ports.grouping import Grouping
 from dispatch.ports.store import DuplicateUnit
 
 
-class SqlStore(ABC):
+class SqlStore(ModerationMethods, ABC):
     dialect: ClassVar[Dialect]
 
     def __init__(self, grouping: Grouping | None) -> None:
