@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from dispatch.adapters import open_bus, open_store
+from dispatch.adapters.proof_files import ProofFolder
 from dispatch.core.incident_grouping import PolicyGrouping
 from dispatch.core.routing import CONTROL
 from dispatch.core.triage_policy import build_policy
@@ -26,6 +27,8 @@ from dispatch.usecases.alerts import Alerts
 from dispatch.usecases.broadcasts import Broadcasts
 from dispatch.usecases.escalation import Escalation
 from dispatch.usecases.incidents import Incidents
+from dispatch.usecases.joining import Joining
+from dispatch.usecases.moderation import Moderation
 from dispatch.usecases.reports import Reports
 from dispatch.usecases.sessions import Sessions
 from dispatch.usecases.triage_writes import TriageWriter
@@ -50,6 +53,8 @@ class Services:
     units: Units
     reports: Reports
     escalation: Escalation
+    joining: Joining
+    moderation: Moderation
 
     @property
     def store_kind(self) -> str:
@@ -99,6 +104,8 @@ async def start_services(settings: Settings) -> Services:
     writer = TriageWriter(store, sequencer)
     escalation = Escalation(store, writer, policy)
     escalation.start()
+    alerts = Alerts(city, store, sequencer, settings.alerts_radius_m, settings.city_cell_resolution)
+    proofs = ProofFolder(settings.proofs_dir)
     return Services(
         settings=settings,
         city=city,
@@ -107,12 +114,14 @@ async def start_services(settings: Settings) -> Services:
         hub=hub,
         sequencer=sequencer,
         sessions=sessions,
-        alerts=Alerts(city, store, sequencer, settings.alerts_radius_m, settings.city_cell_resolution),
+        alerts=alerts,
         broadcasts=Broadcasts(city, store, sequencer),
         incidents=Incidents(store, writer, policy),
         units=Units(store, writer),
         reports=Reports(store),
         escalation=escalation,
+        joining=Joining(city, store, proofs),
+        moderation=Moderation(store, proofs, sequencer, sessions, alerts),
     )
 
 

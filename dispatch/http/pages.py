@@ -41,7 +41,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dispatch.core.categories import CATEGORIES
 from dispatch.core.lifecycle import CLOSED, OPEN, STATUSES
-from dispatch.core.model import OPERATOR_ROLES, RESIDENT_ROLES, ROLES, STAFF_ROLES, AlertQuery
+from dispatch.core.model import (
+    MODERATOR_ROLES,
+    OPERATOR_ROLES,
+    OPS_VIEW_ROLES,
+    RESIDENT_ROLES,
+    ROLES,
+    STAFF_ROLES,
+    AlertQuery,
+)
 from dispatch.core.scoring import PRIORITY_BANDS
 from dispatch.core.validation import InputError
 from dispatch.http import sessions
@@ -84,6 +92,9 @@ def page_config() -> dict[str, Any]:
             "all": list(ROLES),
             "staff": _in_order(STAFF_ROLES),
             "operator": _in_order(OPERATOR_ROLES),
+            # who may read the ops picture (desk, wall): exact points, authors
+            "ops": _in_order(OPS_VIEW_ROLES),
+            "moderator": _in_order(MODERATOR_ROLES),
             "resident": _in_order(RESIDENT_ROLES),
         },
         "statuses": {
@@ -185,7 +196,7 @@ def _res(q: dict[str, str]) -> int:
 
 async def hexagons(request: Request) -> Response:
     svc = services(request)
-    await principal(request, STAFF_ROLES)
+    await principal(request, OPS_VIEW_ROLES)
     res = _res(check_query(request, frozenset({"res"})))
     # head first: the alerts listed after it are at least that fresh, and a
     # stream resumed from it replays anything newer (pages apply events
