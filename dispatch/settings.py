@@ -52,6 +52,8 @@ class Settings:
     stream_send_queue_bytes: int
     map_tile_url: str
     map_attribution: str
+    privacy_min_circle_m: float
+    proofs_dir: Path
     triage: Mapping[str, Any] = field(default_factory=dict)
     config_path: Path = DEFAULT_CONFIG
 
@@ -86,6 +88,8 @@ KEYS: dict[tuple[str, str], tuple[str, type]] = {
     ("stream", "send_queue_bytes"): ("stream_send_queue_bytes", int),
     ("map", "tile_url"): ("map_tile_url", str),
     ("map", "attribution"): ("map_attribution", str),
+    ("privacy", "min_circle_m"): ("privacy_min_circle_m", float),
+    ("proofs", "dir"): ("proofs_dir", Path),
 }
 
 
@@ -127,8 +131,9 @@ def load_settings(path: str | os.PathLike[str] | None = None, env: Mapping[str, 
         else:
             raise ConfigError(f"config file {path}: missing key {name}")
         values[attr] = _coerce(raw, typ, name)
-    if not values["city_sectors"].is_absolute():
-        values["city_sectors"] = (base / values["city_sectors"]).resolve()
+    for attr in ("city_sectors", "proofs_dir"):
+        if not values[attr].is_absolute():
+            values[attr] = (base / values[attr]).resolve()
     url = values["database_url"]
     if url.startswith("sqlite:///"):
         p = Path(url.removeprefix("sqlite:///"))

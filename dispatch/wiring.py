@@ -14,7 +14,9 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from dispatch.adapters import open_bus, open_store
+from dispatch.adapters.proof_files import ProofFolder
 from dispatch.core.incident_grouping import PolicyGrouping
+from dispatch.core.routing import CONTROL
 from dispatch.core.triage_policy import build_policy
 from dispatch.live.hub import Hub
 from dispatch.live.sequencer import Sequencer
@@ -25,6 +27,8 @@ from dispatch.usecases.alerts import Alerts
 from dispatch.usecases.broadcasts import Broadcasts
 from dispatch.usecases.escalation import Escalation
 from dispatch.usecases.incidents import Incidents
+from dispatch.usecases.joining import Joining
+from dispatch.usecases.moderation import Moderation
 from dispatch.usecases.reports import Reports
 from dispatch.usecases.sessions import Sessions
 from dispatch.usecases.triage_writes import TriageWriter
@@ -49,6 +53,8 @@ class Services:
     units: Units
     reports: Reports
     escalation: Escalation
+    joining: Joining
+    moderation: Moderation
 
     @property
     def store_kind(self) -> str:
@@ -92,9 +98,14 @@ async def start_services(settings: Settings) -> Services:
     sequencer = Sequencer(store, bus, hub.deliver)
     hub.on_empty = sequencer.leave_later
     await sequencer.start()
+    await sequencer.join(CONTROL)  # every worker hears of ended sessions
+    sessions = Sessions(store, settings.server_session_ttl_hours, sequencer)
+    hub.on_session_ended = sessions.forget
     writer = TriageWriter(store, sequencer)
     escalation = Escalation(store, writer, policy)
     escalation.start()
+    alerts = Alerts(city, store, sequencer, settings.alerts_radius_m, settings.city_cell_resolution)
+    proofs = ProofFolder(settings.proofs_dir)
     return Services(
         settings=settings,
         city=city,
@@ -102,13 +113,15 @@ async def start_services(settings: Settings) -> Services:
         bus=bus,
         hub=hub,
         sequencer=sequencer,
-        sessions=Sessions(store, settings.server_session_ttl_hours),
-        alerts=Alerts(city, store, sequencer, settings.alerts_radius_m, settings.city_cell_resolution),
+        sessions=sessions,
+        alerts=alerts,
         broadcasts=Broadcasts(city, store, sequencer),
         incidents=Incidents(store, writer, policy),
         units=Units(store, writer),
         reports=Reports(store),
         escalation=escalation,
+        joining=Joining(city, store, proofs),
+        moderation=Moderation(store, proofs, sequencer, sessions, alerts),
     )
 
 

@@ -41,13 +41,23 @@ pytestmark = pytest.mark.browser
 JOIN_PASSWORD = "marelle-tilleul-42-brouette"
 
 
-def png(width: int = 120, height: int = 80) -> bytes:
-    """A real PNG: a white page with a dark band, like a photographed bill."""
+def png(width: int = 420, height: int = 560) -> bytes:
+    """A real PNG that looks like a photographed bill: a white page, a dark
+    header band, grey lines of "text", a framed total."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
-    rows = b"".join(b"\x00" + (b"\x20\x20\x20" if 20 <= y < 30 else b"\xff\xff\xff") * width for y in range(height))
+    def pixel(x: int, y: int) -> bytes:
+        if y < 60:
+            return b"\x0d\x47\xa1"
+        if 100 <= y < 420 and (y - 100) % 28 < 10 and 30 <= x < width - 30 - (y - 100) // 28 * 37 % 120:
+            return b"\x9e\x9e\x9e"
+        if 450 <= y < 500 and 220 <= x < width - 30:
+            return b"\x21\x21\x21" if y in (450, 499) or x in (220, width - 31) else b"\xff\xf8\xe1"
+        return b"\xff\xff\xff"
+
+    rows = b"".join(b"\x00" + b"".join(pixel(x, y) for x in range(width)) for y in range(height))
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
 
@@ -195,21 +205,34 @@ async def test_join_form_says_what_is_wrong_before_sending(browser: Any, site: S
 
 
 async def test_only_a_proof_may_be_framed_and_only_by_our_pages(site: Site) -> None:
-    async with httpx.AsyncClient(base_url=site.url) as http:
+    require_joining(site)
+    moderator = staff(site, "moderator", "moderateur-csp@example.org")
+    applicant = apply(site, "Nora Csp", "nora@example.org", pdf(), "application/pdf")
+    async with site.http(moderator) as http:
         page = await http.get("/ops/moderation")
         assert page.status_code == 200
         policy = page.headers["content-security-policy"]
         assert "frame-ancestors 'none'" in policy and "object-src 'none'" in policy
         assert page.headers["x-frame-options"] == "DENY"
-        proof = await http.get("/api/moderation/residents/1/proof")  # whatever it answers
-        assert "frame-ancestors 'self'" in proof.headers["content-security-policy"]
-        assert "object-src 'none'" in proof.headers["content-security-policy"]
-        assert proof.headers["x-frame-options"] == "SAMEORIGIN"
-        # anything else still refuses to be framed, even a path that merely looks like it
-        for path in ("/api/moderation/residents/1/proof/x", "/api/moderation/residents", "/"):
+        proof = await http.get(f"/api/moderation/residents/{applicant}/proof")
+        assert proof.status_code == 200 and proof.content == pdf()
+        assert proof.headers["content-type"] == "application/pdf"
+        assert proof.headers["content-disposition"].startswith("inline;")  # shown, not downloaded
+        # one policy, its own: sandboxed, and framed by our origin only
+        assert proof.headers.get_list("content-security-policy") == [
+            "default-src 'none'; sandbox; frame-ancestors 'self'"
+        ]
+        assert proof.headers.get_list("x-frame-options") == ["SAMEORIGIN"]
+        # anything else still refuses to be framed, the proof route's errors too
+        for path in (
+            f"/api/moderation/residents/{applicant}/proof/x",
+            "/api/moderation/residents",
+            "/",
+            "/api/moderation/residents/999999/proof",
+        ):
             r = await http.get(path)
-            assert "frame-ancestors 'none'" in r.headers["content-security-policy"], path
-            assert r.headers["x-frame-options"] == "DENY", path
+            assert r.headers.get_list("content-security-policy") == [policy], path
+            assert r.headers.get_list("x-frame-options") == ["DENY"], path
 
 
 # -- end to end: joining, moderation ------------------------------------------------
@@ -247,7 +270,7 @@ async def test_join_validate_then_report_reaches_ops(browser: Any, site: Site, a
     assert "Jeanne Martin" in detail and "Marcel Martin" in detail and "+33612345678" in detail
     assert "12 rue Droite" in detail and "jeanne@example.org" in detail
     await mp.wait_for_selector(f'#rd-proof[data-shown="{me["user_id"]}"] img', timeout=5000)
-    assert await mp.evaluate("() => document.querySelector('#rd-proof img').naturalWidth") == 120
+    assert await mp.evaluate("() => document.querySelector('#rd-proof img').naturalWidth") == 420
     await screenshot(mp, "moderation.png")
     assert await run_axe(mp, axe) == []
     await mp.keyboard.press("v")
@@ -314,6 +337,13 @@ async def test_reject_with_a_reason_the_resident_reads(browser: Any, site: Site,
     await frame.wait_for(timeout=5000)
     assert await frame.get_attribute("src") == f"/api/moderation/residents/{applicant}/proof"
     await mp.wait_for_selector(f'#rd-proof[data-shown="{applicant}"]', timeout=5000)
+    # Chromium's PDF viewer runs in the frame: neither downloaded nor blocked
+    for _ in range(50):
+        if any(f.url.startswith("chrome-extension://") for f in mp.frames):
+            break
+        await mp.wait_for_timeout(100)
+    else:
+        raise AssertionError(f"no PDF viewer in the proof's frame: {[f.url for f in mp.frames]}")
     # r asks for the reason, and names what it is about to do
     await mp.keyboard.press("r")
     await mp.wait_for_selector("#reason[open]")

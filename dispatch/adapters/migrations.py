@@ -17,6 +17,8 @@ from __future__ import annotations
 import sqlite3
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from dispatch.adapters.schema_moderation import POSTGRES_V4, SQLITE_V4
+
 if TYPE_CHECKING:
     import aiosqlite
     import asyncpg
@@ -290,6 +292,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema: users, sessions, alerts, broadcasts, events, event_seq", _SQLITE_V1, _POSTGRES_V1),
     Migration(2, "triage: incidents, units, alerts.incident", _SQLITE_V2, _POSTGRES_V2),
     Migration(3, "incident history as append-only rows", _SQLITE_V3, _POSTGRES_V3),
+    Migration(
+        4, "joining and moderation: account status, proofs, proof views, flags, hidden alerts", SQLITE_V4, POSTGRES_V4
+    ),
 )
 
 

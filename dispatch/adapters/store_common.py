@@ -28,10 +28,13 @@ from dispatch.core.model import (
 )
 from dispatch.ports.store import DuplicateEmail
 
-USER_COLUMNS = "id, role, email, password_hash, name, home_lat, home_lon, home_sector, validated, created_at"
+USER_COLUMNS = (
+    "id, role, email, password_hash, name, home_lat, home_lon, home_sector, validated, created_at, "
+    "status, status_reason, address, phone, on_behalf_of"
+)
 ALERT_COLUMNS = (
     "id, author, category, lat, lon, text, client_id, sector, cell, status, priority, assignee, notes, "
-    "created_at, updated_at, seq, incident"
+    "created_at, updated_at, seq, incident, hidden, hide_reason"
 )
 BROADCAST_COLUMNS = "id, author, sectors, circle, text, level, recipients, created_at, seq"
 EVENT_COLUMNS = "seq, type, data, created_at, links"
@@ -89,8 +92,12 @@ def user_from_row(row: Row, ts: TsDecoder) -> User:
         home_lat=row["home_lat"],
         home_lon=row["home_lon"],
         home_sector=row["home_sector"],
-        validated=bool(row["validated"]),
+        status=row["status"],
         created_at=ts(row["created_at"]),
+        reason=row["status_reason"],
+        address=row["address"],
+        phone=row["phone"],
+        on_behalf_of=row["on_behalf_of"],
     )
 
 
@@ -113,6 +120,8 @@ def alert_from_row(row: Row, ts: TsDecoder) -> Alert:
         seq=row["seq"],
         notes=tuple(loads(row["notes"]) or ()),
         incident=row["incident"],
+        hidden=bool(row["hidden"]),
+        hide_reason=row["hide_reason"],
     )
 
 
@@ -220,7 +229,20 @@ def check_duplicates(users: Sequence[NewUser], existing: set[str]) -> None:
 
 
 def user_record(u: NewUser) -> tuple[Any, ...]:
-    return (u.role, norm_email(u.email), u.password_hash, u.name, u.home_lat, u.home_lon, u.home_sector, u.validated)
+    """The columns add_users writes, created_at apart; `validated` is kept
+    equal to status = 'validated' (migration 4)."""
+    status = u.account_status
+    return (
+        u.role,
+        norm_email(u.email),
+        u.password_hash,
+        u.name,
+        u.home_lat,
+        u.home_lon,
+        u.home_sector,
+        status == "validated",
+        status,
+    )
 
 
 def home_changes(rows: Sequence[Row], assign: Callable[[float, float], str | None]) -> list[tuple[int, str | None]]:

@@ -72,6 +72,7 @@ async def _no_reset(con: asyncpg.Connection[Any]) -> None:
 
 class PostgresStore(SqlStore):
     dialect = POSTGRES
+    unique_violation = (asyncpg.UniqueViolationError,)
 
     def __init__(self, url: str, pool_size: int = 10, grouping: Grouping | None = None) -> None:
         super().__init__(grouping)

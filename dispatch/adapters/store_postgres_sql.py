@@ -62,7 +62,7 @@ WITH input AS (
 )
 SELECT true AS created, i, id, author, category, lat, lon, text, client_id, sector, cell, 'new' AS status,
        priority, NULL AS assignee, '[]'::jsonb AS notes, created_at, created_at AS updated_at, seq,
-       NULL::bigint AS incident
+       NULL::bigint AS incident, false AS hidden, NULL::text AS hide_reason
 FROM numbered
 UNION ALL
 SELECT false, input.i, {", ".join(f"x.{c.strip()}" for c in ALERT_COLUMNS.split(","))}
@@ -121,10 +121,11 @@ async def append_events(con: asyncpg.Connection[Any], drafts: Sequence[Draft]) -
 
 
 ADD_USERS = """
-INSERT INTO users (role, email, password_hash, name, home_lat, home_lon, home_sector, validated, created_at)
-SELECT r, e, p, n, la, lo, s, v, $9::timestamptz
-FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::float8[], $6::float8[], $7::text[], $8::bool[])
-     WITH ORDINALITY AS u(r, e, p, n, la, lo, s, v, i)
+INSERT INTO users (role, email, password_hash, name, home_lat, home_lon, home_sector, validated, status, created_at)
+SELECT r, e, p, n, la, lo, s, v, st, $10::timestamptz
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::float8[], $6::float8[], $7::text[], $8::bool[],
+            $9::text[])
+     WITH ORDINALITY AS u(r, e, p, n, la, lo, s, v, st, i)
 ORDER BY i
 RETURNING id, email
 """

@@ -28,6 +28,8 @@ def _qualified(alias: str, columns: str) -> str:
 USER_BY_EMAIL = Sql(f"SELECT {USER_COLUMNS} FROM users WHERE email = ?")
 USER_BY_ID = Sql(f"SELECT {USER_COLUMNS} FROM users WHERE id = ?")
 TAKEN_EMAILS = Sql(lambda d: f"SELECT email FROM users WHERE {d.in_texts('email')}")
+END_SESSIONS_OF_USER = Sql("DELETE FROM sessions WHERE user_id = ?")
+END_SESSION = Sql("DELETE FROM sessions WHERE token_hash = ?")
 ADD_SESSION = Sql("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)")
 SESSION_USER = Sql(
     f"SELECT {_qualified('u', USER_COLUMNS)} FROM sessions s JOIN users u ON u.id = s.user_id"
@@ -35,7 +37,7 @@ SESSION_USER = Sql(
 )
 _RESIDENT_HOMES = (
     "SELECT id, home_lat, home_lon, home_sector FROM users"
-    f" WHERE validated AND role IN {RESIDENT_ROLES_SQL} AND home_lat IS NOT NULL AND home_lon IS NOT NULL"
+    f" WHERE status = 'validated' AND role IN {RESIDENT_ROLES_SQL} AND home_lat IS NOT NULL AND home_lon IS NOT NULL"
 )
 RESIDENT_HOMES = Sql(_RESIDENT_HOMES + " ORDER BY id")
 RESIDENT_HOMES_IN = Sql(lambda d: f"{_RESIDENT_HOMES} AND {d.in_texts('home_sector')} ORDER BY id")
@@ -68,6 +70,8 @@ def alert_query_sql(q: AlertQuery, d: Dialect) -> tuple[str, list[Any]]:
         where.append(f"created_at >= {p.bind(d.ts_param(q.since))}")
     if q.author is not None:
         where.append(f"author = {p.bind(q.author)}")
+    if q.visible_only:
+        where.append("NOT hidden")
     if q.ids is not None:
         where.append(d.in_ints("id", p.bind(d.list_param([int(i) for i in q.ids]))))
     sql = f"SELECT {ALERT_COLUMNS} FROM alerts"

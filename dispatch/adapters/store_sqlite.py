@@ -66,6 +66,7 @@ BUSY_TIMEOUT_MS = 10_000
 
 class SqliteStore(SqlStore):
     dialect = SQLITE
+    unique_violation = (sqlite3.IntegrityError,)
 
     def __init__(self, path: str | Path, grouping: Grouping | None = None) -> None:
         super().__init__(grouping)

@@ -27,7 +27,7 @@ from dispatch.adapters.store_sql import BUMP_BY, CHANNEL_HEADS
 from dispatch.adapters.tx import Tx
 from dispatch.core.model import Alert, Event, NewAlert
 
-USER_CHUNK = 100  # 9 parameters a row
+USER_CHUNK = 90  # 10 parameters a row
 # 13 parameters a row: 64 rows stay under SQLite's historical limit of 999.
 MAX_ALERT_BATCH = 64
 ALERT_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT value FROM event_seq WHERE id = 1) + ?)"
@@ -37,9 +37,9 @@ INSERT_ALERTS = (
 )
 INSERT_USERS = (
     "INSERT INTO users (role, email, password_hash, name, home_lat, home_lon, home_sector, validated,"
-    " created_at) VALUES "
+    " status, created_at) VALUES "
 )
-USER_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, ?)"
+USER_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 INSERT_BROADCAST = (
     "INSERT INTO broadcasts (author, sectors, circle, text, level, recipients, created_at, seq)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"

@@ -33,9 +33,12 @@ def within(lat1: float, lon1: float, lat2: float, lon2: float, radius_m: float) 
 
 def resident_wants(event_type: str, data: dict[str, Any], home: Home, radius_m: float) -> bool:
     """The rule of /ws/resident (docs/reference.md), for one resident and one event."""
-    if event_type == "alert.created":
+    if event_type in ("alert.created", "alert.removed"):
         same_sector = home.sector is not None and data["sector"] == home.sector
-        return same_sector or within(home.lat, home.lon, data["lat"], data["lon"], radius_m)
+        if same_sector or within(home.lat, home.lon, data["lat"], data["lon"], radius_m):
+            return True
+        # the author had it in their own list
+        return event_type == "alert.removed" and data.get("author") == home.user_id
     if event_type == "broadcast.sent":
         circle = data.get("circle")
         if circle is not None:
@@ -160,6 +163,9 @@ class HomeIndex(Generic[K]):
     def __len__(self) -> int:
         return len(self._where)
 
+    def __contains__(self, key: object) -> bool:
+        return key in self._where
+
     def add(self, key: K, lat: float, lon: float, sector: str | None) -> None:
         self.remove(key)
         cell = cell_of(lat, lon, self.res)
@@ -243,6 +249,12 @@ def resident_audience(
     alert.status, the author's own members) for whom it is true."""
     if event_type == "alert.created":
         return index.alert_audience(data["lat"], data["lon"], data["sector"], radius_m)
+    if event_type == "alert.removed":
+        near = index.alert_audience(data["lat"], data["lon"], data["sector"], radius_m)
+        # the author's own members on this channel only: one on another
+        # channel gets it there, in that channel's order
+        author = [k for k in by_author.get(data["author"], ()) if k in index and k not in near]
+        return [*near, *author] if author else near
     if event_type == "broadcast.sent":
         return index.broadcast_audience(data)
     if event_type == "alert.status":

@@ -12,19 +12,18 @@ STAFF_ROLES = frozenset({"dispatcher", "supervisor", "moderator", "admin"})
 # Roles allowed to act on alerts and send broadcasts (contract: dispatcher, supervisor).
 OPERATOR_ROLES = frozenset({"dispatcher", "supervisor"})
 RESIDENT_ROLES = frozenset({"resident", "referent"})
+# Who may see the operational picture (every exact point and author: the
+# staff view of alerts, /ws/ops, incidents, hand-over): those who act on it.
+# Moderators see identities through moderation only; admins administer
+# accounts and units (docs/reference.md, Roles).
+OPS_VIEW_ROLES = OPERATOR_ROLES
 MODERATOR_ROLES = frozenset({"moderator"})
-# moderation of accounts (the waiting queue, suspend, reinstate): moderators
-# and admins; proofs, decisions and flagged alerts are moderators' alone
 ACCOUNT_ADMIN_ROLES = frozenset({"moderator", "admin"})
+UNIT_ADMIN_ROLES = frozenset({"supervisor", "admin"})
 
 # An account's standing: only a validated one may do more than log in and
-# read GET /api/me.
+# read GET /api/me. Joining makes a pending account; the CLI a validated one.
 ACCOUNT_STATUSES = ("pending", "validated", "rejected", "suspended")
-# A proof of address given at joining (POST /api/residents `proof`): its
-# type is judged from its content, and it is at most 5 MB.
-PROOF_TYPES = ("application/pdf", "image/jpeg", "image/png")
-PROOF_MAX_BYTES = 5 * 1024 * 1024
-PASSWORD_MIN_LENGTH = 10
 
 BroadcastLevel = Literal["info", "warning", "urgent"]
 BROADCAST_LEVELS = ("info", "warning", "urgent")
@@ -70,6 +69,19 @@ class NewUser:
     home_lon: float | None = None
     home_sector: str | None = None
     validated: bool = True
+    # joining (POST /api/residents): None means "validated" or "pending" as
+    # `validated` says, so older callers keep their meaning
+    status: str | None = None
+    address: str | None = None
+    phone: str | None = None  # E.164
+    on_behalf_of: str | None = None  # a proxy account: whose home this is
+    id: int | None = None  # chosen by the caller (joining draws it at random)
+
+    @property
+    def account_status(self) -> str:
+        if self.status is not None:
+            return self.status
+        return "validated" if self.validated else "pending"
 
 
 @dataclass(frozen=True)
@@ -93,8 +105,16 @@ class User:
     home_lat: float | None
     home_lon: float | None
     home_sector: str | None
-    validated: bool
+    status: str
     created_at: datetime
+    reason: str | None = None  # why rejected or suspended
+    address: str | None = None
+    phone: str | None = None
+    on_behalf_of: str | None = None
+
+    @property
+    def validated(self) -> bool:
+        return self.status == "validated"
 
     @property
     def is_staff(self) -> bool:
@@ -149,6 +169,8 @@ class Alert:
     seq: int
     notes: tuple[dict[str, Any], ...] = ()
     incident: int | None = None
+    hidden: bool = False  # by a moderator: gone from residents' lists and replays
+    hide_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -206,6 +228,7 @@ class AlertQuery:
     author: int | None = None
     limit: int = 500
     ids: tuple[int, ...] | None = field(default=None)
+    visible_only: bool = False  # leave out hidden alerts
 
 
 @dataclass(frozen=True)
@@ -260,3 +283,37 @@ class IncidentQuery:
     category: str | None = None
     since: datetime | None = None
     limit: int = 500
+
+
+@dataclass(frozen=True)
+class NewProof:
+    """A proof of address as stored: a random file name in the proofs
+    folder, the media type judged from its bytes, its size."""
+
+    file_name: str
+    media_type: str
+    size: int
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Proof:
+    id: int
+    user_id: int
+    file_name: str
+    media_type: str
+    size: int
+    created_at: datetime
+    decided_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Flag:
+    """A resident's report that an alert should not be shown."""
+
+    id: int
+    alert_id: int
+    user_id: int
+    reason: str
+    created_at: datetime
+    resolved_at: datetime | None = None

@@ -157,7 +157,9 @@ class BroadcastInput:
 _BROADCAST_FIELDS = frozenset({"sectors", "circle", "text", "level"})
 
 
-def broadcast_input(data: dict[str, Any], sector_ids: tuple[str, ...]) -> BroadcastInput:
+def broadcast_input(data: dict[str, Any], sector_ids: tuple[str, ...], min_circle_m: float = 0) -> BroadcastInput:
+    """A circle smaller than `min_circle_m` (privacy.min_circle_m) is refused,
+    so that a preview's count cannot locate one home."""
     _reject_unknown(data, _BROADCAST_FIELDS)
     text = _string(_require(data, "text"), "text", MAX_TEXT, 1)
     level = _string(_require(data, "level"), "level", 16)
@@ -173,6 +175,10 @@ def broadcast_input(data: dict[str, Any], sector_ids: tuple[str, ...]) -> Broadc
         _reject_unknown(c, frozenset({"lat", "lon", "radius_m"}))
         lat, lon = latlon(c)
         radius = _number(_require(c, "radius_m"), "radius_m", 1, 50_000)
+        if radius < min_circle_m:
+            raise InputError(
+                422, "area_too_small", f"a circle needs a radius of at least {min_circle_m:g} m", "radius_m"
+            )
         return BroadcastInput(None, Circle(lat, lon, radius), text, level)
     raw = data["sectors"]
     if raw == "all":

@@ -1,7 +1,11 @@
 """What each audience sees of a domain value, as plain dicts ready for orjson.
 
-Staff see everything. Residents never see an author or an exact point: only
-the H3 cell and its centre (docs/reference.md)."""
+Operators see everything. Everything that reaches a resident is built here,
+by the functions named *_resident (and alert_own, the author's own alert,
+me_view, the caller's own account): never an author, another account, or an
+exact point other than the caller's own; only the H3 cell and its centre
+(docs/reference.md). Moderators see alerts as residents do, plus what
+moderation needs (alert_moderation, account_view)."""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from typing import Any
 import h3
 
 from dispatch.core.lifecycle import is_overdue
-from dispatch.core.model import Alert, Broadcast, Incident, Unit, iso
+from dispatch.core.model import Alert, Broadcast, Incident, Proof, Unit, User, iso
 
 
 def alert_staff(alert: Alert) -> dict[str, Any]:
@@ -34,6 +38,8 @@ def alert_staff(alert: Alert) -> dict[str, Any]:
         "notes": list(alert.notes),
         "seq": alert.seq,
         "incident": alert.incident,
+        "hidden": alert.hidden,
+        "hide_reason": alert.hide_reason,
     }
 
 
@@ -56,6 +62,29 @@ def alert_resident(staff: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def alert_own(staff: dict[str, Any]) -> dict[str, Any]:
+    """The author's own alert (the answer to POST /api/alerts): its exact
+    point and ids are the author's, but not what operators wrote on it."""
+    return {k: v for k, v in staff.items() if k not in ("notes", "assignee", "hide_reason")}
+
+
+def alert_status_resident(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: data[k] for k in ("id", "status", "updated_at")}
+
+
+def alert_removed_resident(data: dict[str, Any]) -> dict[str, Any]:
+    return {"id": data["id"]}
+
+
+def alert_moderation(staff: dict[str, Any], with_author: bool = False) -> dict[str, Any]:
+    """Moderators' view: a resident's, plus whether it is hidden, and (in
+    moderation routes) the author's account id, to suspend it."""
+    view = {**alert_resident(staff), "hidden": staff["hidden"], "hide_reason": staff["hide_reason"]}
+    if with_author:
+        view["author"] = staff["author"]
+    return view
+
+
 def broadcast_view(b: Broadcast) -> dict[str, Any]:
     target: dict[str, Any]
     if b.circle is not None:
@@ -76,6 +105,47 @@ def broadcast_view(b: Broadcast) -> dict[str, Any]:
 def broadcast_resident(staff: dict[str, Any]) -> dict[str, Any]:
     out = {k: staff[k] for k in ("id", "text", "level", "created_at")}
     return out
+
+
+def me_view(user: User) -> dict[str, Any]:
+    """GET /api/me: the caller's own account."""
+    body: dict[str, Any] = {
+        "user_id": user.id,
+        "role": user.role,
+        "name": user.name,
+        "email": user.email,
+        "status": user.status,
+    }
+    if user.status in ("rejected", "suspended"):
+        body["reason"] = user.reason
+    home = user.home
+    if home is not None:
+        body["home"] = {"lat": home.lat, "lon": home.lon, "sector": home.sector}
+    for key in ("address", "phone", "on_behalf_of"):
+        if getattr(user, key) is not None:
+            body[key] = getattr(user, key)
+    return body
+
+
+def account_view(user: User, proof: Proof | None) -> dict[str, Any]:
+    """An account as moderation lists it: who applied, for which home, with
+    which proof (its file is only behind the audited proof route)."""
+    return {
+        "id": user.id,
+        "role": user.role,
+        "name": user.name,
+        "email": user.email,
+        "address": user.address,
+        "phone": user.phone,
+        "on_behalf_of": user.on_behalf_of,
+        "home": None if user.home is None else {"lat": user.home_lat, "lon": user.home_lon, "sector": user.home_sector},
+        "status": user.status,
+        "reason": user.reason,
+        "created_at": iso(user.created_at),
+        "proof": None
+        if proof is None
+        else {"media_type": proof.media_type, "size": proof.size, "created_at": iso(proof.created_at)},
+    }
 
 
 def incident_view(

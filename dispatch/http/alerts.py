@@ -10,19 +10,17 @@ from starlette.routing import Route
 from dispatch.core.lifecycle import STATUSES
 from dispatch.core.model import OPERATOR_ROLES, RESIDENT_ROLES, ROLES, AlertQuery
 from dispatch.core.validation import InputError, alert_input, alert_patch
-from dispatch.core.views import alert_staff
+from dispatch.core.views import alert_own, alert_staff
 from dispatch.http.app_state import services
 from dispatch.http.requests import JSON, check_query, known_filters, parse_time, path_id, principal, read_json
 
 
 async def create_alert(request: Request) -> Response:
     svc = services(request)
-    user = await principal(request, RESIDENT_ROLES, write=True)
-    if not user.validated:
-        raise InputError(403, "not_validated", "your account is waiting for validation")
+    user = await principal(request, RESIDENT_ROLES, write=True)  # 403 not_validated unless validated
     body = alert_input(await read_json(request))
     alert, created = await svc.alerts.submit(user, body)
-    return JSON(alert_staff(alert), status_code=201 if created else 200)
+    return JSON(alert_own(alert_staff(alert)), status_code=201 if created else 200)
 
 
 _ALERT_FILTERS = frozenset({"status", "sector", "category", "since", "limit"})

@@ -15,7 +15,7 @@ from dispatch.http.requests import JSON, principal, read_json
 async def create_broadcast(request: Request) -> Response:
     svc = services(request)
     user = await principal(request, OPERATOR_ROLES, write=True)
-    body = broadcast_input(await read_json(request), svc.city.sector_ids)
+    body = broadcast_input(await read_json(request), svc.city.sector_ids, svc.settings.privacy_min_circle_m)
     b = await svc.broadcasts.send(user, body)
     return JSON({"id": b.id, "recipients": b.recipients, "seq": b.seq}, status_code=201)
 
@@ -26,7 +26,7 @@ async def preview_broadcast(request: Request) -> Response:
     data = await read_json(request)
     data.setdefault("text", "preview")
     data.setdefault("level", "info")
-    body = broadcast_input(data, svc.city.sector_ids)
+    body = broadcast_input(data, svc.city.sector_ids, svc.settings.privacy_min_circle_m)
     return JSON({"recipients": await svc.broadcasts.recipients(body)})
 
 

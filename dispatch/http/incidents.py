@@ -9,12 +9,15 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from dispatch.core.lifecycle import STATUSES
-from dispatch.core.model import OPERATOR_ROLES, STAFF_ROLES, IncidentQuery, utcnow
+from dispatch.core.model import OPERATOR_ROLES, OPS_VIEW_ROLES, UNIT_ADMIN_ROLES, IncidentQuery, utcnow
 from dispatch.core.validation import InputError, id_list, incident_patch, unit_input, unit_status_input
 from dispatch.http.app_state import services
 from dispatch.http.requests import JSON, check_query, known_filters, parse_time, path_id, principal, read_json
 
-SUPERVISORS = frozenset({"supervisor", "admin"})
+# Units: the operators use them, admins administer them (create, and set
+# off duty). Statistics are counts: no one's identity or point.
+UNIT_ROLES = OPERATOR_ROLES | {"admin"}
+REPORT_ROLES = OPERATOR_ROLES | {"admin"}
 
 
 _INCIDENT_FILTERS = frozenset({"status", "sector", "category", "since", "limit"})
@@ -22,7 +25,7 @@ _INCIDENT_FILTERS = frozenset({"status", "sector", "category", "since", "limit"}
 
 async def list_incidents(request: Request) -> Response:
     svc = services(request)
-    await principal(request, STAFF_ROLES)
+    await principal(request, OPS_VIEW_ROLES)
     q = check_query(request, _INCIDENT_FILTERS)
     status = q.get("status", "open")
     if status not in (*STATUSES, "open", "all"):
@@ -41,7 +44,7 @@ async def list_incidents(request: Request) -> Response:
 
 async def get_incident(request: Request) -> Response:
     svc = services(request)
-    await principal(request, STAFF_ROLES)
+    await principal(request, OPS_VIEW_ROLES)
     return JSON(await svc.incidents.detail(path_id(request, "incident_id")))
 
 
@@ -67,18 +70,18 @@ async def split_incident(request: Request) -> Response:
 
 
 async def list_units(request: Request) -> Response:
-    await principal(request, STAFF_ROLES)
+    await principal(request, UNIT_ROLES)
     return JSON(await services(request).units.listing())
 
 
 async def add_unit(request: Request) -> Response:
-    await principal(request, SUPERVISORS, write=True)
+    await principal(request, UNIT_ADMIN_ROLES, write=True)
     name = unit_input(await read_json(request))
     return JSON(await services(request).units.add(name), status_code=201)
 
 
 async def patch_unit(request: Request) -> Response:
-    await principal(request, OPERATOR_ROLES, write=True)
+    await principal(request, UNIT_ROLES, write=True)
     status = unit_status_input(await read_json(request))
     return JSON(await services(request).units.set_status(path_id(request, "unit_id"), status))
 
@@ -93,7 +96,7 @@ def _window(request: Request) -> tuple[datetime, datetime]:
 
 
 async def statistics(request: Request) -> Response:
-    await principal(request, STAFF_ROLES)
+    await principal(request, REPORT_ROLES)
     since, until = _window(request)
     return JSON(await services(request).reports.statistics(since, until))
 
@@ -101,7 +104,7 @@ async def statistics(request: Request) -> Response:
 async def statistics_csv(request: Request) -> Response:
     from dispatch.core.stats import to_csv
 
-    await principal(request, STAFF_ROLES)
+    await principal(request, REPORT_ROLES)
     since, until = _window(request)
     body = to_csv(await services(request).reports.statistics(since, until))
     return Response(
@@ -113,7 +116,7 @@ async def statistics_csv(request: Request) -> Response:
 
 async def handover(request: Request) -> Response:
     svc = services(request)
-    await principal(request, STAFF_ROLES)
+    await principal(request, OPS_VIEW_ROLES)
     q = check_query(request, frozenset({"sector"}))
     sector = q.get("sector")
     if sector is not None and sector not in svc.city.sector_ids:

@@ -30,14 +30,14 @@ resident and staff pages need the roles to decide who may enter.
 Proofs of address: the moderation page shows a PDF proof in an <iframe> of
 GET /api/moderation/residents/{id}/proof. Every other response forbids
 being framed at all (frame-ancestors 'none', X-Frame-Options: DENY); that
-one route alone may be framed by our own origin (frame-ancestors 'self',
-SAMEORIGIN). The pages' own policy needs no change for it: frame-src falls
-back to default-src 'self', and object-src stays 'none' (no <object> or
-<embed>, hence no plugin content)."""
+route sends a policy of its own (sandboxed, frame-ancestors 'self') and
+X-Frame-Options: SAMEORIGIN, which SecurityHeaders keeps. The pages' own
+policy needs no change for it: frame-src falls back to default-src 'self',
+and object-src stays 'none' (no <object> or <embed>, hence no plugin
+content)."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -49,20 +49,21 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dispatch.core.categories import CATEGORIES
+from dispatch.core.joining import EXTENSIONS as PROOF_EXTENSIONS
+from dispatch.core.joining import MAX_PROOF_BYTES
 from dispatch.core.lifecycle import CLOSED, OPEN, STATUSES
 from dispatch.core.model import (
     ACCOUNT_ADMIN_ROLES,
     ACCOUNT_STATUSES,
     MODERATOR_ROLES,
     OPERATOR_ROLES,
-    PASSWORD_MIN_LENGTH,
-    PROOF_MAX_BYTES,
-    PROOF_TYPES,
+    OPS_VIEW_ROLES,
     RESIDENT_ROLES,
     ROLES,
     STAFF_ROLES,
     AlertQuery,
 )
+from dispatch.core.passwords import MIN_LENGTH as PASSWORD_MIN_LENGTH
 from dispatch.core.scoring import PRIORITY_BANDS
 from dispatch.core.validation import InputError
 from dispatch.http import sessions
@@ -92,6 +93,8 @@ STATUS_LABELS = {
     "duplicate": "Doublon",
 }
 BAND_LABELS = {"crit": "Urgent", "high": "Élevée", "med": "Moyenne", "low": "Faible"}
+# the media types a proof may be (joining judges them from the bytes)
+PROOF_TYPES = tuple(PROOF_EXTENSIONS)
 # and for a resident account's standing (GET /api/me `status`)
 ACCOUNT_LABELS = {
     "pending": "En attente de vérification",
@@ -112,11 +115,13 @@ def page_config() -> dict[str, Any]:
             "all": list(ROLES),
             "staff": _in_order(STAFF_ROLES),
             "operator": _in_order(OPERATOR_ROLES),
-            "resident": _in_order(RESIDENT_ROLES),
-            # who may open /ops/moderation (the queues, suspend, reinstate),
-            # and who may also see proofs and decide on residents and alerts
-            "moderation": _in_order(ACCOUNT_ADMIN_ROLES),
+            # who may read the ops picture (desk, wall): exact points, authors
+            "ops": _in_order(OPS_VIEW_ROLES),
             "moderator": _in_order(MODERATOR_ROLES),
+            "resident": _in_order(RESIDENT_ROLES),
+            # who may open /ops/moderation (the queues, suspend, reinstate);
+            # "moderator" may also see proofs and decide on residents and alerts
+            "moderation": _in_order(ACCOUNT_ADMIN_ROLES),
         },
         "statuses": {
             "open": list(OPEN),
@@ -130,7 +135,7 @@ def page_config() -> dict[str, Any]:
             "labels": {s: ACCOUNT_LABELS.get(s, s) for s in ACCOUNT_STATUSES},
             "password_min_length": PASSWORD_MIN_LENGTH,
         },
-        "proof": {"types": list(PROOF_TYPES), "max_bytes": PROOF_MAX_BYTES},
+        "proof": {"types": list(PROOF_TYPES), "max_bytes": MAX_PROOF_BYTES},
     }
 
 
@@ -143,18 +148,13 @@ def tile_origin(tile_url: str) -> str:
     return f"{parts.scheme}://{host}" if parts.scheme and host else ""
 
 
-def csp(tile_url: str, frame_ancestors: str = "'none'") -> str:
+def csp(tile_url: str) -> str:
     img = " ".join(filter(None, ["'self'", "data:", tile_origin(tile_url)]))
     return (
         "default-src 'self'; script-src 'self'; style-src 'self'; "
         f"img-src {img}; connect-src 'self'; font-src 'self'; object-src 'none'; "
-        f"base-uri 'none'; form-action 'self'; frame-ancestors {frame_ancestors}"
+        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     )
-
-
-# The one response our own pages may frame: a proof of address, shown inline
-# on /ops/moderation (see the module docstring).
-FRAMEABLE = re.compile(r"^/api/moderation/residents/[^/]+/proof$")
 
 
 class SecurityHeaders:
@@ -163,25 +163,28 @@ class SecurityHeaders:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self._csp: tuple[bytes, bytes] | None = None  # (everything, a proof)
+        self._csp: bytes | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        frameable = FRAMEABLE.match(scope["path"]) is not None
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 if self._csp is None:
-                    tiles = scope["app"].state.svc.settings.map_tile_url
-                    self._csp = (csp(tiles).encode(), csp(tiles, "'self'").encode())
+                    svc = scope["app"].state.svc
+                    self._csp = csp(svc.settings.map_tile_url).encode()
                 headers = list(message.get("headers", []))
+                # a response with a policy of its own (a proof file) keeps it,
+                # and so does one that our own pages may frame (that proof)
+                if not any(k == b"content-security-policy" for k, _ in headers):
+                    headers.append((b"content-security-policy", self._csp))
+                if not any(k == b"x-frame-options" for k, _ in headers):
+                    headers.append((b"x-frame-options", b"DENY"))
                 headers += [
-                    (b"content-security-policy", self._csp[1] if frameable else self._csp[0]),
                     (b"x-content-type-options", b"nosniff"),
                     (b"referrer-policy", b"same-origin"),
-                    (b"x-frame-options", b"SAMEORIGIN" if frameable else b"DENY"),
                 ]
                 message["headers"] = headers
             await send(message)
@@ -234,7 +237,7 @@ def _res(q: dict[str, str]) -> int:
 
 async def hexagons(request: Request) -> Response:
     svc = services(request)
-    await principal(request, STAFF_ROLES)
+    await principal(request, OPS_VIEW_ROLES)
     res = _res(check_query(request, frozenset({"res"})))
     # head first: the alerts listed after it are at least that fresh, and a
     # stream resumed from it replays anything newer (pages apply events

@@ -16,6 +16,13 @@ from dispatch.core.validation import MAX_BODY, InputError, parse_json_object
 from dispatch.http.app_state import services
 from dispatch.usecases.sessions import credentials, origin_allowed, require_role
 
+# why an account that is not validated may do no more than read GET /api/me
+NOT_VALIDATED = {
+    "pending": "your account is waiting for validation",
+    "rejected": "your application was rejected",
+    "suspended": "your account is suspended",
+}
+
 
 class JSON(Response):
     media_type = "application/json"
@@ -42,12 +49,17 @@ async def read_json(request: Request) -> dict[str, Any]:
     return parse_json_object(b"".join(chunks))
 
 
-async def principal(request: Request, roles: Iterable[str], write: bool = False) -> User:
-    """The authenticated user, if their role is in `roles`. Cookie-authenticated
-    writes must also come from an allowed Origin (CSRF)."""
+async def principal(
+    request: Request, roles: Iterable[str], write: bool = False, allow_unvalidated: bool = False
+) -> User:
+    """The authenticated user, if their account is validated (or the route
+    allows any status: GET /api/me, logout) and their role is in `roles`.
+    Cookie-authenticated writes must also come from an allowed Origin (CSRF)."""
     svc = services(request)
     token, from_cookie = credentials(request.headers, request.cookies)
     user = await svc.sessions.user_for(token)
+    if user is not None and not user.validated and not allow_unvalidated:
+        raise InputError(403, "not_validated", NOT_VALIDATED[user.status])
     user = require_role(user, roles)
     if (
         write

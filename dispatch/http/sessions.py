@@ -6,11 +6,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from dispatch.core.codec import CLOSE_SESSION_ENDED
 from dispatch.core.model import ROLES
 from dispatch.core.validation import login_input
+from dispatch.core.views import me_view
 from dispatch.http.app_state import services
 from dispatch.http.requests import JSON, principal, read_json
-from dispatch.usecases.sessions import COOKIE
+from dispatch.usecases.sessions import COOKIE, credentials
 
 
 async def login(request: Request) -> Response:
@@ -30,16 +32,27 @@ async def login(request: Request) -> Response:
     return resp
 
 
+async def logout(request: Request) -> Response:
+    """Ends this session at once on every worker (Sessions.end_token); the
+    sockets opened with it close with CLOSE_SESSION_ENDED."""
+    await principal(request, ROLES, write=True, allow_unvalidated=True)
+    token, _ = credentials(request.headers, request.cookies)
+    if token:
+        await services(request).sessions.end_token(token, CLOSE_SESSION_ENDED)
+    resp = Response(status_code=204)
+    resp.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
+    return resp
+
+
 async def me(request: Request) -> Response:
-    user = await principal(request, ROLES)
-    home = user.home
-    body = {"user_id": user.id, "role": user.role, "name": user.name, "email": user.email}
-    if home is not None:
-        body["home"] = {"lat": home.lat, "lon": home.lon, "sector": home.sector}
-    return JSON(body)
+    """Any account, whatever its status: a pending, rejected or suspended
+    one reads here where it stands (and nothing else)."""
+    user = await principal(request, ROLES, allow_unvalidated=True)
+    return JSON(me_view(user))
 
 
 routes = [
     Route("/api/auth/login", login, methods=["POST"]),
+    Route("/api/auth/logout", logout, methods=["POST"]),
     Route("/api/me", me),
 ]

@@ -10,14 +10,15 @@ from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from dispatch.core.codec import message, text_frame
-from dispatch.core.events import stream_message
-from dispatch.core.model import RESIDENT_ROLES, STAFF_ROLES, Home, User
+from dispatch.core.events import ALERT_EVENTS, stream_message
+from dispatch.core.model import OPS_VIEW_ROLES, RESIDENT_ROLES, Event, Home, User
 from dispatch.core.routing import OPS, home_channel
 from dispatch.http.app_state import services
-from dispatch.http.requests import JSON
+from dispatch.http.requests import JSON, NOT_VALIDATED
 from dispatch.live.frames import RAW_EXTENSION, AsgiSink, RawSink
 from dispatch.live.hub import Conn
-from dispatch.usecases.sessions import credentials, origin_allowed
+from dispatch.ports.store import Store
+from dispatch.usecases.sessions import credentials, origin_allowed, token_hash
 
 log = logging.getLogger("dispatch.ws")
 
@@ -44,6 +45,9 @@ async def _authorise(ws: WebSocket, roles: frozenset[str]) -> User | None:
     if user is None:
         await _deny(ws, 401, "unauthenticated", "log in first: session cookie or Authorization: Bearer")
         return None
+    if not user.validated:  # pending, rejected or suspended: GET /api/me only
+        await _deny(ws, 403, "not_validated", NOT_VALIDATED[user.status])
+        return None
     if user.role not in roles:
         await _deny(ws, 403, "forbidden", f"the {user.role} role cannot open this stream")
         return None
@@ -60,6 +64,12 @@ def _since(ws: WebSocket) -> int | None:
 def _sink(ws: WebSocket, limit: int) -> Any:
     proto = ws.scope.get("extensions", {}).get(RAW_EXTENSION)
     return RawSink(proto, limit) if proto is not None else AsgiSink(ws.send, limit)
+
+
+async def _hidden(store: Store, events: list[Event]) -> set[int]:
+    """The alerts hidden now among those these events name: a replay tells
+    a resident what is true now (core.events.stream_message)."""
+    return await store.hidden_among(sorted({e.data["id"] for e in events if e.type in ALERT_EVENTS}))
 
 
 async def _replay(ws: WebSocket, conn: Conn, since: int | None, home: Home | None, head: int) -> None:
@@ -83,11 +93,12 @@ async def _replay(ws: WebSocket, conn: Conn, since: int | None, home: Home | Non
         events = await svc.store.events_after(cursor, limit=1000)
         if not events:
             break
+        hidden = await _hidden(svc.store, events) if home is not None else set()
         for ev in events:
             if ev.seq > head:
                 return
             cursor = ev.seq
-            missed = stream_message(ev.type, ev.seq, ev.data, home, svc.settings.alerts_radius_m)
+            missed = stream_message(ev.type, ev.seq, ev.data, home, svc.settings.alerts_radius_m, hidden)
             if missed is not None and ev.seq > conn.last_seq:
                 conn.last_seq = ev.seq
                 if not conn.sink.write(text_frame(missed), missed):
@@ -112,7 +123,12 @@ async def _serve(ws: WebSocket, roles: frozenset[str], resident: bool) -> None:
     await svc.sequencer.join(channel)
     # no await between these two lines: no event can slip between the
     # watermark and the start of buffering
-    conn = svc.hub.attach_resident(sink, home, since or 0) if home else svc.hub.attach_ops(sink, since or 0)
+    token, _ = credentials(ws.headers, ws.cookies)
+    session = token_hash(token) if token else None  # sockets close when their session ends
+    if home:
+        conn = svc.hub.attach_resident(sink, home, since or 0, session)
+    else:
+        conn = svc.hub.attach_ops(sink, since or 0, user.id, session)
     head = svc.sequencer.watermark(channel)
     try:
         await _replay(ws, conn, since, home, head)
@@ -130,7 +146,7 @@ async def _serve(ws: WebSocket, roles: frozenset[str], resident: bool) -> None:
 
 
 async def ops_stream(ws: WebSocket) -> None:
-    await _serve(ws, STAFF_ROLES, resident=False)
+    await _serve(ws, OPS_VIEW_ROLES, resident=False)
 
 
 async def resident_stream(ws: WebSocket) -> None:

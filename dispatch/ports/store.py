@@ -17,11 +17,14 @@ from dispatch.core.model import (
     AlertQuery,
     Broadcast,
     Event,
+    Flag,
     Incident,
     IncidentQuery,
     NewAlert,
     NewBroadcast,
+    NewProof,
     NewUser,
+    Proof,
     Unit,
     User,
 )
@@ -42,6 +45,10 @@ class NotFound(Exception):
 
 class DuplicateUnit(Exception):
     """A patrol unit with this name exists."""
+
+
+class DuplicateFlag(Exception):
+    """This resident has flagged this alert already."""
 
 
 class Store(Protocol):
@@ -74,6 +81,14 @@ class Store(Protocol):
     async def user_by_id(self, user_id: int) -> User | None: ...
     async def add_session(self, token_hash: str, user_id: int, expires_at: datetime) -> None: ...
     async def session_user(self, token_hash: str, now: datetime) -> User | None: ...
+    async def end_sessions(self, user_id: int, token_hash: str | None, code: int, now: datetime) -> Event:
+        """Delete the account's sessions (only that one when `token_hash` is
+        given) and append a `session.ended` event {user, token, code} on the
+        control channel (core.routing.CONTROL), in one transaction: every
+        worker follows that channel, forgets the sessions and closes the
+        account's sockets with `code`."""
+        ...
+
     async def resident_homes(self, sectors: Sequence[str] | None = None) -> list[tuple[int, float, float, str | None]]:
         """(user_id, lat, lon, home_sector) of validated residents, optionally
         only those whose home sector is in `sectors`."""
@@ -139,6 +154,54 @@ class Store(Protocol):
         ...
 
     async def channel_head(self, channel: str) -> int: ...
+
+    # joining and moderation
+    async def add_resident(self, user: NewUser, proof: NewProof) -> int:
+        """A joining resident's account (status, address, phone, on_behalf_of
+        and `id` as given) with its proof, in one transaction. Raises
+        DuplicateEmail."""
+        ...
+
+    async def residents_by_status(self, status: str, limit: int) -> list[User]:
+        """Residents' accounts (resident, referent) with that status, oldest first."""
+        ...
+
+    async def latest_proof(self, user_id: int) -> Proof | None: ...
+    async def record_proof_view(self, viewer: int, account: int, proof_id: int | None, at: datetime) -> None:
+        """Append to the proof views (append-only: who, when, which account)."""
+        ...
+
+    async def proof_views(self, account: int) -> list[tuple[int, datetime]]:
+        """(viewer, at) of every view of the account's proofs, oldest first."""
+        ...
+
+    async def set_account_status(self, user_id: int, status: str, reason: str | None, now: datetime) -> User | None:
+        """Set the status (and its reason); a decision on a pending account
+        (to validated or rejected) also marks its proofs decided."""
+        ...
+
+    async def add_flag(self, alert_id: int, user_id: int, reason: str, now: datetime) -> Flag:
+        """Raises DuplicateFlag for a second flag of the alert by the user."""
+        ...
+
+    async def open_flags(self, limit: int) -> list[Flag]:
+        """Flags no moderator has acted on yet, oldest first."""
+        ...
+
+    async def moderate_alert(
+        self, alert_id: int, hidden: bool, reason: str, extra_channels: Sequence[str], now: datetime
+    ) -> tuple[Alert, list[Event]] | None:
+        """Hide or restore an alert and close its open flags, in one
+        transaction (None: no such alert). When `hidden` changes, appends
+        alert.updated on the ops channel, and, when hiding, alert.removed on
+        the channels of the alert's alert.created (those it was published
+        on, as stored with that event) and `extra_channels`."""
+        ...
+
+    async def hidden_among(self, alert_ids: Sequence[int]) -> set[int]:
+        """Those of the alerts that are hidden now."""
+        ...
+
     async def head_seq(self) -> int:
         """The highest committed seq (0 when empty)."""
         ...

@@ -7,10 +7,10 @@ from typing import Any
 
 from dispatch.core.audience import resident_wants
 from dispatch.core.categories import initial_priority
-from dispatch.core.model import Alert, AlertQuery, NewAlert, User, utcnow
+from dispatch.core.model import OPS_VIEW_ROLES, Alert, AlertQuery, NewAlert, User, evolve, utcnow
 from dispatch.core.routing import alert_channels
 from dispatch.core.validation import AlertInput, InputError
-from dispatch.core.views import alert_resident, alert_staff
+from dispatch.core.views import alert_moderation, alert_resident, alert_staff
 from dispatch.ports.publisher import Publisher
 from dispatch.ports.store import Store
 from geo import City, cell_of
@@ -48,13 +48,17 @@ class Alerts:
         return alert, bool(events)
 
     async def visible_to(self, user: User, query: AlertQuery) -> list[dict[str, Any]]:
-        """Staff see every alert as it is; a resident sees their own and those
-        the resident stream would carry to their home (core.audience)."""
-        if user.is_staff:
+        """Operators see every alert as it is; moderators and admins every
+        alert as a resident would see it, with `hidden`; a resident their own
+        and those the resident stream would carry to their home
+        (core.audience), never a hidden one."""
+        if user.role in OPS_VIEW_ROLES:
             return [alert_staff(a) for a in await self.store.list_alerts(query)]
+        if user.is_staff:
+            return [alert_moderation(alert_staff(a)) for a in await self.store.list_alerts(query)]
         home = user.home
         out = []
-        for alert in await self.store.list_alerts(query):
+        for alert in await self.store.list_alerts(evolve(query, visible_only=True)):
             staff = alert_staff(alert)
             if alert.author == user.id:
                 out.append({**alert_resident(staff), "mine": True})
@@ -66,8 +70,6 @@ class Alerts:
         alert = await self.store.get_alert(alert_id)
         if alert is None:
             raise InputError(404, "not_found", "no such alert")
-        if user.is_staff:
-            return alert_staff(alert)
         visible = await self.visible_to(user, AlertQuery(ids=(alert.id,), limit=1))
         if not visible:
             raise InputError(404, "not_found", "no such alert")

@@ -1,5 +1,6 @@
 /* The flags queue: alerts that residents flagged (GET /api/moderation/flags),
- * each with every reason given, oldest flag first. Hide it (h: it leaves
+ * each with every reason given, the alert flagged first first. Either
+ * decision closes the alert's flags, so it leaves the queue. Hide it (h: it leaves
  * residents' lists at once), keep it visible or restore it (d: the flags
  * are dealt with), or suspend the account that wrote it (s). Each asks for
  * the reason, which also confirms the action. */
@@ -12,21 +13,9 @@ import { askReason } from "./reason.js";
 
 const fmtDate = new Intl.DateTimeFormat("fr-FR", { dateStyle: "short", timeStyle: "short" });
 
-/* One entry per flagged alert: {id (the alert's), alert, flags: [...]},
- * the oldest flag first. */
-export function byAlert(answer) {
-  const groups = new Map();
-  for (const entry of answer) {
-    const alert = entry.alert;
-    let g = groups.get(alert.id);
-    if (!g) groups.set(alert.id, (g = { id: alert.id, alert, flags: [] }));
-    g.alert = alert;
-    g.flags.push(...(entry.flags || [entry]));
-  }
-  const first = (g) => Math.min(...g.flags.map((f) => Date.parse(f.created_at)));
-  for (const g of groups.values()) g.flags.sort((a, b) => Date.parse(a.created_at) - Date.parse(b.created_at));
-  return [...groups.values()].sort((a, b) => first(a) - first(b));
-}
+/* GET /api/moderation/flags answers [{alert, flags}], the alert flagged
+ * first first; a list row is keyed by the alert's id. */
+const entries = (answer) => answer.map((e) => ({ id: e.alert.id, alert: e.alert, flags: e.flags }));
 
 const author = (a) => (a.author_name ? `${a.author_name} (compte ${a.author})` : `compte ${a.author}`);
 
@@ -80,7 +69,7 @@ export function createFlags(ctx, { say, onSuspended }) {
   });
 
   async function load() {
-    list.set(byAlert(await api("GET", "/api/moderation/flags")));
+    list.set(entries(await api("GET", "/api/moderation/flags")));
   }
 
   async function post(path, body, done) {

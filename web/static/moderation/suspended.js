@@ -3,12 +3,10 @@
  * (a). Open to admins as well as moderators, as the API is. */
 import { api } from "../shared/api.js";
 import { $, el } from "../shared/dom.js";
-import { age } from "../shared/format.js";
 import { createList } from "./list.js";
 import { askReason } from "./reason.js";
 
 const fmtDate = new Intl.DateTimeFormat("fr-FR", { dateStyle: "short", timeStyle: "short" });
-const since = (r) => r.status_at || r.updated_at || r.decided_at || null;
 
 export function createSuspended({ say }) {
   let busy = false;
@@ -23,14 +21,13 @@ export function createSuspended({ say }) {
     $("sd-email").textContent = r.email;
     $("sd-address").textContent = r.address || "—";
     $("sd-reason").textContent = r.reason || "—";
-    $("sd-since").textContent = since(r) ? fmtDate.format(new Date(since(r))) : "—";
+    $("sd-since").textContent = fmtDate.format(new Date(r.created_at));
   }
 
   const list = createList("suspended", {
     row: (r) => [
       el("span", { class: "mod-item-main" }, el("strong", { text: r.name || r.email })),
       el("span", { class: "mod-item-sub", text: r.reason || r.email }),
-      since(r) ? el("span", { class: "mod-item-age", text: `depuis ${age(Date.now() - Date.parse(since(r)))}` }) : null,
     ],
     onSelect: render,
   });

@@ -1,0 +1,136 @@
+"""Moderation: residents' applications (list, read a proof -- audited --,
+validate or reject), residents' flags on alerts, hiding and restoring
+alerts, suspending and reinstating accounts. The decisions are pure
+(core.moderation); the store commits them, with their events when residents'
+streams must hear of it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dispatch.core import moderation
+from dispatch.core.codec import CLOSE_ACCOUNT_SUSPENDED
+from dispatch.core.model import Flag, User, iso, utcnow
+from dispatch.core.moderation import Decision
+from dispatch.core.routing import home_channel
+from dispatch.core.validation import InputError
+from dispatch.core.views import account_view, alert_moderation, alert_staff
+from dispatch.ports.proofs import ProofFiles
+from dispatch.ports.publisher import Publisher
+from dispatch.ports.store import DuplicateFlag, Store
+from dispatch.usecases.alerts import Alerts
+from dispatch.usecases.sessions import Sessions
+
+LIST_LIMIT = 500
+
+
+class Moderation:
+    def __init__(
+        self, store: Store, proofs: ProofFiles, publisher: Publisher, sessions: Sessions, alerts: Alerts
+    ) -> None:
+        self.store = store
+        self.proofs = proofs
+        self.publisher = publisher
+        self.sessions = sessions
+        self.alerts = alerts
+
+    # -- residents' applications ------------------------------------------------
+
+    async def residents(self, status: str, limit: int = LIST_LIMIT) -> list[dict[str, Any]]:
+        """Residents' accounts with that status, oldest first, each with its latest proof."""
+        users = await self.store.residents_by_status(status, limit)
+        return [account_view(u, await self.store.latest_proof(u.id)) for u in users]
+
+    async def proof(self, viewer: User, account_id: int) -> tuple[bytes, str, str]:
+        """(bytes, media type, proof id) of the account's latest proof. Every
+        call is recorded first, found or not: who, when, which account."""
+        proof = await self.store.latest_proof(account_id)
+        await self.store.record_proof_view(viewer.id, account_id, proof.id if proof else None, utcnow())
+        data = await self.proofs.read(proof.file_name) if proof is not None else None
+        if proof is None or data is None:
+            raise InputError(404, "not_found", f"no proof for account {account_id}")
+        return data, proof.media_type, str(proof.id)
+
+    async def _target(self, account_id: int) -> User:
+        user = await self.store.user_by_id(account_id)
+        if user is None:
+            raise InputError(404, "not_found", f"no account {account_id}")
+        return user
+
+    async def _set_status(self, target: User, decision: Decision) -> dict[str, Any]:
+        status = moderation.next_status(decision.action, target.status)
+        user = await self.store.set_account_status(target.id, status, decision.reason, utcnow())
+        if user is None:
+            raise InputError(404, "not_found", f"no account {target.id}")
+        # this worker reads the new status at once; the others when their
+        # session cache entry expires (Sessions.CACHE_TTL)
+        self.sessions.forget(user.id, None)
+        return account_view(user, await self.store.latest_proof(user.id))
+
+    async def decide(self, account_id: int, decision: Decision) -> dict[str, Any]:
+        """Validate or reject a pending resident."""
+        target = await self._target(account_id)
+        if not target.is_resident:
+            raise InputError(404, "not_found", f"no resident account {account_id}")
+        return await self._set_status(target, decision)
+
+    async def account(self, actor: User, account_id: int, decision: Decision) -> dict[str, Any]:
+        """Suspend or reinstate. A suspension ends every session of the
+        account and closes its sockets with 4003, on every worker."""
+        target = await self._target(account_id)
+        moderation.may_act_on(actor, target)
+        view = await self._set_status(target, decision)
+        if decision.action == "suspend":
+            await self.sessions.end_user(target.id, code=CLOSE_ACCOUNT_SUSPENDED)
+        return view
+
+    # -- flags and alerts ---------------------------------------------------------
+
+    async def flag(self, resident: User, alert_id: int, reason: str) -> dict[str, Any]:
+        await self.alerts.one(resident, alert_id)  # 404 unless the resident can see it
+        try:
+            flag = await self.store.add_flag(alert_id, resident.id, reason, utcnow())
+        except DuplicateFlag:
+            raise InputError(409, "duplicate_flag", "you have flagged this alert already") from None
+        return _flag_view(flag)
+
+    async def open_flags(self, limit: int = LIST_LIMIT) -> list[dict[str, Any]]:
+        """Open flags grouped by alert, the alert flagged first first."""
+        by_alert: dict[int, list[Flag]] = {}
+        for flag in await self.store.open_flags(limit):
+            by_alert.setdefault(flag.alert_id, []).append(flag)
+        out = []
+        for alert_id, flags in by_alert.items():
+            alert = await self.store.get_alert(alert_id)
+            if alert is not None:
+                view = alert_moderation(alert_staff(alert), with_author=True)
+                out.append({"alert": view, "flags": [_flag_view(f) for f in flags]})
+        return out
+
+    async def alert(self, alert_id: int, decision: Decision) -> dict[str, Any]:
+        """Hide or restore; either closes the alert's open flags. Hiding
+        tells the residents who had it (alert.removed) and the ops screens
+        (alert.updated); restoring tells the ops screens."""
+        alert = await self.store.get_alert(alert_id)
+        if alert is None:
+            raise InputError(404, "not_found", "no such alert")
+        extra = await self._author_channel(alert.author)
+        done = await self.store.moderate_alert(
+            alert_id, decision.action == "hide", decision.reason or "", extra, utcnow()
+        )
+        if done is None:
+            raise InputError(404, "not_found", "no such alert")
+        saved, events = done
+        for event in events:
+            await self.publisher.publish(event)
+        return alert_moderation(alert_staff(saved), with_author=True)
+
+    async def _author_channel(self, author: int) -> list[str]:
+        """The author's stream channel: they had the alert among their own."""
+        user = await self.store.user_by_id(author)
+        home = user.home if user is not None else None
+        return [home_channel(home.lat, home.lon, home.sector)] if home is not None else []
+
+
+def _flag_view(flag: Flag) -> dict[str, Any]:
+    return {"id": flag.id, "alert": flag.alert_id, "reason": flag.reason, "created_at": iso(flag.created_at)}
