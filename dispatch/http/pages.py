@@ -144,8 +144,10 @@ class SecurityHeaders:
                     svc = scope["app"].state.svc
                     self._csp = csp(svc.settings.map_tile_url).encode()
                 headers = list(message.get("headers", []))
+                # a response with a policy of its own (a proof file) keeps it
+                if not any(k == b"content-security-policy" for k, _ in headers):
+                    headers.append((b"content-security-policy", self._csp))
                 headers += [
-                    (b"content-security-policy", self._csp),
                     (b"x-content-type-options", b"nosniff"),
                     (b"referrer-policy", b"same-origin"),
                     (b"x-frame-options", b"DENY"),
