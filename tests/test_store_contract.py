@@ -851,3 +851,170 @@ async def test_migration_3_moves_each_incidents_history_to_rows_in_order(
         assert (await s.incident_history([1]))[1] == (*history[1], note)
     finally:
         await s.close()
+
+
+# -- joining and moderation (migration 4) ----------------------------------------
+
+from dispatch.core.model import NewProof  # noqa: E402
+from dispatch.ports.store import DuplicateFlag  # noqa: E402
+
+
+def applicant(email: str, uid: int, **kw: Any) -> NewUser:
+    kw.setdefault("home_lat", 43.18)
+    kw.setdefault("home_lon", 3.0)
+    kw.setdefault("home_sector", "centre")
+    return user(email, status="pending", address="3 rue du Pont", phone="+33612345678", id=uid, **kw)
+
+
+def proof_file(name: str = "a" * 32, at: datetime = T0) -> NewProof:
+    return NewProof(name, "application/pdf", 1234, at)
+
+
+async def test_add_resident_keeps_the_application_and_its_proof(store: Store) -> None:
+    uid = await store.add_resident(applicant("Jo@Example.org", 2**40 + 7, on_behalf_of="Mme Aînée"), proof_file())
+    assert uid == 2**40 + 7
+    jo = await store.user_by_email("jo@example.org")
+    assert jo is not None and jo.id == uid and jo.status == "pending" and not jo.validated
+    assert (jo.address, jo.phone, jo.on_behalf_of, jo.home_sector) == (
+        "3 rue du Pont",
+        "+33612345678",
+        "Mme Aînée",
+        "centre",
+    )
+    assert await store.resident_homes() == []  # not validated: nobody's recipient yet
+    proof = await store.latest_proof(uid)
+    assert proof is not None and proof.user_id == uid and proof.file_name == "a" * 32
+    assert (proof.media_type, proof.size, proof.created_at, proof.decided_at) == ("application/pdf", 1234, T0, None)
+    assert await store.latest_proof(uid + 1) is None
+
+
+async def test_add_resident_with_a_known_email_writes_nothing(store: Store) -> None:
+    taken = await author(store, "taken@example.org")
+    with pytest.raises(DuplicateEmail):
+        await store.add_resident(applicant("TAKEN@example.org", 2**40), proof_file())
+    assert await store.user_by_id(2**40) is None and await store.latest_proof(2**40) is None
+    assert (await store.user_by_email("taken@example.org")).id == taken  # type: ignore[union-attr]
+    results = await asyncio.gather(
+        *(store.add_resident(applicant("race@example.org", 2**40 + i), proof_file(f"{i:032x}")) for i in range(1, 5)),
+        return_exceptions=True,
+    )
+    assert sum(isinstance(r, int) for r in results) == 1, results
+    assert sum(isinstance(r, DuplicateEmail) for r in results) == 3
+
+
+async def test_residents_by_status_oldest_first_residents_only(store: Store) -> None:
+    ids = [await store.add_resident(applicant(f"p{i}@x.org", 2**40 + i), proof_file(f"{i:032x}")) for i in range(3)]
+    await store.add_users([user("staff@x.org", role="moderator", status="pending")])
+    pending = await store.residents_by_status("pending", 10)
+    assert [u.id for u in pending] == ids
+    assert [u.id for u in await store.residents_by_status("pending", 2)] == ids[:2]
+    assert await store.residents_by_status("rejected", 10) == []
+
+
+async def test_set_account_status_decides_proofs_and_keeps_validated_in_step(store: Store) -> None:
+    uid = await store.add_resident(applicant("p@x.org", 2**40), proof_file())
+    later = T0 + timedelta(hours=1)
+    u = await store.set_account_status(uid, "validated", None, later)
+    assert u is not None and u.validated and u.status == "validated"
+    assert (await store.latest_proof(uid)).decided_at == later  # type: ignore[union-attr]
+    assert [h[0] for h in await store.resident_homes()] == [uid]
+    u = await store.set_account_status(uid, "suspended", "abus", later + timedelta(hours=1))
+    again = await store.user_by_id(uid)
+    assert (
+        u == again
+        and again is not None
+        and (again.status, again.reason, again.validated) == ("suspended", "abus", False)
+    )
+    assert (await store.latest_proof(uid)).decided_at == later  # type: ignore[union-attr]
+    assert await store.resident_homes() == []  # a suspended account is nobody's recipient
+    assert await store.set_account_status(999, "validated", None, later) is None
+
+
+async def test_proof_views_are_append_only(store: Store) -> None:
+    mod = await author(store, "mod@x.org")
+    await store.record_proof_view(mod, 42, 7, T0)
+    await store.record_proof_view(mod, 42, None, T0 + timedelta(seconds=1))
+    assert await store.proof_views(42) == [(mod, T0), (mod, T0 + timedelta(seconds=1))]
+    assert await store.proof_views(43) == []
+    assert isinstance(store, (SqliteStore, PostgresStore))
+    for statement in ("UPDATE proof_views SET viewer = 0", "DELETE FROM proof_views"):
+        with pytest.raises((*INTEGRITY_ERRORS, asyncpg.RaiseError)):
+            async with store._write_tx() as tx:
+                await tx.execute(statement)
+    assert len(await store.proof_views(42)) == 2
+
+
+async def test_flags_once_per_resident_and_open_until_moderated(store: Store) -> None:
+    a, b = await author(store, "a@x.org"), await author(store, "b@x.org")
+    alert, _ = await create_alert(store, new_alert(a))
+    f = await store.add_flag(alert.id, b, "insultant", T0)
+    assert (f.alert_id, f.user_id, f.reason, f.created_at, f.resolved_at) == (alert.id, b, "insultant", T0, None)
+    with pytest.raises(DuplicateFlag):
+        await store.add_flag(alert.id, b, "encore", T0)
+    raced = await asyncio.gather(*(store.add_flag(alert.id, a, "x", T0) for _ in range(4)), return_exceptions=True)
+    assert sum(not isinstance(r, BaseException) for r in raced) == 1
+    assert all(isinstance(r, DuplicateFlag) for r in raced if isinstance(r, BaseException))
+    assert [x.user_id for x in await store.open_flags(10)] == [b, a]
+    done = await store.moderate_alert(alert.id, False, "rien à redire", [], T0)
+    assert done is not None and done[1] == []  # nothing changed for anyone's stream
+    assert await store.open_flags(10) == []
+
+
+async def test_hiding_an_alert_writes_its_events_on_the_alert_created_channels(store: Store) -> None:
+    a = await author(store)
+    alert, created = await create_alert(store, new_alert(a, channels=("ops", "s:centre", "s:nord")))
+    assert created is not None
+    done = await store.moderate_alert(alert.id, True, "propos injurieux", ["s:plage", "s:nord"], T0)
+    assert done is not None
+    hidden, (updated, removed) = done
+    assert hidden.hidden and hidden.hide_reason == "propos injurieux"
+    assert updated.type == "alert.updated" and list(updated.links) == ["ops"] and updated.data["hidden"] is True
+    assert removed.type == "alert.removed" and sorted(removed.links) == ["s:centre", "s:nord", "s:plage"]
+    assert removed.data == alert_staff(hidden) and removed.seq == updated.seq + 1
+    assert removed.links["s:centre"] == created.seq  # chained to the channel's previous event
+    assert await store.events_after(created.seq) == [updated, removed]
+    assert await store.get_alert(alert.id) == hidden
+    assert await store.hidden_among([alert.id, alert.id + 1]) == {alert.id}
+    assert await store.list_alerts(AlertQuery(visible_only=True)) == []
+    assert await store.list_alerts(AlertQuery()) == [hidden]
+    again = await store.moderate_alert(alert.id, True, "encore", [], T0)
+    assert again is not None and again[1] == []  # already hidden: no event
+    restored = await store.moderate_alert(alert.id, False, "erreur", [], T0 + timedelta(minutes=1))
+    assert restored is not None
+    shown, (event,) = restored
+    assert not shown.hidden and shown.hide_reason is None and event.type == "alert.updated"
+    assert await store.hidden_among([alert.id]) == set() and await store.hidden_among([]) == set()
+    assert await store.moderate_alert(999, True, "x", [], T0) is None
+
+
+async def test_migration_4_keeps_each_accounts_standing(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Accounts made before migration 4 stay validated (or, if they were
+    not, wait as pending), and alerts stay visible."""
+    from dispatch.adapters import migrations
+
+    s = make(db_url)
+    await s.connect()
+    try:
+        monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:3])
+        assert await s.migrate() == [1, 2, 3]
+        assert isinstance(s, (SqliteStore, PostgresStore))
+        async with s._write_tx() as tx:
+            for email, validated in (("old@x.org", True), ("waiting@x.org", False)):
+                await tx.execute(
+                    tx.dialect.render(
+                        "INSERT INTO users (role, email, password_hash, name, validated, created_at)"
+                        " VALUES ('resident', ?, 'h', '', ?, ?)"
+                    ),
+                    email,
+                    validated,
+                    tx.dialect.ts_param(T0),
+                )
+        monkeypatch.undo()
+        assert await s.migrate() == ALL_VERSIONS[3:]
+        old, waiting = await s.user_by_email("old@x.org"), await s.user_by_email("waiting@x.org")
+        assert old is not None and old.status == "validated" and old.validated and old.address is None
+        assert waiting is not None and waiting.status == "pending" and not waiting.validated
+        alert, _ = await create_alert(s, new_alert(old.id))
+        assert not alert.hidden and await s.list_alerts(AlertQuery(visible_only=True)) == [alert]
+    finally:
+        await s.close()
