@@ -170,6 +170,13 @@ async def test_join_form_says_what_is_wrong_before_sending(browser: Any, site: S
     assert await page.evaluate("() => document.activeElement.id") == "j-email"
     assert await run_axe(page, axe) == []
 
+    # the keyboard places the home too: Enter puts it under the map's crosshair
+    await page.focus("#j-map")
+    await page.keyboard.press("ArrowUp")
+    await page.keyboard.press("Enter")
+    assert "au centre de la carte" in await page.inner_text("#j-where")
+    assert await page.inner_text("#j-home-error") == ""
+
     # a proof that is not a PDF, JPEG or PNG, then one over 5 MB, are refused here
     await page.set_input_files("#j-proof-file", files=[{"name": "a.txt", "mimeType": "text/plain", "buffer": b"hi"}])
     await page.wait_for_function("() => document.getElementById('j-proof-error').textContent.includes('ni un PDF')")
