@@ -914,20 +914,27 @@ async def test_residents_by_status_oldest_first_residents_only(store: Store) -> 
 async def test_set_account_status_decides_proofs_and_keeps_validated_in_step(store: Store) -> None:
     uid = await store.add_resident(applicant("p@x.org", 2**40), proof_file())
     later = T0 + timedelta(hours=1)
-    u = await store.set_account_status(uid, "validated", None, later)
-    assert u is not None and u.validated and u.status == "validated"
-    assert (await store.latest_proof(uid)).decided_at == later  # type: ignore[union-attr]
-    assert [h[0] for h in await store.resident_homes()] == [uid]
-    u = await store.set_account_status(uid, "suspended", "abus", later + timedelta(hours=1))
-    again = await store.user_by_id(uid)
-    assert (
-        u == again
-        and again is not None
-        and (again.status, again.reason, again.validated) == ("suspended", "abus", False)
+    done = await store.set_account_status(uid, "validated", None, later)
+    assert done is not None
+    u, event = done
+    assert u.validated and u.status == "validated"
+    # every worker hears of it on the control channel, and forgets the account's cached sessions
+    assert (event.type, event.data, list(event.links)) == (
+        "account.changed",
+        {"user": uid, "status": "validated"},
+        ["control"],
     )
     assert (await store.latest_proof(uid)).decided_at == later  # type: ignore[union-attr]
-    assert await store.resident_homes() == []  # a suspended account is nobody's recipient
+    assert [h[0] for h in await store.resident_homes()] == [uid]
+    head = await store.head_seq()
     assert await store.set_account_status(999, "validated", None, later) is None
+    assert await store.head_seq() == head  # nothing written, no seq taken
+    done = await store.set_account_status(uid, "suspended", "abus", later + timedelta(hours=1))
+    again = await store.user_by_id(uid)
+    assert done is not None and done[0] == again and again is not None
+    assert (again.status, again.reason, again.validated) == ("suspended", "abus", False)
+    assert (await store.latest_proof(uid)).decided_at == later  # type: ignore[union-attr]
+    assert await store.resident_homes() == []  # a suspended account is nobody's recipient
 
 
 async def test_proof_views_are_append_only(store: Store) -> None:

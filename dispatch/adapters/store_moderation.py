@@ -26,7 +26,7 @@ from dispatch.adapters.store_common import (
 from dispatch.adapters.store_sql import TAKEN_EMAILS, USER_BY_ID
 from dispatch.adapters.tx import Tx
 from dispatch.core.model import Alert, Event, Flag, NewProof, NewUser, Proof, User, evolve
-from dispatch.core.routing import OPS
+from dispatch.core.routing import CONTROL, OPS
 from dispatch.core.views import alert_staff
 from dispatch.ports.store import DuplicateEmail, DuplicateFlag
 
@@ -79,6 +79,10 @@ def flag_from_row(row: Row, d: Dialect) -> Flag:
         created_at=d.ts_column(row["created_at"]),
         resolved_at=d.opt_ts_column(row["resolved_at"]),
     )
+
+
+class _NoSuchAccount(Exception):
+    pass
 
 
 class ModerationMethods:
@@ -138,17 +142,28 @@ class ModerationMethods:
     async def proof_views(self, account: int) -> list[tuple[int, datetime]]:
         return [(r[0], self.dialect.ts_column(r[1])) for r in await self._select(PROOF_VIEWS, account)]
 
-    async def set_account_status(self, user_id: int, status: str, reason: str | None, now: datetime) -> User | None:
+    async def set_account_status(
+        self, user_id: int, status: str, reason: str | None, now: datetime
+    ) -> tuple[User, Event] | None:
+        try:
+            return await self._set_status(user_id, status, reason, now)
+        except _NoSuchAccount:
+            return None
+
+    async def _set_status(self, user_id: int, status: str, reason: str | None, now: datetime) -> tuple[User, Event]:
         d = self.dialect
         async with self._write_tx() as tx:
+            seq = await tx.bump(1)  # the counter row first, as every event write does
             rows = await tx.rows(USER_BY_ID.on(d), user_id)
             if not rows:
-                return None
+                raise _NoSuchAccount  # rolls the bump back: seqs stay gapless
             before = user_from_row(rows[0], d.ts_column)
             await tx.execute(SET_STATUS.on(d), status, status == "validated", reason, user_id)
             if before.status == "pending" and status in ("validated", "rejected"):
                 await tx.execute(DECIDE_PROOFS.on(d), d.ts_param(now), user_id)
-        return evolve(before, status=status, reason=reason)
+            data = {"user": user_id, "status": status}
+            (event,) = await tx.append([Draft(seq, "account.changed", data, to_utc(now), (CONTROL,))])
+        return evolve(before, status=status, reason=reason), event
 
     async def add_flag(self, alert_id: int, user_id: int, reason: str, now: datetime) -> Flag:
         d = self.dialect

@@ -148,6 +148,8 @@ class Hub:
                 data = event.data
                 self.on_session_ended(data["user"], data["token"])
                 self.close_account(data["user"], data["token"], data["code"])
+            elif event.type == "account.changed":  # a new status: read it at the next request
+                self.on_session_ended(event.data["user"], None)
             return
         if channel == OPS:
             if self.ops and event.type in OPS_TYPES:

@@ -175,9 +175,13 @@ class Store(Protocol):
         """(viewer, at) of every view of the account's proofs, oldest first."""
         ...
 
-    async def set_account_status(self, user_id: int, status: str, reason: str | None, now: datetime) -> User | None:
-        """Set the status (and its reason); a decision on a pending account
-        (to validated or rejected) also marks its proofs decided."""
+    async def set_account_status(
+        self, user_id: int, status: str, reason: str | None, now: datetime
+    ) -> tuple[User, Event] | None:
+        """Set the status (and its reason) and append `account.changed`
+        {user, status} on the control channel, so that every worker forgets
+        the account's cached sessions at once; a decision on a pending
+        account (to validated or rejected) also marks its proofs decided."""
         ...
 
     async def add_flag(self, alert_id: int, user_id: int, reason: str, now: datetime) -> Flag:

@@ -59,11 +59,13 @@ class Moderation:
 
     async def _set_status(self, target: User, decision: Decision) -> dict[str, Any]:
         status = moderation.next_status(decision.action, target.status)
-        user = await self.store.set_account_status(target.id, status, decision.reason, utcnow())
-        if user is None:
+        done = await self.store.set_account_status(target.id, status, decision.reason, utcnow())
+        if done is None:
             raise InputError(404, "not_found", f"no account {target.id}")
-        # this worker reads the new status at once; the others when their
-        # session cache entry expires (Sessions.CACHE_TTL)
+        user, event = done
+        # every worker forgets the account's cached sessions (account.changed
+        # on the control channel): its next request reads the new status
+        await self.publisher.publish(event)
         self.sessions.forget(user.id, None)
         return account_view(user, await self.store.latest_proof(user.id))
 
