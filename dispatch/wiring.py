@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from dispatch.adapters import open_bus, open_store
 from dispatch.core.incident_grouping import PolicyGrouping
+from dispatch.core.routing import CONTROL
 from dispatch.core.triage_policy import build_policy
 from dispatch.live.hub import Hub
 from dispatch.live.sequencer import Sequencer
@@ -92,6 +93,9 @@ async def start_services(settings: Settings) -> Services:
     sequencer = Sequencer(store, bus, hub.deliver)
     hub.on_empty = sequencer.leave_later
     await sequencer.start()
+    await sequencer.join(CONTROL)  # every worker hears of ended sessions
+    sessions = Sessions(store, settings.server_session_ttl_hours, sequencer)
+    hub.on_session_ended = sessions.forget
     writer = TriageWriter(store, sequencer)
     escalation = Escalation(store, writer, policy)
     escalation.start()
@@ -102,7 +106,7 @@ async def start_services(settings: Settings) -> Services:
         bus=bus,
         hub=hub,
         sequencer=sequencer,
-        sessions=Sessions(store, settings.server_session_ttl_hours),
+        sessions=sessions,
         alerts=Alerts(city, store, sequencer, settings.alerts_radius_m, settings.city_cell_resolution),
         broadcasts=Broadcasts(city, store, sequencer),
         incidents=Incidents(store, writer, policy),

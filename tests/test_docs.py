@@ -22,6 +22,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from dispatch.cli.main import _parser
+from dispatch.core import codec
 from dispatch.core.events import OPS_TYPES, RESIDENT_MESSAGES
 from dispatch.http import streams
 from dispatch.http.app import create_app
@@ -110,7 +111,7 @@ def cli_commands() -> dict[str, argparse.ArgumentParser]:
 def close_codes() -> dict[str, int]:
     return {
         name: value
-        for module in (frames, streams)
+        for module in (frames, streams, codec)
         for name, value in vars(module).items()
         if name.startswith("CLOSE_") and isinstance(value, int)
     }

@@ -36,6 +36,9 @@ class Recorder:
     def close_slow(self) -> None:
         self.closed = True
 
+    def close(self, code: int, reason: str) -> None:
+        self.closed = True
+
     def seqs(self) -> list[int]:
         """Parse the written bytes back into frames (RFC 6455, server text frames)."""
         out, buf = [], b"".join(self.writes)

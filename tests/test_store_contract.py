@@ -334,6 +334,20 @@ async def test_sessions(store: Store) -> None:
     assert await store.session_user("h1", (T0 + timedelta(hours=1)).astimezone(paris)) is not None
 
 
+async def test_end_sessions_deletes_them_and_tells_every_worker(store: Store) -> None:
+    uid = await author(store)
+    for h in ("a1", "a2", "a3"):
+        await store.add_session(h, uid, T0 + timedelta(hours=12))
+    one = await store.end_sessions(uid, "a1", 4001, T0)
+    assert one.type == "session.ended" and one.data == {"user": uid, "token": "a1", "code": 4001}
+    assert list(one.links) == ["control"]
+    assert await store.session_user("a1", T0) is None and await store.session_user("a2", T0) is not None
+    every = await store.end_sessions(uid, None, 4003, T0)
+    assert every.seq > one.seq and every.links == {"control": one.seq}
+    assert await store.session_user("a2", T0) is None and await store.session_user("a3", T0) is None
+    assert [e.seq for e in await store.events_after(0, channel="control")] == [one.seq, every.seq]
+
+
 async def test_resident_homes(store: Store) -> None:
     ids = await store.add_users(
         [

@@ -41,6 +41,7 @@ from dispatch.core.model import (
     User,
     utcnow,
 )
+from dispatch.core.routing import CONTROL
 from dispatch.core.views import alert_staff
 from dispatch.ports.grouping import Grouping
 from dispatch.ports.store import DuplicateUnit
@@ -84,6 +85,20 @@ class SqlStore(ABC):
         d = self.dialect
         row = await self._row(sql.SESSION_USER.on(d), token_hash, d.ts_param(now))
         return None if row is None else user_from_row(row, d.ts_column)
+
+    async def end_sessions(self, user_id: int, token_hash: str | None, code: int, now: datetime) -> Event:
+        """Delete the account's sessions (only `token_hash` when given) and
+        append `session.ended` on the control channel, in one transaction."""
+        d = self.dialect
+        async with self._write_tx() as tx:
+            seq = await tx.bump(1)
+            if token_hash is None:
+                await tx.execute(sql.END_SESSIONS_OF_USER.on(d), user_id)
+            else:
+                await tx.execute(sql.END_SESSION.on(d), token_hash)
+            data = {"user": user_id, "token": token_hash, "code": code}
+            (event,) = await tx.append([Draft(seq, "session.ended", data, to_utc(now), (CONTROL,))])
+        return event
 
     async def resident_homes(self, sectors: Sequence[str] | None = None) -> list[tuple[int, float, float, str | None]]:
         d = self.dialect

@@ -28,6 +28,8 @@ def _qualified(alias: str, columns: str) -> str:
 USER_BY_EMAIL = Sql(f"SELECT {USER_COLUMNS} FROM users WHERE email = ?")
 USER_BY_ID = Sql(f"SELECT {USER_COLUMNS} FROM users WHERE id = ?")
 TAKEN_EMAILS = Sql(lambda d: f"SELECT email FROM users WHERE {d.in_texts('email')}")
+END_SESSIONS_OF_USER = Sql("DELETE FROM sessions WHERE user_id = ?")
+END_SESSION = Sql("DELETE FROM sessions WHERE token_hash = ?")
 ADD_SESSION = Sql("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)")
 SESSION_USER = Sql(
     f"SELECT {_qualified('u', USER_COLUMNS)} FROM sessions s JOIN users u ON u.id = s.user_id"

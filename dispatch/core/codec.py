@@ -19,6 +19,11 @@ Frame = NewType("Frame", bytes)
 # the ASGI fallback, always in this order.
 Item = tuple[Frame, Payload]
 
+# Close codes the server sends when it ends a stream on an account's behalf
+# (4000-4999 are the application's, RFC 6455 section 7.4.2).
+CLOSE_SESSION_ENDED = 4001  # the session was logged out, or its password changed
+CLOSE_ACCOUNT_SUSPENDED = 4003  # a moderator or an administrator suspended the account
+
 
 def message(type_: str, seq: int, data: Any) -> Payload:
     return Payload(orjson.dumps({"type": type_, "seq": seq, "data": data}))

@@ -26,6 +26,9 @@ import h3
 from geo import cell_center, cell_of, cell_reach_m, disk_cells
 
 OPS = "ops"
+# Every worker follows it from start to stop: account-wide orders such as
+# session.ended, which no client receives.
+CONTROL = "control"
 CHANNEL_RES = 7  # homes outside every sector: one channel per cell
 AREA_RES = 9  # the resolution at which an area's sectors are looked up
 

@@ -6,11 +6,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from dispatch.core.codec import CLOSE_SESSION_ENDED
 from dispatch.core.model import ROLES
 from dispatch.core.validation import login_input
 from dispatch.http.app_state import services
 from dispatch.http.requests import JSON, principal, read_json
-from dispatch.usecases.sessions import COOKIE
+from dispatch.usecases.sessions import COOKIE, credentials
 
 
 async def login(request: Request) -> Response:
@@ -30,6 +31,18 @@ async def login(request: Request) -> Response:
     return resp
 
 
+async def logout(request: Request) -> Response:
+    """Ends this session at once on every worker (Sessions.end_token); the
+    sockets opened with it close with CLOSE_SESSION_ENDED."""
+    await principal(request, ROLES, write=True)
+    token, _ = credentials(request.headers, request.cookies)
+    if token:
+        await services(request).sessions.end_token(token, CLOSE_SESSION_ENDED)
+    resp = Response(status_code=204)
+    resp.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
+    return resp
+
+
 async def me(request: Request) -> Response:
     user = await principal(request, ROLES)
     home = user.home
@@ -41,5 +54,6 @@ async def me(request: Request) -> Response:
 
 routes = [
     Route("/api/auth/login", login, methods=["POST"]),
+    Route("/api/auth/logout", logout, methods=["POST"]),
     Route("/api/me", me),
 ]

@@ -17,7 +17,7 @@ from dispatch.http.app_state import services
 from dispatch.http.requests import JSON
 from dispatch.live.frames import RAW_EXTENSION, AsgiSink, RawSink
 from dispatch.live.hub import Conn
-from dispatch.usecases.sessions import credentials, origin_allowed
+from dispatch.usecases.sessions import credentials, origin_allowed, token_hash
 
 log = logging.getLogger("dispatch.ws")
 
@@ -112,7 +112,12 @@ async def _serve(ws: WebSocket, roles: frozenset[str], resident: bool) -> None:
     await svc.sequencer.join(channel)
     # no await between these two lines: no event can slip between the
     # watermark and the start of buffering
-    conn = svc.hub.attach_resident(sink, home, since or 0) if home else svc.hub.attach_ops(sink, since or 0)
+    token, _ = credentials(ws.headers, ws.cookies)
+    session = token_hash(token) if token else None  # sockets close when their session ends
+    if home:
+        conn = svc.hub.attach_resident(sink, home, since or 0, session)
+    else:
+        conn = svc.hub.attach_ops(sink, since or 0, user.id, session)
     head = svc.sequencer.watermark(channel)
     try:
         await _replay(ws, conn, since, home, head)

@@ -79,13 +79,16 @@ class RawSink:
         return transport.get_write_buffer_size() <= self.limit
 
     def close_slow(self) -> None:
+        self.close(CLOSE_TOO_SLOW, "too slow: reconnect with since")
+
+    def close(self, code: int, reason: str) -> None:
         proto, transport = self.proto, self.transport
         if proto.close_sent or transport.is_closing():
             return
         proto.close_sent = True
         # Queued behind what the client has not read; if it never reads,
         # abort rather than hold the buffer.
-        transport.write(close_frame(CLOSE_TOO_SLOW, "too slow: reconnect with since"))
+        transport.write(close_frame(code, reason))
         transport.close()
         proto.loop.call_later(5.0, transport.abort)
 
@@ -118,12 +121,13 @@ class AsgiSink:
         return ok
 
     def close_slow(self) -> None:
+        self.close(CLOSE_TOO_SLOW, "too slow")
+
+    def close(self, code: int, reason: str) -> None:
         self._closed = True
         self._queue.clear()
         self._task.cancel()
-        asyncio.get_running_loop().create_task(
-            self._send({"type": "websocket.close", "code": CLOSE_TOO_SLOW, "reason": "too slow"})
-        )
+        asyncio.get_running_loop().create_task(self._send({"type": "websocket.close", "code": code, "reason": reason}))
 
     def stop(self) -> None:
         self._closed = True

@@ -17,7 +17,7 @@ from dispatch.core.audience import HomeIndex, resident_audience
 from dispatch.core.codec import Frame, Item, Payload, message, text_frame
 from dispatch.core.events import OPS_TYPES, RESIDENT_MESSAGES, resident_view
 from dispatch.core.model import Event, Home
-from dispatch.core.routing import OPS, home_channel
+from dispatch.core.routing import CONTROL, OPS, home_channel
 
 log = logging.getLogger("dispatch.live.hub")
 
@@ -30,6 +30,7 @@ class Sink(Protocol):
     def write(self, frame: Frame, payload: Payload) -> bool: ...
     def write_many(self, items: list[Item]) -> bool: ...
     def close_slow(self) -> None: ...
+    def close(self, code: int, reason: str) -> None: ...
 
 
 class Conn:
@@ -38,10 +39,14 @@ class Conn:
     and live has no gap and no duplicate (seq dedup). `out` holds what this
     loop iteration has for it, written in one go by Hub.flush."""
 
-    __slots__ = ("__weakref__", "alive", "channel", "home", "last_seq", "out", "pending", "sink")
+    __slots__ = ("__weakref__", "alive", "channel", "home", "last_seq", "out", "pending", "session", "sink", "user_id")
 
-    def __init__(self, sink: Sink, home: Home | None, channel: str, last_seq: int) -> None:
+    def __init__(
+        self, sink: Sink, home: Home | None, channel: str, last_seq: int, user_id: int, session: str | None
+    ) -> None:
         self.sink = sink
+        self.user_id = user_id
+        self.session = session  # the hash of the token it was opened with
         self.home = home
         self.channel = channel
         self.last_seq = last_seq
@@ -58,11 +63,14 @@ class Hub:
         # an event arriving on a channel is for that channel's members only,
         # so each resident gets it exactly once, in its channel's order
         self.residents: dict[str, HomeIndex[Conn]] = {}
-        self.by_user: dict[int, set[Conn]] = {}
+        self.by_user: dict[int, set[Conn]] = {}  # residents' connections, for alert.status
+        self.accounts: dict[int, set[Conn]] = {}  # every connection by account, to end them
         self.dropped_slow = 0
         self.delivered = 0
         self._encoded: dict[tuple[int, str], Item] = {}
         self.on_empty: Callable[[str], None] = lambda channel: None
+        # (user id, token hash or None): the session cache must forget them
+        self.on_session_ended: Callable[[int, str | None], None] = lambda user, token: None
         # connections with frames waiting for this iteration's flush
         self._dirty: list[Conn] = []
         self._flush_handle: asyncio.Handle | None = None
@@ -70,14 +78,16 @@ class Hub:
         self._direct_seq = 0  # the event being written at once, on all its channels
 
     # membership -----------------------------------------------------------
-    def attach_ops(self, sink: Sink, last_seq: int) -> Conn:
-        conn = Conn(sink, None, OPS, last_seq)
+    def attach_ops(self, sink: Sink, last_seq: int, user_id: int = 0, session: str | None = None) -> Conn:
+        conn = Conn(sink, None, OPS, last_seq, user_id, session)
         self.ops.add(conn)
+        self.accounts.setdefault(user_id, set()).add(conn)
         return conn
 
-    def attach_resident(self, sink: Sink, home: Home, last_seq: int) -> Conn:
+    def attach_resident(self, sink: Sink, home: Home, last_seq: int, session: str | None = None) -> Conn:
         channel = home_channel(home.lat, home.lon, home.sector)
-        conn = Conn(sink, home, channel, last_seq)
+        conn = Conn(sink, home, channel, last_seq, home.user_id, session)
+        self.accounts.setdefault(home.user_id, set()).add(conn)
         index = self.residents.get(channel)
         if index is None:
             index = self.residents[channel] = HomeIndex()
@@ -89,6 +99,11 @@ class Hub:
         if not conn.alive:
             return
         conn.alive = False
+        mine = self.accounts.get(conn.user_id)
+        if mine is not None:
+            mine.discard(conn)
+            if not mine:
+                del self.accounts[conn.user_id]
         if conn.home is None:
             self.ops.discard(conn)
             if not self.ops:
@@ -117,8 +132,23 @@ class Hub:
     def connections(self) -> int:
         return len(self.ops) + sum(len(i) for i in self.residents.values())
 
+    def close_account(self, user_id: int, session: str | None, code: int) -> int:
+        """Close the account's sockets (only those opened with `session` when
+        given) with `code`; how many."""
+        conns = [c for c in self.accounts.get(user_id, ()) if session is None or c.session == session]
+        for conn in conns:
+            self.detach(conn)
+            conn.sink.close(code, "session ended")
+        return len(conns)
+
     # delivery -------------------------------------------------------------
     def deliver(self, channel: str, event: Event) -> None:
+        if channel == CONTROL:
+            if event.type == "session.ended":
+                data = event.data
+                self.on_session_ended(data["user"], data["token"])
+                self.close_account(data["user"], data["token"], data["code"])
+            return
         if channel == OPS:
             if self.ops and event.type in OPS_TYPES:
                 payload = message(event.type, event.seq, event.data)

@@ -74,6 +74,14 @@ class Store(Protocol):
     async def user_by_id(self, user_id: int) -> User | None: ...
     async def add_session(self, token_hash: str, user_id: int, expires_at: datetime) -> None: ...
     async def session_user(self, token_hash: str, now: datetime) -> User | None: ...
+    async def end_sessions(self, user_id: int, token_hash: str | None, code: int, now: datetime) -> Event:
+        """Delete the account's sessions (only that one when `token_hash` is
+        given) and append a `session.ended` event {user, token, code} on the
+        control channel (core.routing.CONTROL), in one transaction: every
+        worker follows that channel, forgets the sessions and closes the
+        account's sockets with `code`."""
+        ...
+
     async def resident_homes(self, sectors: Sequence[str] | None = None) -> list[tuple[int, float, float, str | None]]:
         """(user_id, lat, lon, home_sector) of validated residents, optionally
         only those whose home sector is in `sectors`."""

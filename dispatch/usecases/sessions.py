@@ -20,6 +20,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from dispatch.core.model import User, utcnow
 from dispatch.core.validation import InputError
+from dispatch.ports.publisher import Publisher
 from dispatch.ports.store import Store
 
 COOKIE = "dispatch_session"
@@ -44,13 +45,16 @@ def token_hash(token: str) -> str:
 
 
 class Sessions:
-    # A short cache keeps the store off the hot path of every request; a
-    # session removed from the store stays usable for at most TTL seconds.
+    # A short cache keeps the store off the hot path of every request. A
+    # session ended through end_user/end_token is forgotten at once on every
+    # worker (the session.ended event); one that merely expires stays usable
+    # for at most TTL seconds.
     CACHE_TTL = 10.0
     CACHE_SIZE = 50_000
 
-    def __init__(self, store: Store, ttl_hours: float) -> None:
+    def __init__(self, store: Store, ttl_hours: float, publisher: Publisher) -> None:
         self.store = store
+        self.publisher = publisher
         self.ttl = timedelta(hours=ttl_hours)
         self._cache: OrderedDict[str, tuple[float, User]] = OrderedDict()
 
@@ -78,6 +82,28 @@ class Sessions:
             while len(self._cache) > self.CACHE_SIZE:
                 self._cache.popitem(last=False)
         return user
+
+    async def end_user(self, user_id: int, code: int) -> None:
+        """End every session of the account, on every worker: the store
+        forgets them, each worker's cache too, and the account's sockets
+        close with `code` (the hub, on the session.ended event)."""
+        await self.publisher.publish(await self.store.end_sessions(user_id, None, code, utcnow()))
+
+    async def end_token(self, token: str, code: int) -> None:
+        """End one session (logout), on every worker; sockets opened with it close."""
+        key = token_hash(token)
+        user = await self.user_for(token)
+        if user is not None:
+            await self.publisher.publish(await self.store.end_sessions(user.id, key, code, utcnow()))
+        self._cache.pop(key, None)
+
+    def forget(self, user_id: int, session: str | None) -> None:
+        """Drop cached sessions: that one, or all of the account's."""
+        if session is not None:
+            self._cache.pop(session, None)
+            return
+        for key in [k for k, (_, u) in self._cache.items() if u.id == user_id]:
+            del self._cache[key]
 
 
 def credentials(headers: Mapping[str, str], cookies: Mapping[str, str]) -> tuple[str | None, bool]:
