@@ -286,10 +286,22 @@ ORDER BY i.id, e.n;
 UPDATE incidents SET history = '[]' WHERE history <> '[]';
 """
 
+# Sessions remember when they were last used (the desk roles' idle timeout)
+# and whether they are a wall screen's (read-only, no idle timeout). Older
+# sessions keep last_used_at NULL: their created_at stands in for it.
+_SQLITE_V5 = """
+ALTER TABLE sessions ADD COLUMN last_used_at TEXT;
+ALTER TABLE sessions ADD COLUMN wall INTEGER NOT NULL DEFAULT 0;
+"""
+_POSTGRES_V5 = """
+ALTER TABLE sessions ADD COLUMN last_used_at TIMESTAMPTZ, ADD COLUMN wall BOOLEAN NOT NULL DEFAULT FALSE;
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema: users, sessions, alerts, broadcasts, events, event_seq", _SQLITE_V1, _POSTGRES_V1),
     Migration(2, "triage: incidents, units, alerts.incident", _SQLITE_V2, _POSTGRES_V2),
     Migration(3, "incident history as append-only rows", _SQLITE_V3, _POSTGRES_V3),
+    Migration(5, "sessions: last_used_at, wall", _SQLITE_V5, _POSTGRES_V5),
 )
 
 

@@ -30,11 +30,15 @@ USER_BY_ID = Sql(f"SELECT {USER_COLUMNS} FROM users WHERE id = ?")
 TAKEN_EMAILS = Sql(lambda d: f"SELECT email FROM users WHERE {d.in_texts('email')}")
 END_SESSIONS_OF_USER = Sql("DELETE FROM sessions WHERE user_id = ?")
 END_SESSION = Sql("DELETE FROM sessions WHERE token_hash = ?")
-ADD_SESSION = Sql("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)")
-SESSION_USER = Sql(
-    f"SELECT {_qualified('u', USER_COLUMNS)} FROM sessions s JOIN users u ON u.id = s.user_id"
-    " WHERE s.token_hash = ? AND s.expires_at > ?"
+ADD_SESSION = Sql(
+    "INSERT INTO sessions (token_hash, user_id, created_at, expires_at, last_used_at, wall) VALUES (?, ?, ?, ?, ?, ?)"
 )
+# sessions from before migration 5 have no last_used_at: their creation stands in
+SESSION = Sql(
+    f"SELECT {_qualified('u', USER_COLUMNS)}, s.wall, COALESCE(s.last_used_at, s.created_at) AS last_used_at"
+    " FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ? AND s.expires_at > ?"
+)
+TOUCH_SESSION = Sql("UPDATE sessions SET last_used_at = ? WHERE token_hash = ?")
 _RESIDENT_HOMES = (
     "SELECT id, home_lat, home_lon, home_sector FROM users"
     f" WHERE validated AND role IN {RESIDENT_ROLES_SQL} AND home_lat IS NOT NULL AND home_lon IS NOT NULL"

@@ -22,6 +22,7 @@ from dispatch.core.model import (
     NewAlert,
     NewBroadcast,
     NewUser,
+    Session,
     Unit,
     User,
 )
@@ -72,8 +73,16 @@ class Store(Protocol):
 
     async def user_by_email(self, email: str) -> User | None: ...
     async def user_by_id(self, user_id: int) -> User | None: ...
-    async def add_session(self, token_hash: str, user_id: int, expires_at: datetime) -> None: ...
+    async def add_session(self, token_hash: str, user_id: int, expires_at: datetime, wall: bool = False) -> None: ...
     async def session_user(self, token_hash: str, now: datetime) -> User | None: ...
+    async def session(self, token_hash: str, now: datetime) -> Session | None:
+        """The unexpired session with this token hash, with its account."""
+        ...
+
+    async def touch_session(self, token_hash: str, at: datetime) -> None:
+        """Record that the session was used at `at`."""
+        ...
+
     async def end_sessions(self, user_id: int, token_hash: str | None, code: int, now: datetime) -> Event:
         """Delete the account's sessions (only that one when `token_hash` is
         given) and append a `session.ended` event {user, token, code} on the
