@@ -21,6 +21,7 @@ async def create_alert(request: Request) -> Response:
     if not user.validated:
         raise InputError(403, "not_validated", "your account is waiting for validation")
     body = alert_input(await read_json(request))
+    await svc.quotas.alert(user.id, body.client_id)  # 429 past limits.alerts_per_window
     alert, created = await svc.alerts.submit(user, body)
     return JSON(alert_staff(alert), status_code=201 if created else 200)
 

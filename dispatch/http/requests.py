@@ -11,8 +11,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from dispatch.core.categories import CATEGORIES
-from dispatch.core.model import User
-from dispatch.core.validation import MAX_BODY, InputError, parse_json_object
+from dispatch.core.model import Session, User
+from dispatch.core.validation import MAX_BODY, InputError, RateLimited, parse_json_object
 from dispatch.http.app_state import services
 from dispatch.usecases.sessions import credentials, origin_allowed, require_role
 
@@ -25,7 +25,8 @@ class JSON(Response):
 
 
 def error_response(err: InputError) -> JSON:
-    return JSON(err.body(), status_code=err.status)
+    headers = {"Retry-After": str(err.retry_after)} if isinstance(err, RateLimited) else None
+    return JSON(err.body(), status_code=err.status, headers=headers)
 
 
 async def read_json(request: Request) -> dict[str, Any]:
@@ -44,20 +45,25 @@ async def read_json(request: Request) -> dict[str, Any]:
 
 async def principal(request: Request, roles: Iterable[str], write: bool = False) -> User:
     """The authenticated user, if their role is in `roles`. Cookie-authenticated
-    writes must also come from an allowed Origin (CSRF)."""
+    writes must also come from an allowed Origin (CSRF), and a wall
+    session reads only."""
+    session = await principal_session(request, roles, write)
+    if write and session.wall:
+        raise InputError(403, "forbidden", "a wall session is read-only: log in on the desk to act")
+    return session.user
+
+
+async def principal_session(request: Request, roles: Iterable[str], write: bool = False) -> Session:
+    """principal() without the wall check, for what a wall screen may do
+    too (log out)."""
     svc = services(request)
     token, from_cookie = credentials(request.headers, request.cookies)
-    user = await svc.sessions.user_for(token)
-    user = require_role(user, roles)
-    if (
-        write
-        and from_cookie
-        and not origin_allowed(
-            request.headers.get("origin"), request.headers.get("host"), svc.settings.server_allowed_origins
-        )
-    ):
+    session = await svc.sessions.session_for(token)
+    require_role(session.user if session else None, roles)
+    assert session is not None
+    if write and from_cookie and not origin_allowed(request.headers.get("origin"), svc.settings.browser_origins()):
         raise InputError(403, "forbidden_origin", "this origin may not write with a session cookie")
-    return user
+    return session
 
 
 def check_query(request: Request, allowed: frozenset[str]) -> dict[str, str]:
