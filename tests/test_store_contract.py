@@ -351,6 +351,24 @@ async def test_sessions_know_their_last_use_and_whether_they_are_a_walls(store: 
     assert await store.session("desk", T0 + timedelta(days=3651)) is None
 
 
+async def test_passwords_listing_and_disabling(store: Store) -> None:
+    res, disp = await store.add_users([user("r@x.org"), user("d@x.org", role="dispatcher", validated=False)])
+    assert await store.set_password("R@X.org", "argon2$new") == res
+    assert (await store.user_by_email("r@x.org")).password_hash == "argon2$new"  # type: ignore[union-attr]
+    assert await store.set_password("nobody@x.org", "h") is None
+    assert await store.list_accounts() == [
+        (res, "resident", "r@x.org", "validated"),
+        (disp, "dispatcher", "d@x.org", "pending"),
+    ]
+    await store.add_session("tok", disp, T0 + timedelta(days=3650))
+    assert await store.disable_user("d@x.org", T0) == disp
+    assert await store.disable_user("d@x.org", T0 + timedelta(hours=1)) == disp  # again: still disabled
+    assert await store.disable_user("nobody@x.org", T0) is None
+    assert await store.user_by_email("d@x.org") is None and await store.session("tok", T0) is None
+    assert await store.user_by_id(disp) is not None  # its row stays: its alerts name it
+    assert await store.list_accounts("dispatcher") == [(disp, "dispatcher", "d@x.org", "disabled")]
+
+
 async def test_migration_5_keeps_older_sessions_usable(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """A session written before migration 5 has no last use: its creation
     stands in, and it is not a wall's."""
