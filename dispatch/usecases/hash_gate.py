@@ -3,13 +3,21 @@
 An Argon2id verify costs about 0.1 s of CPU (and 64 MiB), so a stranger who
 sends 64 bad logins at once would otherwise queue every resident behind 64
 of them: 12.7 s for one good login, measured before this gate. The gate runs
-at most `slots` verifications at once, in threads. A *clean* login (neither
-its account nor its address failed recently) may take any free slot and is
-always served before a *suspect* one (either has recent failures); suspects
-use at most `suspect_slots` slots, so a clean login never waits for one, and
-at most `queue` suspects wait: one more is refused (429) at once instead of
-holding memory and a connection. Clean logins are bounded the same way, by
-a longer queue."""
+at most `slots` verifications at once, in threads, in three lanes, each
+served only when the lanes before it have nobody waiting:
+
+- TRUSTED: from an address that logged in successfully before and has not
+  failed since (dispatch.usecases.login_guard). A stranger's verification
+  (the two other lanes) starts only while two slots are free, so one is
+  always free for this lane: a resident at home never waits for a stranger,
+  and shares the CPU with at most the strangers' verifications already
+  under way, none starting while the machine's last free slot is in use.
+- CLEAN: nothing known either way.
+- SUSPECT: the account or the address failed recently. At most
+  `suspect_slots` at once, and at most `queue` waiting: one more is refused
+  (429) at once rather than holding memory and a connection.
+
+TRUSTED and CLEAN wait in bounded queues too (`trusted_queue`, `clean_queue`)."""
 
 from __future__ import annotations
 
@@ -22,6 +30,7 @@ from typing import TypeVar
 from dispatch.core.validation import RateLimited
 
 T = TypeVar("T")
+TRUSTED, CLEAN, SUSPECT = 0, 1, 2
 
 
 def default_slots() -> tuple[int, int]:
@@ -32,49 +41,44 @@ def default_slots() -> tuple[int, int]:
 
 
 class HashGate:
-    def __init__(self, slots: int, suspect_slots: int, queue: int = 8, clean_queue: int = 256) -> None:
+    def __init__(
+        self, slots: int, suspect_slots: int, queue: int = 8, clean_queue: int = 32, trusted_queue: int = 256
+    ) -> None:
         if not 1 <= suspect_slots < slots:
-            raise ValueError("suspects need at least one slot and must leave one to clean logins")
+            raise ValueError("suspects need at least one slot and must leave one to trusted logins")
         self.slots = slots
         self.suspect_slots = suspect_slots
-        self.queue = queue
-        self.clean_queue = clean_queue
-        self.running = 0
-        self.running_suspect = 0
-        self._clean: deque[asyncio.Future[None]] = deque()
-        self._suspect: deque[asyncio.Future[None]] = deque()
+        self.queues = (trusted_queue, clean_queue, queue)
+        self.running = [0, 0, 0]
+        self._waiting: tuple[deque[asyncio.Future[None]], ...] = (deque(), deque(), deque())
         self.refused = 0
 
-    def _may_start(self, clean: bool) -> bool:
-        if self.running >= self.slots:
+    @property
+    def busy(self) -> int:
+        return sum(self.running)
+
+    def _may_start(self, lane: int) -> bool:
+        if self.busy >= self.slots or any(self._waiting[i] for i in range(lane)):
             return False
-        return clean or (not self._clean and self.running_suspect < self.suspect_slots)
+        if lane >= CLEAN and self.busy >= self.slots - 1:  # a stranger leaves one slot free, always
+            return False
+        return lane != SUSPECT or self.running[SUSPECT] < self.suspect_slots
 
-    def _start(self, clean: bool) -> None:
-        self.running += 1
-        if not clean:
-            self.running_suspect += 1
-
-    def _release(self, clean: bool) -> None:
-        self.running -= 1
-        if not clean:
-            self.running_suspect -= 1
-        self._wake()
-
-    def _wake(self) -> None:
-        for waiters, clean in ((self._clean, True), (self._suspect, False)):
-            while waiters and self._may_start(clean):
+    def _release(self, lane: int) -> None:
+        self.running[lane] -= 1
+        for i, waiters in enumerate(self._waiting):
+            while waiters and self._may_start(i):
                 fut = waiters.popleft()
                 if not fut.done():
-                    self._start(clean)
+                    self.running[i] += 1
                     fut.set_result(None)
 
-    async def _acquire(self, clean: bool) -> None:
-        waiters = self._clean if clean else self._suspect
-        if not waiters and self._may_start(clean):
-            self._start(clean)
+    async def _acquire(self, lane: int) -> None:
+        waiters = self._waiting[lane]
+        if not waiters and self._may_start(lane):
+            self.running[lane] += 1
             return
-        if len(waiters) >= (self.clean_queue if clean else self.queue):
+        if len(waiters) >= self.queues[lane]:
             self.refused += 1
             raise RateLimited(1, "too many logins at once: try again in a moment")
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -83,16 +87,16 @@ class HashGate:
             await fut
         except asyncio.CancelledError:
             if fut.done() and not fut.cancelled():
-                self._release(clean)  # granted as we were cancelled: hand it on
+                self._release(lane)  # granted as we were cancelled: hand it on
             elif fut in waiters:
                 waiters.remove(fut)
             raise
 
-    async def run(self, clean: bool, fn: Callable[..., T], *args: object) -> T:
-        """fn(*args) in a thread, once a slot is free (RateLimited when the
-        caller's queue is full)."""
-        await self._acquire(clean)
+    async def run(self, lane: int, fn: Callable[..., T], *args: object) -> T:
+        """fn(*args) in a thread once `lane` may start (RateLimited when its
+        queue is full)."""
+        await self._acquire(lane)
         try:
             return await asyncio.to_thread(fn, *args)
         finally:
-            self._release(clean)
+            self._release(lane)

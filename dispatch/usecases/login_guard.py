@@ -9,7 +9,8 @@ for as long. Unknown e-mails are counted and locked exactly like known ones,
 so neither the answers nor their timing tell whether an account exists.
 Keys hold hashes, never an e-mail or an address. A success clears the
 account's failures, not the address's (else one good account would let an
-address guess at every other).
+address guess at every other), and marks the address as one that logs in:
+its logins go first for hashing (hash_gate.TRUSTED) while it does not fail.
 
 A refused login is answered after a pause of `pause_s` (at most `max_paused`
 at once), so a client that ignores Retry-After cannot make the server spin
@@ -18,13 +19,20 @@ on refusals."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import ipaddress
+from collections import Counter
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import NoReturn
 
 from dispatch.core.validation import RateLimited
 from dispatch.ports.limits import Limits
+from dispatch.usecases.hash_gate import CLEAN, SUSPECT, TRUSTED
+
+SUSPECT_AFTER = 2  # recent failures (of the account or the address) that make a login suspect: one typo does not
+TRUST_S = 30 * 24 * 3600.0  # how long an address that logged in stays trusted (while it does not fail)
 
 
 @dataclass(frozen=True)
@@ -61,24 +69,53 @@ class LoginGuard:
         self.pause_s = pause_s
         self.max_paused = max_paused
         self._paused = 0
+        self._clean_in_flight: Counter[str] = Counter()
 
     @staticmethod
     def _keys(email: str, address: str | None) -> tuple[str, str]:
         return _digest("account", email), _digest("address", address_key(address))
 
-    async def admit(self, email: str, address: str | None) -> bool:
+    async def admit(self, email: str, address: str | None) -> int:
         """Refuse (429) a locked account or a throttled address, before any
-        hashing. Otherwise: whether the login is clean (no recent failure
-        for the account or the address), which puts it first for hashing."""
+        hashing. Otherwise the lane its verification waits in (hash_gate):
+        SUSPECT after two recent failures of the account or the address,
+        TRUSTED from an address that logged in before, else CLEAN."""
         account, addr = self._keys(email, address)
-        locked, throttled, account_fails, address_fails = await self.limits.read(
-            [f"login:lock:{account}", f"login:lock:{addr}", f"login:fail:{account}", f"login:fail:{addr}"]
+        locked, throttled, account_fails, address_fails, known = await self.limits.read(
+            [
+                f"login:lock:{account}",
+                f"login:lock:{addr}",
+                f"login:fail:{account}",
+                f"login:fail:{addr}",
+                f"login:ok:{addr}",
+            ]
         )
         if locked.value:
             await self.refuse(RateLimited(locked.ttl_s, "too many failed logins for this account: try again later"))
         if throttled.value:
             await self.refuse(RateLimited(throttled.ttl_s, "too many failed logins from this address: try again later"))
-        return account_fails.value == 0 and address_fails.value == 0
+        if account_fails.value >= SUSPECT_AFTER or address_fails.value >= SUSPECT_AFTER:
+            return SUSPECT
+        return TRUSTED if known.value else CLEAN
+
+    @contextlib.asynccontextmanager
+    async def attempt(self, email: str, address: str | None) -> AsyncIterator[int]:
+        """admit(), and while the verification runs: a second CLEAN login
+        from one address at once is taken as SUSPECT (one stranger, many
+        guesses in parallel)."""
+        lane = await self.admit(email, address)
+        key = address_key(address)
+        if lane == CLEAN and self._clean_in_flight[key]:
+            lane = SUSPECT
+        if lane == CLEAN:
+            self._clean_in_flight[key] += 1
+        try:
+            yield lane
+        finally:
+            if lane == CLEAN:
+                self._clean_in_flight[key] -= 1
+                if not self._clean_in_flight[key]:
+                    del self._clean_in_flight[key]
 
     async def failed(self, email: str, address: str | None) -> None:
         p = self.policy
@@ -88,9 +125,10 @@ class LoginGuard:
                 await self.limits.hold(f"login:lock:{key}", p.lockout_s)
                 await self.limits.forget([f"login:fail:{key}"])
 
-    async def succeeded(self, email: str) -> None:
-        account, _ = self._keys(email, None)
+    async def succeeded(self, email: str, address: str | None) -> None:
+        account, addr = self._keys(email, address)
         await self.limits.forget([f"login:fail:{account}"])
+        await self.limits.hold(f"login:ok:{addr}", TRUST_S)
 
     async def refuse(self, exc: RateLimited) -> NoReturn:
         if self._paused < self.max_paused:

@@ -86,16 +86,16 @@ class Sessions:
     ) -> tuple[str, User]:
         """401 for a wrong e-mail or password, 429 for a locked account, a
         throttled address or too many logins at once (login_guard, hash_gate)."""
-        clean = await self.guard.admit(email, address)
-        user = await self.store.user_by_email(email)
-        try:
-            ok = await self.gate.run(clean, _verify, user.password_hash if user else _DUMMY_HASH, password)
-        except RateLimited as exc:
-            await self.guard.refuse(exc)
+        async with self.guard.attempt(email, address) as lane:
+            user = await self.store.user_by_email(email)
+            try:
+                ok = await self.gate.run(lane, _verify, user.password_hash if user else _DUMMY_HASH, password)
+            except RateLimited as exc:
+                await self.guard.refuse(exc)
         if user is None or not ok:
             await self.guard.failed(email, address)
             raise InputError(401, "bad_credentials", "unknown email or wrong password")
-        await self.guard.succeeded(email)
+        await self.guard.succeeded(email, address)
         if wall and not user.is_staff:
             raise InputError(403, "forbidden", "a wall session is for staff accounts")
         token = secrets.token_urlsafe(32)
