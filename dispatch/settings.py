@@ -48,6 +48,16 @@ class Settings:
     server_workers: int
     server_allowed_origins: tuple[str, ...]
     server_session_ttl_hours: float
+    server_idle_minutes: float
+    server_public_url: str
+    limits_lockout_minutes: float
+    limits_login_failures_per_account: int
+    limits_login_failures_per_address: int
+    limits_login_window_minutes: float
+    limits_alerts_per_window: int
+    limits_flags_per_window: int
+    limits_window_minutes: float
+    limits_sockets_per_account: int
     stream_replay_max: int
     stream_send_queue_bytes: int
     map_tile_url: str
@@ -68,6 +78,37 @@ class Settings:
     def sqlite_path(self) -> Path:
         return Path(self.database_url.removeprefix("sqlite:///"))
 
+    def browser_origins(self) -> frozenset[str]:
+        """The origins a browser may write from with the session cookie, and
+        open the streams from: server.allowed_origins, or when it is empty
+        the server's own (server.public_url, else derived from host and
+        port). Never the request's Host header, which the client writes."""
+        if self.server_allowed_origins:
+            return frozenset(normal_origin(o) for o in self.server_allowed_origins)
+        if self.server_public_url:
+            return frozenset({normal_origin(self.server_public_url)})
+        host = self.server_host.strip("[]").lower()
+        names = ["127.0.0.1", "localhost"] if host in _LOCAL_HOSTS else [self.server_host]
+        return frozenset(normal_origin(f"http://{n}:{self.server_port}") for n in names)
+
+
+_LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "0.0.0.0", "::", "::1", ""})
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
+
+
+def normal_origin(url: str) -> str:
+    """scheme://host[:port] in lower case, without path or default port: the
+    form a browser sends in Origin."""
+    url = url.strip().lower()
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url.rstrip("/")
+    authority = rest.split("/", 1)[0]
+    host, colon, port = authority.rpartition(":")
+    if colon and port.isdigit() and _DEFAULT_PORTS.get(scheme) == port:
+        authority = host
+    return f"{scheme}://{authority}"
+
 
 # (section, key) -> (attribute, type); the table documents every key we read.
 KEYS: dict[tuple[str, str], tuple[str, type]] = {
@@ -84,6 +125,16 @@ KEYS: dict[tuple[str, str], tuple[str, type]] = {
     ("server", "workers"): ("server_workers", int),
     ("server", "allowed_origins"): ("server_allowed_origins", tuple),
     ("server", "session_ttl_hours"): ("server_session_ttl_hours", float),
+    ("server", "idle_minutes"): ("server_idle_minutes", float),
+    ("server", "public_url"): ("server_public_url", str),
+    ("limits", "lockout_minutes"): ("limits_lockout_minutes", float),
+    ("limits", "login_failures_per_account"): ("limits_login_failures_per_account", int),
+    ("limits", "login_failures_per_address"): ("limits_login_failures_per_address", int),
+    ("limits", "login_window_minutes"): ("limits_login_window_minutes", float),
+    ("limits", "alerts_per_window"): ("limits_alerts_per_window", int),
+    ("limits", "flags_per_window"): ("limits_flags_per_window", int),
+    ("limits", "window_minutes"): ("limits_window_minutes", float),
+    ("limits", "sockets_per_account"): ("limits_sockets_per_account", int),
     ("stream", "replay_max"): ("stream_replay_max", int),
     ("stream", "send_queue_bytes"): ("stream_send_queue_bytes", int),
     ("map", "tile_url"): ("map_tile_url", str),
@@ -144,6 +195,9 @@ def load_settings(path: str | os.PathLike[str] | None = None, env: Mapping[str, 
         raise ConfigError(f"database.url must start with sqlite:/// or postgresql://, got {_mask_url(url)!r}")
     if not values["bus_url"].startswith(("memory://", "redis://", "rediss://")):
         raise ConfigError(f"bus.url must start with memory:// or redis://, got {_mask_url(values['bus_url'])!r}")
+    public = values["server_public_url"]
+    if public and not public.startswith(("http://", "https://")):
+        raise ConfigError(f"server.public_url must start with http:// or https://, got {public!r}")
     triage = dict(data.get("triage", {}))
     return Settings(**values, triage=triage, config_path=path)
 

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from dispatch.adapters import open_bus, open_store
+from dispatch.adapters import open_bus, open_limits, open_store
 from dispatch.adapters.proof_files import ProofFolder
 from dispatch.core.incident_grouping import PolicyGrouping
 from dispatch.core.routing import CONTROL
@@ -21,6 +21,7 @@ from dispatch.core.triage_policy import build_policy
 from dispatch.live.hub import Hub
 from dispatch.live.sequencer import Sequencer
 from dispatch.ports.bus import Bus
+from dispatch.ports.limits import Limits
 from dispatch.ports.store import Store
 from dispatch.settings import Settings
 from dispatch.usecases.alerts import Alerts
@@ -28,7 +29,9 @@ from dispatch.usecases.broadcasts import Broadcasts
 from dispatch.usecases.escalation import Escalation
 from dispatch.usecases.incidents import Incidents
 from dispatch.usecases.joining import Joining
+from dispatch.usecases.login_guard import LoginGuard, LoginPolicy
 from dispatch.usecases.moderation import Moderation
+from dispatch.usecases.quotas import Quotas
 from dispatch.usecases.reports import Reports
 from dispatch.usecases.sessions import Sessions
 from dispatch.usecases.triage_writes import TriageWriter
@@ -55,6 +58,8 @@ class Services:
     escalation: Escalation
     joining: Joining
     moderation: Moderation
+    limits: Limits
+    quotas: Quotas
 
     @property
     def store_kind(self) -> str:
@@ -80,6 +85,7 @@ class Services:
         await self.escalation.stop()
         await self.sequencer.stop()
         await self.bus.close()
+        await self.limits.close()
         await self.store.close()
 
 
@@ -99,7 +105,12 @@ async def start_services(settings: Settings) -> Services:
     hub.on_empty = sequencer.leave_later
     await sequencer.start()
     await sequencer.join(CONTROL)  # every worker hears of ended sessions
-    sessions = Sessions(store, settings.server_session_ttl_hours, sequencer)
+    limits = open_limits(settings.bus_url, settings.bus_prefix)
+    await limits.connect()
+    guard = LoginGuard(limits, login_policy(settings))
+    sessions = Sessions(
+        store, settings.server_session_ttl_hours, sequencer, guard, idle_minutes=settings.server_idle_minutes
+    )
     hub.on_session_ended = sessions.forget
     writer = TriageWriter(store, sequencer)
     escalation = Escalation(store, writer, policy)
@@ -122,6 +133,23 @@ async def start_services(settings: Settings) -> Services:
         escalation=escalation,
         joining=Joining(city, store, proofs),
         moderation=Moderation(store, proofs, sequencer, sessions, alerts),
+        limits=limits,
+        quotas=Quotas(
+            limits,
+            settings.limits_alerts_per_window,
+            settings.limits_flags_per_window,
+            settings.limits_window_minutes * 60,
+            settings.limits_sockets_per_account,
+        ),
+    )
+
+
+def login_policy(settings: Settings) -> LoginPolicy:
+    return LoginPolicy(
+        per_account=settings.limits_login_failures_per_account,
+        per_address=settings.limits_login_failures_per_address,
+        window_s=settings.limits_login_window_minutes * 60,
+        lockout_s=settings.limits_lockout_minutes * 60,
     )
 
 

@@ -32,12 +32,26 @@ class Accounts:
         return int(out.stdout.strip())
 
 
+# End-to-end tests post many alerts from few accounts: what they test is not
+# the per-resident limit, whose own tests (tests/test_limits_e2e.py) set it.
+NO_ALERT_LIMIT = {"DISPATCH_LIMITS_ALERTS_PER_WINDOW": "1000000"}
+
+
 def embedded_env(tmp: Path) -> dict[str, str]:
-    return {"DISPATCH_DATABASE_URL": f"sqlite:///{tmp / 'dispatch.sqlite3'}", "DISPATCH_BUS_URL": "memory://"}
+    return {
+        "DISPATCH_DATABASE_URL": f"sqlite:///{tmp / 'dispatch.sqlite3'}",
+        "DISPATCH_BUS_URL": "memory://",
+        **NO_ALERT_LIMIT,
+    }
 
 
 def production_env(pg_url: str, redis_url: str, prefix: str) -> dict[str, str]:
-    return {"DISPATCH_DATABASE_URL": pg_url, "DISPATCH_BUS_URL": redis_url, "DISPATCH_BUS_PREFIX": prefix}
+    return {
+        "DISPATCH_DATABASE_URL": pg_url,
+        "DISPATCH_BUS_URL": redis_url,
+        "DISPATCH_BUS_PREFIX": prefix,
+        **NO_ALERT_LIMIT,
+    }
 
 
 @pytest.fixture

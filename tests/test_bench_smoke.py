@@ -144,7 +144,22 @@ def test_ingest_bench_reports_closed_and_open_loop(tmp_path: Path, monkeypatch: 
     assert len(doc["targets"]) == 3
 
 
-@pytest.mark.parametrize("module", ["bench.fanout", "bench.audience", "bench.ingest"])
+def test_login_bench_times_a_good_login_alone_and_under_attack(tmp_path: Path) -> None:
+    from bench import login
+
+    out = tmp_path / "login.json"
+    argv = ["--quick", "--rounds", "1", "--per-round", "2", "--attackers", "8", "--json", str(out)]
+    assert login.main(argv) == 0
+    doc = json.loads(out.read_text())
+    assert [(r["store"], r["limits"]) for r in doc["rows"]] == [("sqlite", "shipped"), ("sqlite", "hash only")]
+    for row in doc["rows"]:
+        assert row["unloaded_ms"] > 0 and row["loaded_ms"] > 0 and row["ratio"] > 0
+        assert len(row["alone_s"]) == len(row["loaded_s"]) == 2
+        assert row["bad_401"] > 0 and row["bad_other"] == 0  # the attack ran, and was answered
+    assert isinstance(doc["met"], bool) and doc["target_ratio"] == 2.0
+
+
+@pytest.mark.parametrize("module", ["bench.fanout", "bench.audience", "bench.ingest", "bench.login"])
 def test_bench_commands_parse_their_options(module: str) -> None:
     import importlib
 

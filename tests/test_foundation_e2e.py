@@ -153,13 +153,13 @@ def test_cli_user_import_is_all_or_nothing(tmp_path) -> None:
     env = embedded_env(tmp_path)
     good = tmp_path / "good.csv"
     good.write_text(
-        "role,email,password,name,lat,lon\nresident,a@example.org,pw1,Anne,43.18,3.0\ndispatcher,d@example.org,pw2,Dan,,\n"
+        "role,email,password,name,lat,lon\nresident,a@example.org,anne lives here,Anne,43.18,3.0\ndispatcher,d@example.org,dan works here,Dan,,\n"
     )
     out = dispatch_cli("user", "import", str(good), env=env)
     assert out.stdout.strip() == "2"
     bad = tmp_path / "bad.csv"
     bad.write_text(
-        "role,email,password,name,lat,lon\nresident,b@example.org,pw,B,43.18,3.0\nresident,c@example.org,pw,C,,\n"
+        "role,email,password,name,lat,lon\nresident,b@example.org,bee buzzing by,B,43.18,3.0\nresident,c@example.org,sea and sunshine,C,,\n"
     )
     done = dispatch_cli("user", "import", str(bad), env=env, check=False)
     assert done.returncode != 0 and "line 3" in done.stderr
@@ -173,7 +173,7 @@ def test_cli_user_import_is_all_or_nothing(tmp_path) -> None:
             "--email",
             "b@example.org",
             "--password",
-            "x",
+            "bee buzzing by",
             "--lat",
             "43.18",
             "--lon",
@@ -184,7 +184,7 @@ def test_cli_user_import_is_all_or_nothing(tmp_path) -> None:
     )
     dup = tmp_path / "dup.csv"
     dup.write_text(
-        "role,email,password,name,lat,lon\nsupervisor,e@example.org,pw,E,,\nsupervisor,A@example.org,pw,A,,\n"
+        "role,email,password,name,lat,lon\nsupervisor,e@example.org,eagle in the sky,E,,\nsupervisor,A@example.org,again anne here,A,,\n"
     )
     done = dispatch_cli("user", "import", str(dup), env=env, check=False)
     assert done.returncode != 0 and "line 3" in done.stderr

@@ -334,6 +334,69 @@ async def test_sessions(store: Store) -> None:
     assert await store.session_user("h1", (T0 + timedelta(hours=1)).astimezone(paris)) is not None
 
 
+async def test_sessions_know_their_last_use_and_whether_they_are_a_walls(store: Store) -> None:
+    uid = await author(store)
+    before = datetime.now(UTC)
+    await store.add_session("desk", uid, T0 + timedelta(days=3650))
+    await store.add_session("wall", uid, T0 + timedelta(days=3650), wall=True)
+    desk, wall = await store.session("desk", T0), await store.session("wall", T0)
+    assert desk is not None and wall is not None
+    assert desk.user.id == uid and not desk.wall and wall.wall
+    assert before <= desk.last_used_at <= datetime.now(UTC)  # a login is a use
+    await store.touch_session("desk", T0 + timedelta(hours=1))
+    touched = await store.session("desk", T0)
+    assert touched is not None and touched.last_used_at == T0 + timedelta(hours=1)
+    assert (await store.session("wall", T0)).last_used_at == wall.last_used_at  # type: ignore[union-attr]
+    assert await store.session("nope", T0) is None
+    assert await store.session("desk", T0 + timedelta(days=3651)) is None
+
+
+async def test_passwords_listing_and_disabling(store: Store) -> None:
+    res, disp = await store.add_users([user("r@x.org"), user("d@x.org", role="dispatcher", validated=False)])
+    assert await store.set_password("R@X.org", "argon2$new") == res
+    assert (await store.user_by_email("r@x.org")).password_hash == "argon2$new"  # type: ignore[union-attr]
+    assert await store.set_password("nobody@x.org", "h") is None
+    assert await store.list_accounts() == [
+        (res, "resident", "r@x.org", "validated"),
+        (disp, "dispatcher", "d@x.org", "pending"),
+    ]
+    await store.add_session("tok", disp, T0 + timedelta(days=3650))
+    assert await store.disable_user("d@x.org", T0) == disp
+    assert await store.disable_user("d@x.org", T0 + timedelta(hours=1)) == disp  # again: still disabled
+    assert await store.disable_user("nobody@x.org", T0) is None
+    assert await store.user_by_email("d@x.org") is None and await store.session("tok", T0) is None
+    assert await store.user_by_id(disp) is not None  # its row stays: its alerts name it
+    assert await store.list_accounts("dispatcher") == [(disp, "dispatcher", "d@x.org", "disabled")]
+
+
+async def test_migration_5_keeps_older_sessions_usable(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A session written before migration 5 has no last use: its creation
+    stands in, and it is not a wall's."""
+    from dispatch.adapters import migrations
+
+    s = make(db_url)
+    await s.connect()
+    try:
+        monkeypatch.setattr(migrations, "MIGRATIONS", tuple(m for m in migrations.MIGRATIONS if m.version < 5))
+        await s.migrate()
+        monkeypatch.undo()
+        uid = await author(s)
+        async with s._write_tx() as tx:  # type: ignore[attr-defined]
+            d = tx.dialect
+            await tx.execute(
+                d.render("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)"),
+                "old",
+                uid,
+                d.ts_param(T0),
+                d.ts_param(T0 + timedelta(days=1)),
+            )
+        assert 5 in await s.migrate()
+        old = await s.session("old", T0)
+        assert old is not None and old.user.id == uid and not old.wall and old.last_used_at == T0
+    finally:
+        await s.close()
+
+
 async def test_end_sessions_deletes_them_and_tells_every_worker(store: Store) -> None:
     uid = await author(store)
     for h in ("a1", "a2", "a3"):
@@ -838,6 +901,7 @@ async def test_migration_3_moves_each_incidents_history_to_rows_in_order(
                         args[-1],
                     )
         assert await s.migrate() == ALL_VERSIONS[2:]  # 3, and those after it
+        assert await s.migrate() == [v for v in ALL_VERSIONS if v >= 3]
         got = await s.incident_history([1, 2, 3, 4])
         assert got == {1: tuple(history[1]), 3: tuple(history[3])}
         note = {"at": "2024-05-01T08:40:00Z", "actor": 3, "action": "note", "note": "vu"}

@@ -8,6 +8,8 @@ dialect.Dialect (store_sql, triage_sql, grouping_sql) and run through tx.Tx;
 store_common holds what else they share (rows, time, JSON), batcher the
 group commit, migrations the schema; what each does its own way is in its
 store_*_sql module. Buses: bus_memory.MemoryBus and bus_redis.RedisBus.
+Limits (counters with an expiry): limits_memory.MemoryLimits and
+limits_redis.RedisLimits, chosen by the bus URL.
 
 May import: dispatch.core, dispatch.ports, geo and the drivers (asyncpg,
 aiosqlite, redis); never dispatch.usecases, dispatch.live, dispatch.http,
@@ -21,6 +23,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from dispatch.ports.bus import Bus
     from dispatch.ports.grouping import Grouping
+    from dispatch.ports.limits import Limits
     from dispatch.ports.store import Store
 
 SQLITE_PREFIX = "sqlite:///"
@@ -60,3 +63,15 @@ def open_bus(url: str, prefix: str = "dispatch") -> Bus:
         return RedisBus(url, prefix)
     # The scheme only: the URL may carry a password.
     raise ValueError(f"unsupported bus URL scheme {scheme!r}: expected memory://, redis:// or rediss://")
+
+
+def open_limits(bus_url: str, prefix: str = "dispatch") -> Limits:
+    """Where the bus is Redis, so are the limits (every worker counts
+    together); with `memory://` they are this process's. Unconnected."""
+    if bus_url.split("://", 1)[0].lower() in ("redis", "rediss"):
+        from dispatch.adapters.limits_redis import RedisLimits
+
+        return RedisLimits(bus_url, prefix)
+    from dispatch.adapters.limits_memory import MemoryLimits
+
+    return MemoryLimits()

@@ -288,6 +288,21 @@ ORDER BY i.id, e.n;
 UPDATE incidents SET history = '[]' WHERE history <> '[]';
 """
 
+# Sessions remember when they were last used (the desk roles' idle timeout)
+# and whether they are a wall screen's (read-only, no idle timeout). Older
+# sessions keep last_used_at NULL: their created_at stands in for it. An
+# account disabled by `dispatch user disable` keeps its row (its alerts name
+# it) but can no longer log in.
+_SQLITE_V5 = """
+ALTER TABLE sessions ADD COLUMN last_used_at TEXT;
+ALTER TABLE sessions ADD COLUMN wall INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN disabled_at TEXT;
+"""
+_POSTGRES_V5 = """
+ALTER TABLE sessions ADD COLUMN last_used_at TIMESTAMPTZ, ADD COLUMN wall BOOLEAN NOT NULL DEFAULT FALSE;
+ALTER TABLE users ADD COLUMN disabled_at TIMESTAMPTZ;
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema: users, sessions, alerts, broadcasts, events, event_seq", _SQLITE_V1, _POSTGRES_V1),
     Migration(2, "triage: incidents, units, alerts.incident", _SQLITE_V2, _POSTGRES_V2),
@@ -295,6 +310,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         4, "joining and moderation: account status, proofs, proof views, flags, hidden alerts", SQLITE_V4, POSTGRES_V4
     ),
+    Migration(5, "sessions: last_used_at, wall; users.disabled_at", _SQLITE_V5, _POSTGRES_V5),
 )
 
 

@@ -38,6 +38,7 @@ from dispatch.core.model import (
     Incident,
     IncidentQuery,
     NewAlert,
+    Session,
     Unit,
     User,
     utcnow,
@@ -83,9 +84,38 @@ class SqlStore(ModerationMethods, ABC):
         return None if row is None else user_from_row(row, d.ts_column)
 
     async def session_user(self, token_hash: str, now: datetime) -> User | None:
+        found = await self.session(token_hash, now)
+        return None if found is None else found.user
+
+    async def session(self, token_hash: str, now: datetime) -> Session | None:
         d = self.dialect
-        row = await self._row(sql.SESSION_USER.on(d), token_hash, d.ts_param(now))
-        return None if row is None else user_from_row(row, d.ts_column)
+        row = await self._row(sql.SESSION.on(d), token_hash, d.ts_param(now))
+        if row is None:
+            return None
+        return Session(user_from_row(row, d.ts_column), bool(row["wall"]), d.ts_column(row["last_used_at"]))
+
+    async def set_password(self, email: str, password_hash: str) -> int | None:
+        async with self._write_tx() as tx:
+            rows = await tx.rows(sql.SET_PASSWORD.on(tx.dialect), password_hash, norm_email(email))
+        return int(rows[0][0]) if rows else None
+
+    async def disable_user(self, email: str, now: datetime) -> int | None:
+        async with self._write_tx() as tx:
+            rows = await tx.rows(sql.DISABLE_USER.on(tx.dialect), tx.dialect.ts_param(now), norm_email(email))
+        return int(rows[0][0]) if rows else None
+
+    async def list_accounts(self, role: str | None = None) -> list[tuple[int, str, str, str]]:
+        d = self.dialect
+        rows = (
+            await self._rows(sql.LIST_ACCOUNTS.on(d))
+            if role is None
+            else await self._rows(sql.LIST_ACCOUNTS_OF.on(d), role)
+        )
+        return [(int(r[0]), r[1], r[2], r[3]) for r in rows]
+
+    async def touch_session(self, token_hash: str, at: datetime) -> None:
+        async with self._write_tx() as tx:
+            await tx.execute(sql.TOUCH_SESSION.on(tx.dialect), tx.dialect.ts_param(at), token_hash)
 
     async def end_sessions(self, user_id: int, token_hash: str | None, code: int, now: datetime) -> Event:
         """Delete the account's sessions (only `token_hash` when given) and

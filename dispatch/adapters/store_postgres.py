@@ -140,15 +140,10 @@ class PostgresStore(SqlStore):
         ids = {r["email"]: r["id"] for r in rows}
         return [ids[e] for e in emails]
 
-    async def add_session(self, token_hash: str, user_id: int, expires_at: datetime) -> None:
+    async def add_session(self, token_hash: str, user_id: int, expires_at: datetime, wall: bool = False) -> None:
         # autocommit: one statement needs no BEGIN/COMMIT round trips
-        await self.pool.execute(
-            sql.ADD_SESSION.on(POSTGRES),
-            token_hash,
-            user_id,
-            utcnow(),
-            to_utc(expires_at),
-        )
+        now = utcnow()
+        await self.pool.execute(sql.ADD_SESSION.on(POSTGRES), token_hash, user_id, now, to_utc(expires_at), now, wall)
 
     async def set_home_sectors(self, assign: Callable[[float, float], str | None]) -> int:
         async with self.pool.acquire() as con, con.transaction():

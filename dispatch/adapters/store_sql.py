@@ -25,16 +25,32 @@ def _qualified(alias: str, columns: str) -> str:
 
 # -- accounts -------------------------------------------------------------------
 
-USER_BY_EMAIL = Sql(f"SELECT {USER_COLUMNS} FROM users WHERE email = ?")
+# the account that may log in with this e-mail: a disabled one may not
+USER_BY_EMAIL = Sql(f"SELECT {USER_COLUMNS} FROM users WHERE email = ? AND disabled_at IS NULL")
 USER_BY_ID = Sql(f"SELECT {USER_COLUMNS} FROM users WHERE id = ?")
 TAKEN_EMAILS = Sql(lambda d: f"SELECT email FROM users WHERE {d.in_texts('email')}")
 END_SESSIONS_OF_USER = Sql("DELETE FROM sessions WHERE user_id = ?")
 END_SESSION = Sql("DELETE FROM sessions WHERE token_hash = ?")
-ADD_SESSION = Sql("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)")
-SESSION_USER = Sql(
-    f"SELECT {_qualified('u', USER_COLUMNS)} FROM sessions s JOIN users u ON u.id = s.user_id"
-    " WHERE s.token_hash = ? AND s.expires_at > ?"
+ADD_SESSION = Sql(
+    "INSERT INTO sessions (token_hash, user_id, created_at, expires_at, last_used_at, wall) VALUES (?, ?, ?, ?, ?, ?)"
 )
+# sessions from before migration 5 have no last_used_at: their creation stands in
+SESSION = Sql(
+    f"SELECT {_qualified('u', USER_COLUMNS)}, s.wall, COALESCE(s.last_used_at, s.created_at) AS last_used_at"
+    " FROM sessions s JOIN users u ON u.id = s.user_id"
+    " WHERE s.token_hash = ? AND s.expires_at > ? AND u.disabled_at IS NULL"
+)
+TOUCH_SESSION = Sql("UPDATE sessions SET last_used_at = ? WHERE token_hash = ?")
+SET_PASSWORD = Sql("UPDATE users SET password_hash = ? WHERE email = ? RETURNING id")
+DISABLE_USER = Sql("UPDATE users SET disabled_at = COALESCE(disabled_at, ?) WHERE email = ? RETURNING id")
+# (id, role, email, status): "disabled" wins over the account's standing
+_ACCOUNTS = (
+    "SELECT id, role, email,"
+    " CASE WHEN disabled_at IS NOT NULL THEN 'disabled' WHEN validated THEN 'validated' ELSE 'pending' END AS status"
+    " FROM users"
+)
+LIST_ACCOUNTS = Sql(_ACCOUNTS + " ORDER BY id")
+LIST_ACCOUNTS_OF = Sql(_ACCOUNTS + " WHERE role = ? ORDER BY id")
 _RESIDENT_HOMES = (
     "SELECT id, home_lat, home_lon, home_sector FROM users"
     f" WHERE status = 'validated' AND role IN {RESIDENT_ROLES_SQL} AND home_lat IS NOT NULL AND home_lon IS NOT NULL"

@@ -165,9 +165,10 @@ class SqliteStore(SqlStore):
                 ids.update((r["email"], r["id"]) for r in rows)
         return [ids[e] for e in emails]
 
-    async def add_session(self, token_hash: str, user_id: int, expires_at: datetime) -> None:
+    async def add_session(self, token_hash: str, user_id: int, expires_at: datetime, wall: bool = False) -> None:
         async with self._write() as db:
-            await db.execute(sql.ADD_SESSION.on(SQLITE), (token_hash, user_id, ts_text(utcnow()), ts_text(expires_at)))
+            now = ts_text(utcnow())
+            await db.execute(sql.ADD_SESSION.on(SQLITE), (token_hash, user_id, now, ts_text(expires_at), now, wall))
 
     async def set_home_sectors(self, assign: Callable[[float, float], str | None]) -> int:
         async with self._write() as db:

@@ -1,4 +1,5 @@
-"""`dispatch` command line (docs/reference.md): serve, migrate, user add|import, unit add, simulate."""
+"""`dispatch` command line (docs/reference.md): serve, migrate, user add|import|passwd|list|disable,
+unit add, simulate."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import os
 import sys
 from collections.abc import Sequence
 
-from dispatch.settings import CONFIG_ENV, ConfigError, load_settings
+from dispatch.core.model import ROLES
+from dispatch.settings import CONFIG_ENV, ConfigError, Settings, load_settings
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -30,13 +32,25 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--config")
     add.add_argument("--role", required=True)
     add.add_argument("--email", required=True)
-    add.add_argument("--password", required=True)
+    secret = add.add_mutually_exclusive_group(required=True)
+    secret.add_argument("--password")
+    secret.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     add.add_argument("--name", default="")
     add.add_argument("--lat", type=float)
     add.add_argument("--lon", type=float)
     imp = user_sub.add_parser("import", help="create every account of a CSV file in one transaction")
     imp.add_argument("path")
     imp.add_argument("--config")
+    passwd = user_sub.add_parser("passwd", help="change a password; every session of the account ends")
+    passwd.add_argument("--config")
+    passwd.add_argument("--email", required=True)
+    passwd.add_argument("--password-stdin", action="store_true", required=True)
+    listing = user_sub.add_parser("list", help="list accounts: id, role, e-mail, status")
+    listing.add_argument("--config")
+    listing.add_argument("--role", choices=ROLES)
+    disable = user_sub.add_parser("disable", help="disable an account: its sessions end, its sockets close")
+    disable.add_argument("--config")
+    disable.add_argument("--email", required=True)
 
     unit = sub.add_parser("unit", help="manage patrol units")
     unit_sub = unit.add_subparsers(dest="unit_command", required=True)
@@ -71,12 +85,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if args.command == "migrate":
         return asyncio.run(commands.migrate(settings))
-    if args.command == "user" and args.user_command == "add":
-        return asyncio.run(
-            commands.user_add(settings, args.role, args.email, args.password, args.name, args.lat, args.lon)
-        )
-    if args.command == "user" and args.user_command == "import":
-        return asyncio.run(commands.user_import(settings, args.path))
+    if args.command == "user":
+        return _user(settings, args)
     if args.command == "unit" and args.unit_command == "add":
         return asyncio.run(commands.unit_add(settings, args.name))
     if args.command == "simulate":
@@ -84,3 +94,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return asyncio.run(simulate(settings, args.url, args.residents, args.rate, args.duration, args.seed))
     return 2
+
+
+def _user(settings: Settings, args: argparse.Namespace) -> int:
+    from dispatch.cli import users
+
+    if args.user_command == "list":
+        return asyncio.run(users.user_list(settings, args.role))
+    if args.user_command == "disable":
+        return asyncio.run(users.user_disable(settings, args.email))
+    if args.user_command == "import":
+        return asyncio.run(users.user_import(settings, args.path))
+    password = users.read_password() if args.password_stdin else args.password
+    if password is None:
+        print("dispatch: no password on standard input", file=sys.stderr)
+        return 2
+    if args.user_command == "passwd":
+        return asyncio.run(users.user_passwd(settings, args.email, password))
+    return asyncio.run(users.user_add(settings, args.role, args.email, password, args.name, args.lat, args.lon))

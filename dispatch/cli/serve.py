@@ -9,7 +9,7 @@ import sys
 
 import uvicorn
 
-from dispatch.settings import CONFIG_ENV, Settings
+from dispatch.settings import CONFIG_ENV, Settings, with_overrides
 from geo import SectorFileError, load_city
 
 FAST_WS = "dispatch.live.frames:FastWSProtocol"
@@ -68,6 +68,10 @@ def serve(settings: Settings, host: str | None, port: int | None, workers: int |
         print("dispatch: note: several workers on SQLite share one writer; PostgreSQL scales better", file=sys.stderr)
     raise_fd_limit()
     os.environ[CONFIG_ENV] = str(settings.config_path)
+    # the address served is part of the server's own origin (Settings.browser_origins):
+    # the workers read it back from the environment, like the config path
+    os.environ["DISPATCH_SERVER_HOST"], os.environ["DISPATCH_SERVER_PORT"] = host, str(port)
+    settings = with_overrides(settings, server_host=host, server_port=port)
     common = dict(
         host=host,
         port=port,

@@ -94,7 +94,8 @@ async def simulate(settings: Settings, url: str, residents: int, rate: float, du
                 "text": "Alerte simulée",
                 "client_id": f"sim-{i}-{secrets.token_hex(4)}",
             }
-            task = asyncio.create_task(post(rng.choice(tokens), body))
+            # in turn, so no resident reaches limits.alerts_per_window before the others
+            task = asyncio.create_task(post(tokens[i % len(tokens)], body))
             pending.add(task)
             task.add_done_callback(pending.discard)
             i += 1

@@ -135,6 +135,17 @@ class User:
 
 
 @dataclass(frozen=True)
+class Session:
+    """A login as the store keeps it. A wall session (a wall screen's) is
+    read-only and has no idle timeout; `last_used_at` is when a request
+    last used it, to within a minute."""
+
+    user: User
+    wall: bool
+    last_used_at: datetime
+
+
+@dataclass(frozen=True)
 class NewAlert:
     author: int
     category: str

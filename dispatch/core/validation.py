@@ -32,6 +32,15 @@ class InputError(Exception):
         return {"error": err}
 
 
+class RateLimited(InputError):
+    """429 `rate_limited`; the server sends `retry_after` (whole seconds, at
+    least 1) as the Retry-After header."""
+
+    def __init__(self, retry_after_s: float, message: str) -> None:
+        super().__init__(429, "rate_limited", message)
+        self.retry_after = max(1, math.ceil(retry_after_s))
+
+
 def parse_json_object(raw: bytes) -> dict[str, Any]:
     if len(raw) > MAX_BODY:
         raise InputError(413, "body_too_large", f"the body is over {MAX_BODY // 1024} KiB")
@@ -191,11 +200,16 @@ def broadcast_input(data: dict[str, Any], sector_ids: tuple[str, ...], min_circl
     return BroadcastInput(tuple(dict.fromkeys(raw)), None, text, level)
 
 
-def login_input(data: dict[str, Any]) -> tuple[str, str]:
-    _reject_unknown(data, frozenset({"email", "password"}))
+def login_input(data: dict[str, Any]) -> tuple[str, str, bool]:
+    """(email, password, wall): `"wall": true` asks for a wall screen's
+    session (read-only, no idle timeout; staff only)."""
+    _reject_unknown(data, frozenset({"email", "password", "wall"}))
     email = _string(_require(data, "email"), "email", 254, 1)
     password = _string(_require(data, "password"), "password", 1024, 1)
-    return email.strip().lower(), password
+    wall = data.get("wall", False)
+    if not isinstance(wall, bool):
+        raise InputError(422, "invalid_type", "wall must be true or false", "wall")
+    return email.strip().lower(), password, wall
 
 
 _INCIDENT_PATCH_FIELDS = frozenset({"status", "priority", "unpin", "unit", "note"})

@@ -19,6 +19,7 @@ async def create_alert(request: Request) -> Response:
     svc = services(request)
     user = await principal(request, RESIDENT_ROLES, write=True)  # 403 not_validated unless validated
     body = alert_input(await read_json(request))
+    await svc.quotas.alert(user.id, body.client_id)  # 429 past limits.alerts_per_window
     alert, created = await svc.alerts.submit(user, body)
     return JSON(alert_own(alert_staff(alert)), status_code=201 if created else 200)
 

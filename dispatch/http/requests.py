@@ -11,8 +11,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from dispatch.core.categories import CATEGORIES
-from dispatch.core.model import User
-from dispatch.core.validation import MAX_BODY, InputError, parse_json_object
+from dispatch.core.model import Session, User
+from dispatch.core.validation import MAX_BODY, InputError, RateLimited, parse_json_object
 from dispatch.http.app_state import services
 from dispatch.usecases.sessions import credentials, origin_allowed, require_role
 
@@ -32,7 +32,8 @@ class JSON(Response):
 
 
 def error_response(err: InputError) -> JSON:
-    return JSON(err.body(), status_code=err.status)
+    headers = {"Retry-After": str(err.retry_after)} if isinstance(err, RateLimited) else None
+    return JSON(err.body(), status_code=err.status, headers=headers)
 
 
 async def read_json(request: Request) -> dict[str, Any]:
@@ -54,22 +55,30 @@ async def principal(
 ) -> User:
     """The authenticated user, if their account is validated (or the route
     allows any status: GET /api/me, logout) and their role is in `roles`.
-    Cookie-authenticated writes must also come from an allowed Origin (CSRF)."""
+    Cookie-authenticated writes must also come from an allowed Origin (CSRF),
+    and a wall session reads only."""
+    session = await principal_session(request, roles, write, allow_unvalidated)
+    if write and session.wall:
+        raise InputError(403, "forbidden", "a wall session is read-only: log in on the desk to act")
+    return session.user
+
+
+async def principal_session(
+    request: Request, roles: Iterable[str], write: bool = False, allow_unvalidated: bool = False
+) -> Session:
+    """principal() without the wall check, for what a wall screen may do
+    too (log out)."""
     svc = services(request)
     token, from_cookie = credentials(request.headers, request.cookies)
-    user = await svc.sessions.user_for(token)
+    session = await svc.sessions.session_for(token)
+    user = session.user if session else None
     if user is not None and not user.validated and not allow_unvalidated:
         raise InputError(403, "not_validated", NOT_VALIDATED[user.status])
-    user = require_role(user, roles)
-    if (
-        write
-        and from_cookie
-        and not origin_allowed(
-            request.headers.get("origin"), request.headers.get("host"), svc.settings.server_allowed_origins
-        )
-    ):
+    require_role(user, roles)
+    assert session is not None
+    if write and from_cookie and not origin_allowed(request.headers.get("origin"), svc.settings.browser_origins()):
         raise InputError(403, "forbidden_origin", "this origin may not write with a session cookie")
-    return user
+    return session
 
 
 def check_query(request: Request, allowed: frozenset[str]) -> dict[str, str]:

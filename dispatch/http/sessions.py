@@ -11,14 +11,15 @@ from dispatch.core.model import ROLES
 from dispatch.core.validation import login_input
 from dispatch.core.views import me_view
 from dispatch.http.app_state import services
-from dispatch.http.requests import JSON, principal, read_json
+from dispatch.http.requests import JSON, principal_session, read_json
 from dispatch.usecases.sessions import COOKIE, credentials
 
 
 async def login(request: Request) -> Response:
     svc = services(request)
-    email, password = login_input(await read_json(request))
-    token, user = await svc.sessions.login(email, password)
+    email, password, wall = login_input(await read_json(request))
+    address = request.client.host if request.client else None
+    token, user = await svc.sessions.login(email, password, address, wall)
     resp = JSON({"token": token, "role": user.role, "user_id": user.id})
     resp.set_cookie(
         COOKIE,
@@ -35,7 +36,7 @@ async def login(request: Request) -> Response:
 async def logout(request: Request) -> Response:
     """Ends this session at once on every worker (Sessions.end_token); the
     sockets opened with it close with CLOSE_SESSION_ENDED."""
-    await principal(request, ROLES, write=True, allow_unvalidated=True)
+    await principal_session(request, ROLES, write=True, allow_unvalidated=True)  # a wall screen may log out too
     token, _ = credentials(request.headers, request.cookies)
     if token:
         await services(request).sessions.end_token(token, CLOSE_SESSION_ENDED)
@@ -47,8 +48,11 @@ async def logout(request: Request) -> Response:
 async def me(request: Request) -> Response:
     """Any account, whatever its status: a pending, rejected or suspended
     one reads here where it stands (and nothing else)."""
-    user = await principal(request, ROLES, allow_unvalidated=True)
-    return JSON(me_view(user))
+    session = await principal_session(request, ROLES, allow_unvalidated=True)
+    body = me_view(session.user)
+    if session.wall:
+        body["wall"] = True  # read-only: the desk asks for a login of its own
+    return JSON(body)
 
 
 routes = [

@@ -13,6 +13,7 @@ from dispatch.core.codec import message, text_frame
 from dispatch.core.events import ALERT_EVENTS, stream_message
 from dispatch.core.model import OPS_VIEW_ROLES, RESIDENT_ROLES, Event, Home, User
 from dispatch.core.routing import OPS, home_channel
+from dispatch.core.validation import RateLimited
 from dispatch.http.app_state import services
 from dispatch.http.requests import JSON, NOT_VALIDATED
 from dispatch.live.frames import RAW_EXTENSION, AsgiSink, RawSink
@@ -26,18 +27,21 @@ log = logging.getLogger("dispatch.ws")
 # (we answer 401/403 with the contract's error body where the server allows).
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
+CLOSE_RATE_LIMITED = 4429
+_CLOSE_FOR = {401: CLOSE_UNAUTHENTICATED, 429: CLOSE_RATE_LIMITED}
 
 
-async def _deny(ws: WebSocket, status: int, code: str, text: str) -> None:
+async def _deny(ws: WebSocket, status: int, code: str, text: str, headers: dict[str, str] | None = None) -> None:
     if "websocket.http.response" in ws.scope.get("extensions", {}):
-        await ws.send_denial_response(JSON({"error": {"code": code, "message": text}}, status_code=status))
+        body = {"error": {"code": code, "message": text}}
+        await ws.send_denial_response(JSON(body, status_code=status, headers=headers))
     else:
-        await ws.close(CLOSE_UNAUTHENTICATED if status == 401 else CLOSE_FORBIDDEN, text)
+        await ws.close(_CLOSE_FOR.get(status, CLOSE_FORBIDDEN), text)
 
 
 async def _authorise(ws: WebSocket, roles: frozenset[str]) -> User | None:
     svc = services(ws)
-    if not origin_allowed(ws.headers.get("origin"), ws.headers.get("host"), svc.settings.server_allowed_origins):
+    if not origin_allowed(ws.headers.get("origin"), svc.settings.browser_origins()):
         await _deny(ws, 403, "forbidden_origin", "this origin may not open the stream")
         return None
     token, _ = credentials(ws.headers, ws.cookies)
@@ -116,6 +120,19 @@ async def _serve(ws: WebSocket, roles: frozenset[str], resident: bool) -> None:
         if home is None:
             await _deny(ws, 403, "no_home", "this account has no home position")
             return
+    try:  # limits.sockets_per_account, in this worker: one more is refused, none is closed
+        svc.quotas.open_socket(user.id)
+    except RateLimited as exc:
+        await _deny(ws, 429, exc.code, exc.message, {"Retry-After": str(exc.retry_after)})
+        return
+    try:
+        await _stream(ws, user, home)
+    finally:
+        svc.quotas.close_socket(user.id)
+
+
+async def _stream(ws: WebSocket, user: User, home: Home | None) -> None:
+    svc = services(ws)
     await ws.accept()
     sink = _sink(ws, svc.settings.stream_send_queue_bytes)
     since = _since(ws)

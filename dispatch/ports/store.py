@@ -25,6 +25,7 @@ from dispatch.core.model import (
     NewProof,
     NewUser,
     Proof,
+    Session,
     Unit,
     User,
 )
@@ -77,10 +78,35 @@ class Store(Protocol):
         """All or nothing, in one transaction. Raises DuplicateEmail."""
         ...
 
-    async def user_by_email(self, email: str) -> User | None: ...
+    async def user_by_email(self, email: str) -> User | None:
+        """The account that may log in with this e-mail (not a disabled one)."""
+        ...
+
     async def user_by_id(self, user_id: int) -> User | None: ...
-    async def add_session(self, token_hash: str, user_id: int, expires_at: datetime) -> None: ...
+    async def add_session(self, token_hash: str, user_id: int, expires_at: datetime, wall: bool = False) -> None: ...
     async def session_user(self, token_hash: str, now: datetime) -> User | None: ...
+    async def session(self, token_hash: str, now: datetime) -> Session | None:
+        """The unexpired session with this token hash, with its account."""
+        ...
+
+    async def touch_session(self, token_hash: str, at: datetime) -> None:
+        """Record that the session was used at `at`."""
+        ...
+
+    async def set_password(self, email: str, password_hash: str) -> int | None:
+        """The account's id, or None when no account has this e-mail."""
+        ...
+
+    async def disable_user(self, email: str, now: datetime) -> int | None:
+        """From now on the account cannot log in (user_by_email and session
+        no longer find it); its row stays. Its id, or None."""
+        ...
+
+    async def list_accounts(self, role: str | None = None) -> list[tuple[int, str, str, str]]:
+        """(id, role, email, status) of every account (of that role), by id;
+        status is `disabled`, or the account's standing. Never a hash."""
+        ...
+
     async def end_sessions(self, user_id: int, token_hash: str | None, code: int, now: datetime) -> Event:
         """Delete the account's sessions (only that one when `token_hash` is
         given) and append a `session.ended` event {user, token, code} on the

@@ -1,5 +1,5 @@
 """Accounts as the town brings them in: every row checked (role, e-mail,
-password, home) before anything is written, so a bad row names its line and
+password against dispatch.core.passwords, home) before anything is written, so a bad row names its line and
 nothing is imported. The CLI (dispatch.cli.commands) is the caller."""
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dispatch.core.model import RESIDENT_ROLES, ROLES, NewUser
+from dispatch.core.passwords import check_password
+from dispatch.core.validation import InputError
 from geo import City
 
 
@@ -45,8 +47,10 @@ def check_account(role: str, email: str, password: str, name: str, lat: object, 
     email = (email or "").strip().lower()
     if "@" not in email or len(email) > 254:
         raise RowError(f"{email!r} is not an email address")
-    if not password:
-        raise RowError("password is empty")
+    try:
+        check_password(password, email, name or "")
+    except InputError as exc:
+        raise RowError(exc.message) from None
     la, lo = _coord(lat, "lat", 90), _coord(lon, "lon", 180)  # type: ignore[arg-type]
     if (la is None) != (lo is None):
         raise RowError("give both lat and lon, or neither")

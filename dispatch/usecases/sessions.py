@@ -1,27 +1,34 @@
 """Accounts, sessions and the checks every route and socket makes.
 
 Passwords: Argon2id (argon2-cffi's defaults, RFC 9106's second recommended
-profile), verified in a thread because a verify costs tens of milliseconds
-of CPU and must not freeze the event loop. Sessions: a random token; the
-store keeps only its SHA-256, so a leaked database holds no usable token."""
+profile), verified in a thread because a verify costs about 0.1 s of CPU
+and must not freeze the event loop, behind a gate (hash_gate) that bounds
+how many run at once and serves clean logins first, after a check of the
+failed-login counters (login_guard) that refuses locked accounts and
+throttled addresses before any hashing. Sessions: a random token; the store
+keeps only its SHA-256, so a leaked database holds no usable token. Desk
+sessions (staff) expire after `idle_minutes` unused; a wall session (asked
+for at login, staff only) is read-only and does not."""
 
 from __future__ import annotations
 
-import asyncio
+import dataclasses
 import hashlib
 import secrets
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from dispatch.core.model import User, utcnow
-from dispatch.core.validation import InputError
+from dispatch.core.model import Session, User, utcnow
+from dispatch.core.validation import InputError, RateLimited
 from dispatch.ports.publisher import Publisher
 from dispatch.ports.store import Store
+from dispatch.usecases.hash_gate import HashGate, default_slots
+from dispatch.usecases.login_guard import LoginGuard
 
 COOKIE = "dispatch_session"
 _hasher = PasswordHasher()
@@ -51,37 +58,89 @@ class Sessions:
     # for at most TTL seconds.
     CACHE_TTL = 10.0
     CACHE_SIZE = 50_000
+    TOUCH_EVERY = timedelta(minutes=1)  # last use is written at most this often
 
-    def __init__(self, store: Store, ttl_hours: float, publisher: Publisher) -> None:
+    def __init__(
+        self,
+        store: Store,
+        ttl_hours: float,
+        publisher: Publisher,
+        guard: LoginGuard,
+        *,
+        idle_minutes: float = 0,
+        gate: HashGate | None = None,
+    ) -> None:
+        """idle_minutes: a desk session (staff, not a wall's) unused for
+        that long is refused; 0 turns the idle timeout off."""
         self.store = store
         self.publisher = publisher
         self.ttl = timedelta(hours=ttl_hours)
-        self._cache: OrderedDict[str, tuple[float, User]] = OrderedDict()
+        self.guard = guard
+        self.gate = gate or HashGate(*default_slots())
+        self.idle = timedelta(minutes=idle_minutes) if idle_minutes > 0 else None
+        self._touch_every = min(self.TOUCH_EVERY, self.idle / 10) if self.idle else self.TOUCH_EVERY
+        self._cache: OrderedDict[str, tuple[float, Session]] = OrderedDict()
 
-    async def login(self, email: str, password: str) -> tuple[str, User]:
-        user = await self.store.user_by_email(email)
-        ok = await asyncio.to_thread(_verify, user.password_hash if user else _DUMMY_HASH, password)
+    async def login(
+        self, email: str, password: str, address: str | None = None, wall: bool = False
+    ) -> tuple[str, User]:
+        """401 for a wrong e-mail or password, 429 for a locked account, a
+        throttled address or too many logins at once (login_guard, hash_gate)."""
+        async with self.guard.attempt(email, address) as lane:
+            user = await self.store.user_by_email(email)
+            try:
+                ok = await self.gate.run(lane, _verify, user.password_hash if user else _DUMMY_HASH, password)
+            except RateLimited as exc:
+                await self.guard.refuse(exc)
         if user is None or not ok:
+            await self.guard.failed(email, address)
             raise InputError(401, "bad_credentials", "unknown email or wrong password")
+        await self.guard.succeeded(email, address)
+        if wall and not user.is_staff:
+            raise InputError(403, "forbidden", "a wall session is for staff accounts")
         token = secrets.token_urlsafe(32)
-        await self.store.add_session(token_hash(token), user.id, utcnow() + self.ttl)
+        await self.store.add_session(token_hash(token), user.id, utcnow() + self.ttl, wall)
         return token, user
 
-    async def user_for(self, token: str | None) -> User | None:
+    async def session_for(self, token: str | None) -> Session | None:
+        """The live session of this token: None if unknown, expired, or a
+        desk session idle for longer than the idle timeout."""
         if not token:
             return None
         key = token_hash(token)
         now = time.monotonic()
         hit = self._cache.get(key)
         if hit is not None and hit[0] > now:
-            return hit[1]
-        user = await self.store.session_user(key, utcnow())
-        if user is not None:
-            self._cache[key] = (now + self.CACHE_TTL, user)
+            expires, session = hit
+        else:
+            found = await self.store.session(key, utcnow())
+            if found is None:
+                self._cache.pop(key, None)
+                return None
+            expires, session = now + self.CACHE_TTL, found
+            self._cache[key] = (expires, session)
             self._cache.move_to_end(key)
             while len(self._cache) > self.CACHE_SIZE:
                 self._cache.popitem(last=False)
-        return user
+        if self.idle is None or session.wall or not session.user.is_staff:
+            return session
+        return await self._still_active(key, expires, session, self.idle)
+
+    async def _still_active(self, key: str, expires: float, session: Session, limit: timedelta) -> Session | None:
+        at = utcnow()
+        idle = at - session.last_used_at
+        if idle > limit:
+            self._cache.pop(key, None)
+            return None
+        if idle > self._touch_every:
+            await self.store.touch_session(key, at)
+            session = dataclasses.replace(session, last_used_at=at)
+            self._cache[key] = (expires, session)
+        return session
+
+    async def user_for(self, token: str | None) -> User | None:
+        session = await self.session_for(token)
+        return None if session is None else session.user
 
     async def end_user(self, user_id: int, code: int) -> None:
         """End every session of the account, on every worker: the store
@@ -102,7 +161,7 @@ class Sessions:
         if session is not None:
             self._cache.pop(session, None)
             return
-        for key in [k for k, (_, u) in self._cache.items() if u.id == user_id]:
+        for key in [k for k, (_, s) in self._cache.items() if s.user.id == user_id]:
             del self._cache[key]
 
 
@@ -115,15 +174,14 @@ def credentials(headers: Mapping[str, str], cookies: Mapping[str, str]) -> tuple
     return (token, True) if token else (None, False)
 
 
-def origin_allowed(origin: str | None, host: str | None, allowed: Iterable[str]) -> bool:
-    """docs/reference.md: a request without Origin is not a browser and is judged by
-    its credentials alone; a browser's Origin must be ours or allowlisted."""
+def origin_allowed(origin: str | None, allowed: Collection[str]) -> bool:
+    """docs/reference.md: a request without Origin is not a browser and is
+    judged by its credentials alone; a browser's Origin must be one of
+    `allowed` (Settings.browser_origins: configured, never the Host header
+    the client sends, which anyone can write)."""
     if origin is None:
         return True
-    origin = origin.rstrip("/").lower()
-    if origin in (a.rstrip("/").lower() for a in allowed):
-        return True
-    return host is not None and origin in (f"http://{host}".lower(), f"https://{host}".lower())
+    return origin.strip().rstrip("/").lower() in allowed
 
 
 def require_role(user: User | None, roles: Iterable[str]) -> User:

@@ -4,13 +4,21 @@
  * page goes on without a reload. */
 import { api } from "./api.js";
 
-export function requireUser(roles) {
+/* wall: ask for a wall screen's session (read-only, and no idle timeout,
+ * unlike a desk's: see "Authentication" in docs/reference.md). */
+export function requireUser(roles, { wall = false } = {}) {
   const gate = document.getElementById("login");
   const app = document.getElementById("app");
   const form = gate.querySelector("form");
   const error = gate.querySelector(".login-error");
   return new Promise((resolve) => {
     const enter = (me) => {
+      if (me.wall && !wall) {  // a wall screen's read-only session: this page acts, so log in
+        gate.hidden = false;
+        form.hidden = false;
+        form.elements.email.focus();
+        return;
+      }
       if (roles && !roles.includes(me.role)) {
         gate.hidden = false;
         form.hidden = false;
@@ -30,10 +38,12 @@ export function requireUser(roles) {
       const email = form.elements.email.value.trim();
       const password = form.elements.password.value;
       try {
-        await api("POST", "/api/auth/login", { email, password });
+        await api("POST", "/api/auth/login", wall ? { email, password, wall } : { email, password });
         enter(await api("GET", "/session"));
       } catch (e) {
-        error.textContent = e.status === 401 ? "Adresse ou mot de passe incorrect." : "Connexion impossible, réessayez.";
+        error.textContent = e.status === 401 ? "Adresse ou mot de passe incorrect."
+          : e.status === 429 ? "Trop de tentatives : réessayez plus tard."
+          : "Connexion impossible, réessayez.";
       }
     });
     // /session is /api/me answering null instead of 401 (dispatch/http/pages.py)
