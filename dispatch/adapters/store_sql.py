@@ -45,9 +45,7 @@ SET_PASSWORD = Sql("UPDATE users SET password_hash = ? WHERE email = ? RETURNING
 DISABLE_USER = Sql("UPDATE users SET disabled_at = COALESCE(disabled_at, ?) WHERE email = ? RETURNING id")
 # (id, role, email, status): "disabled" wins over the account's standing
 _ACCOUNTS = (
-    "SELECT id, role, email,"
-    " CASE WHEN disabled_at IS NOT NULL THEN 'disabled' WHEN validated THEN 'validated' ELSE 'pending' END AS status"
-    " FROM users"
+    "SELECT id, role, email, CASE WHEN disabled_at IS NOT NULL THEN 'disabled' ELSE status END AS status FROM users"
 )
 LIST_ACCOUNTS = Sql(_ACCOUNTS + " ORDER BY id")
 LIST_ACCOUNTS_OF = Sql(_ACCOUNTS + " WHERE role = ? ORDER BY id")

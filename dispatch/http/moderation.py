@@ -57,7 +57,9 @@ async def decide_resident(request: Request) -> Response:
 async def flag_alert(request: Request) -> Response:
     user = await principal(request, RESIDENT_ROLES, write=True)
     reason = moderation.flag_reason(await read_json(request))
-    flag = await services(request).moderation.flag(user, path_id(request, "alert_id"), reason)
+    svc, alert_id = services(request), path_id(request, "alert_id")
+    await svc.quotas.flag(user.id, alert_id)  # 429 past limits.flags_per_window
+    flag = await svc.moderation.flag(user, alert_id, reason)
     return JSON(flag, status_code=201)
 
 
