@@ -20,9 +20,17 @@ import pytest
 
 from dispatch.core.categories import CATEGORIES
 from dispatch.core.lifecycle import CLOSED, OPEN, STATUSES
-from dispatch.core.model import OPERATOR_ROLES, RESIDENT_ROLES, ROLES, STAFF_ROLES
+from dispatch.core.model import (
+    ACCOUNT_ADMIN_ROLES,
+    ACCOUNT_STATUSES,
+    MODERATOR_ROLES,
+    OPERATOR_ROLES,
+    RESIDENT_ROLES,
+    ROLES,
+    STAFF_ROLES,
+)
 from dispatch.core.scoring import PRIORITY_BANDS
-from dispatch.http.pages import BAND_LABELS, STATUS_LABELS, page_config
+from dispatch.http.pages import ACCOUNT_LABELS, BAND_LABELS, STATUS_LABELS, page_config
 from tests.browser import CENTRE, PHONE_SIZE, Site, browser, open_tab, post_alert, site, wait_live
 from tests.support import REPO
 
@@ -49,6 +57,11 @@ def test_config_is_the_python_constants() -> None:
     assert set(roles["staff"]) == STAFF_ROLES and len(roles["staff"]) == len(STAFF_ROLES)
     assert set(roles["operator"]) == OPERATOR_ROLES and len(roles["operator"]) == len(OPERATOR_ROLES)
     assert set(roles["resident"]) == RESIDENT_ROLES and len(roles["resident"]) == len(RESIDENT_ROLES)
+    assert roles["moderation"] == [r for r in ROLES if r in ACCOUNT_ADMIN_ROLES]
+    assert roles["moderator"] == [r for r in ROLES if r in MODERATOR_ROLES]
+    assert cfg["accounts"]["statuses"] == list(ACCOUNT_STATUSES)
+    assert set(ACCOUNT_LABELS) == set(ACCOUNT_STATUSES)  # every standing has its words
+    assert cfg["accounts"]["labels"] == ACCOUNT_LABELS
     assert cfg["statuses"]["open"] == list(OPEN)
     assert cfg["statuses"]["closed"] == list(CLOSED)
     # every status has its word (none falls back to its code)

@@ -165,6 +165,7 @@ CALLS: dict[str, Call] = {
     "GET /": get("/"),
     "GET /ops": get("/ops"),
     "GET /ops/wall": get("/ops/wall"),
+    "GET /ops/moderation": get("/ops/moderation"),
     "GET /static/{}": get("/static/app.css"),
     "GET /vendor/leaflet/{}": get("/vendor/leaflet/leaflet.js"),
     "GET /session": get("/session"),

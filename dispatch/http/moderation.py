@@ -36,9 +36,14 @@ async def proof(request: Request) -> Response:
     name = f"proof-{account_id}-{proof_id}.{EXTENSIONS.get(media_type, 'bin')}"
     headers = {
         "cache-control": "no-store",
-        "content-disposition": f'attachment; filename="{name}"',
-        # a PDF opened in the browser runs in a sandbox without scripts
-        "content-security-policy": "default-src 'none'; sandbox",
+        # inline: the moderation page shows it in an <img> or an <iframe>
+        # (an attachment would be downloaded instead); the name is kept for
+        # "save as"
+        "content-disposition": f'inline; filename="{name}"',
+        # a PDF opened in the browser runs in a sandbox without scripts; the
+        # moderation page, and only it (our origin), may show it in a frame
+        "content-security-policy": "default-src 'none'; sandbox; frame-ancestors 'self'",
+        "x-frame-options": "SAMEORIGIN",
     }
     return Response(data, media_type=media_type, headers=headers)
 

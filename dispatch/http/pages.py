@@ -25,7 +25,16 @@ scripts fetch it once (web/static/shared/config.js) and hard-code none of
 it. A JSON route rather than a block in the page: the pages carry no
 <script> element without a src at all (their CSP test says so), the same
 object serves every page, and it is readable before login, when the
-resident and staff pages need the roles to decide who may enter."""
+resident and staff pages need the roles to decide who may enter.
+
+Proofs of address: the moderation page shows a PDF proof in an <iframe> of
+GET /api/moderation/residents/{id}/proof. Every other response forbids
+being framed at all (frame-ancestors 'none', X-Frame-Options: DENY); that
+route sends a policy of its own (sandboxed, frame-ancestors 'self') and
+X-Frame-Options: SAMEORIGIN, which SecurityHeaders keeps. The pages' own
+policy needs no change for it: frame-src falls back to default-src 'self',
+and object-src stays 'none' (no <object> or <embed>, hence no plugin
+content)."""
 
 from __future__ import annotations
 
@@ -40,8 +49,12 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dispatch.core.categories import CATEGORIES
+from dispatch.core.joining import EXTENSIONS as PROOF_EXTENSIONS
+from dispatch.core.joining import MAX_PROOF_BYTES
 from dispatch.core.lifecycle import CLOSED, OPEN, STATUSES
 from dispatch.core.model import (
+    ACCOUNT_ADMIN_ROLES,
+    ACCOUNT_STATUSES,
     MODERATOR_ROLES,
     OPERATOR_ROLES,
     OPS_VIEW_ROLES,
@@ -50,6 +63,7 @@ from dispatch.core.model import (
     STAFF_ROLES,
     AlertQuery,
 )
+from dispatch.core.passwords import MIN_LENGTH as PASSWORD_MIN_LENGTH
 from dispatch.core.scoring import PRIORITY_BANDS
 from dispatch.core.validation import InputError
 from dispatch.http import sessions
@@ -79,6 +93,15 @@ STATUS_LABELS = {
     "duplicate": "Doublon",
 }
 BAND_LABELS = {"crit": "Urgent", "high": "Élevée", "med": "Moyenne", "low": "Faible"}
+# the media types a proof may be (joining judges them from the bytes)
+PROOF_TYPES = tuple(PROOF_EXTENSIONS)
+# and for a resident account's standing (GET /api/me `status`)
+ACCOUNT_LABELS = {
+    "pending": "En attente de vérification",
+    "validated": "Compte validé",
+    "rejected": "Demande refusée",
+    "suspended": "Compte suspendu",
+}
 
 
 def _in_order(roles: frozenset[str]) -> list[str]:
@@ -96,6 +119,9 @@ def page_config() -> dict[str, Any]:
             "ops": _in_order(OPS_VIEW_ROLES),
             "moderator": _in_order(MODERATOR_ROLES),
             "resident": _in_order(RESIDENT_ROLES),
+            # who may open /ops/moderation (the queues, suspend, reinstate);
+            # "moderator" may also see proofs and decide on residents and alerts
+            "moderation": _in_order(ACCOUNT_ADMIN_ROLES),
         },
         "statuses": {
             "open": list(OPEN),
@@ -104,6 +130,12 @@ def page_config() -> dict[str, Any]:
         },
         "bands": [{"id": b, "min": low, "label": BAND_LABELS.get(b, b)} for b, low in PRIORITY_BANDS],
         "categories": [c.as_dict() for c in CATEGORIES.values()],
+        "accounts": {
+            "statuses": list(ACCOUNT_STATUSES),
+            "labels": {s: ACCOUNT_LABELS.get(s, s) for s in ACCOUNT_STATUSES},
+            "password_min_length": PASSWORD_MIN_LENGTH,
+        },
+        "proof": {"types": list(PROOF_TYPES), "max_bytes": MAX_PROOF_BYTES},
     }
 
 
@@ -144,13 +176,15 @@ class SecurityHeaders:
                     svc = scope["app"].state.svc
                     self._csp = csp(svc.settings.map_tile_url).encode()
                 headers = list(message.get("headers", []))
-                # a response with a policy of its own (a proof file) keeps it
+                # a response with a policy of its own (a proof file) keeps it,
+                # and so does one that our own pages may frame (that proof)
                 if not any(k == b"content-security-policy" for k, _ in headers):
                     headers.append((b"content-security-policy", self._csp))
+                if not any(k == b"x-frame-options" for k, _ in headers):
+                    headers.append((b"x-frame-options", b"DENY"))
                 headers += [
                     (b"x-content-type-options", b"nosniff"),
                     (b"referrer-policy", b"same-origin"),
-                    (b"x-frame-options", b"DENY"),
                 ]
                 message["headers"] = headers
             await send(message)
@@ -172,7 +206,8 @@ def render(request: Request, name: str, **context: Any) -> Response:
 
 
 async def resident(request: Request) -> Response:
-    return render(request, "resident.html")
+    # the sign-up form's file inputs accept what the server takes
+    return render(request, "resident.html", proof_types=",".join(PROOF_TYPES), password_min_length=PASSWORD_MIN_LENGTH)
 
 
 async def desk(request: Request) -> Response:
@@ -181,6 +216,10 @@ async def desk(request: Request) -> Response:
 
 async def wall(request: Request) -> Response:
     return render(request, "wall.html")
+
+
+async def moderation(request: Request) -> Response:
+    return render(request, "moderation.html")
 
 
 def _ring(cell: str) -> list[list[float]]:
@@ -262,6 +301,7 @@ routes = [
     Route("/", resident),
     Route("/ops", desk),
     Route("/ops/wall", wall),
+    Route("/ops/moderation", moderation),
     Route("/ops/hexagons", hexagons),
     Route("/map/cells", cells),
     Route("/session", session),

@@ -41,3 +41,7 @@ export const STATUS_LABELS = config.statuses.labels;
 export const BANDS = config.bands;
 /* [{id, label, pictogram, severity, ack_target_min}] (core/categories.py). */
 export const CATEGORIES = config.categories;
+/* Resident accounts' standing: {statuses, labels} (GET /api/me `status`). */
+export const ACCOUNTS = config.accounts;
+/* What a proof of address may be: {types, max_bytes}. */
+export const PROOF = config.proof;

@@ -21,6 +21,9 @@ export function requireUser(roles) {
       app.hidden = false;
       resolve(me);
     };
+    // a page may log in by other means: the resident page's sign-up logs
+    // the new account in, then hands its /session answer here
+    document.addEventListener("dispatch:session", (ev) => enter(ev.detail));
     form.addEventListener("submit", async (ev) => {
       ev.preventDefault();
       error.textContent = "";
@@ -46,9 +49,15 @@ export function requireUser(roles) {
   });
 }
 
+/* An account that is not (or no longer) validated, e.g. suspended: GET
+ * /api/me says so in `status` (absent on servers that predate it). */
+export const isValidated = (me) => !me.status || me.status === "validated";
+
 export async function checkSession() {
   try {
-    // logged out for good (expired session): the login form is the only way on
-    if ((await api("GET", "/session")) === null) window.location.reload();
+    // logged out for good (expired session), or suspended: the page starts
+    // again, on its login form or on the account's status
+    const me = await api("GET", "/session");
+    if (me === null || !isValidated(me)) window.location.reload();
   } catch (e) { /* the server is down: the stream keeps retrying */ }
 }

@@ -4,6 +4,10 @@
  * already got from its HTTP snapshot. */
 import { checkSession } from "./session.js";
 
+// docs/reference.md, close codes: the session was ended (logged out
+// elsewhere), or the account suspended; the page asks at once what now
+const SESSION_CLOSES = [4001, 4003];
+
 export class LiveStream {
   constructor(path, { onMessage, onState, onResync, since }) {
     this.path = path;
@@ -48,12 +52,13 @@ export class LiveStream {
       }
       try { this.onMessage(msg); } catch (e) { console.warn("message handler failed", e); }
     };
-    ws.onclose = () => {
+    ws.onclose = (ev) => {
       this.failures += 1;
       this.onState("closed");
       // a session that expired would fail every handshake: after a few
-      // failures, ask the HTTP API, which can tell "logged out" from "down"
-      if (this.failures === 3) checkSession();
+      // failures, ask the HTTP API, which can tell "logged out" from "down";
+      // an ended session or a suspended account: ask at once
+      if (this.failures === 3 || SESSION_CLOSES.includes(ev.code)) checkSession();
       const wait = this.delay + Math.random() * 250;
       this.delay = Math.min(this.delay * 2, 5000);
       setTimeout(() => this.connect(), wait);
