@@ -1,0 +1,282 @@
+"""The role matrix of docs/reference.md ("Roles"), checked against a real
+server: every route the app registers (walked from create_app().routes, so a
+new route without a row fails) and both streams, for every kind of caller
+(none, pending, rejected, suspended, resident, proxy, referent, dispatcher,
+supervisor, moderator, admin), with the exact status the table gives; then,
+for every cookie-authenticated change and both handshakes, a foreign Origin."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+import websockets
+
+from dispatch.settings import REPO_ROOT, load_settings
+from tests.e2e import CENTRE, PASSWORD, Accounts, embedded_env, server_factory
+from tests.joining_kit import ROLES, Roster, join, roster
+from tests.support import dispatch_cli, login
+from tests.test_docs import _walk, path_shape, reference, rows, section
+
+EVIL = "https://evil.example"
+# changes that need no session, or are not changes (docs/reference.md, HTTP)
+NOT_CSRF_CHECKED = {"POST /api/auth/login", "POST /api/residents", "POST /api/broadcasts/preview"}
+
+
+def documented() -> dict[str, dict[str, int]]:
+    table = rows(section(reference(), "Roles"))
+    out = {}
+    for route, cells in table.items():
+        method, _, path = route.partition(" ")
+        assert len(cells) == 1 + len(ROLES), route
+        out[f"{method} {path_shape(path)}"] = dict(zip(ROLES, (int(c) for c in cells[1:])))
+    return out
+
+
+def registered() -> set[str]:
+    from starlette.routing import Mount
+    from starlette.staticfiles import StaticFiles
+
+    from dispatch.http.app import create_app
+
+    app = create_app(load_settings(REPO_ROOT / "config.toml", env={}))
+    out = {f"{m} {path_shape(p)}" for m, p in _walk(app.routes)}
+    out |= {f"GET {r.path}/{{}}" for r in app.routes if isinstance(r, Mount) and isinstance(r.app, StaticFiles)}
+    return out
+
+
+def test_every_registered_route_has_a_row_and_every_row_a_route() -> None:
+    assert registered() == set(documented())
+
+
+@dataclass
+class Fixtures:
+    """Targets for the routes that need one, several where each allowed
+    caller must succeed on its own (a merge, a suspension...)."""
+
+    roster: Roster
+    alert: int = 0  # visible to every resident column
+    flagged: int = 0
+    hidden: int = 0
+    cell: str = ""
+    incident: int = 0
+    merges: dict[str, tuple[int, int]] = field(default_factory=dict)
+    splits: dict[str, tuple[int, int]] = field(default_factory=dict)
+    unit: int = 0
+    applicant: int = 0
+    targets: dict[str, int] = field(default_factory=dict)
+    counter: itertools.count[int] = field(default_factory=itertools.count)
+
+
+async def prepare(url: str, env: dict[str, str]) -> Fixtures:
+    fx = Fixtures(await roster(url, env))
+    author = fx.roster.clients["resident"]
+    other = fx.roster.clients["referent"]
+
+    async def alert(lat: float, lon: float, category: str = "theft", by: Any = author) -> dict[str, Any]:
+        r = await by.post_alert(category=category, lat=lat, lon=lon)
+        assert r.status_code == 201, r.text
+        return dict(r.json())
+
+    first = await alert(*CENTRE)
+    fx.alert, fx.cell, fx.incident = first["id"], first["cell"], first["incident"]
+    fx.flagged = (await alert(CENTRE[0] + 0.0005, CENTRE[1], "vandalism"))["id"]
+    fx.hidden = (await alert(CENTRE[0] - 0.0005, CENTRE[1], "ecology"))["id"]
+    for k, role in enumerate(("dispatcher", "supervisor")):
+        lat, lon = CENTRE[0] + 0.01 * (k + 1), CENTRE[1] + 0.01
+        fire, eco = await alert(lat, lon, "fire"), await alert(lat + 0.003, lon, "weather")
+        fx.merges[role] = (fire["incident"], eco["incident"])
+        a, b = await alert(lat, lon - 0.02, "rodeo"), await alert(lat, lon - 0.02, "rodeo", other)
+        assert a["incident"] == b["incident"]
+        fx.splits[role] = (a["incident"], b["id"])
+    fx.unit = int(dispatch_cli("unit", "add", "Patrouille 1", env=env).stdout.strip())
+    async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+        fx.applicant = (await join(http, "applicant@example.org")).json()["id"]
+    accounts = Accounts(env)
+    for role in ("moderator", "admin"):
+        fx.targets[role] = accounts.add("resident", f"target-{role}@example.org", *CENTRE)
+    return fx
+
+
+Call = Callable[[httpx.AsyncClient, str, Fixtures], Awaitable[httpx.Response]]
+
+
+def _unique(fx: Fixtures) -> int:
+    return next(fx.counter)
+
+
+async def _login(http: httpx.AsyncClient, role: str, fx: Fixtures) -> httpx.Response:
+    email = fx.roster.emails.get(role, "nobody@example.org")
+    return await http.post("/api/auth/login", json={"email": email, "password": PASSWORD if role != "none" else "x"})
+
+
+async def _logout(http: httpx.AsyncClient, role: str, fx: Fixtures) -> httpx.Response:
+    headers = {}
+    if role != "none":  # a session of its own, so that the others live on
+        fresh = await login(fx.roster.url, fx.roster.emails[role], PASSWORD)
+        headers = {"Authorization": f"Bearer {fresh.token}"}
+        await fresh.aclose()
+    return await http.post("/api/auth/logout", headers=headers)
+
+
+def get(path: str) -> Call:
+    async def call(http: httpx.AsyncClient, role: str, fx: Fixtures) -> httpx.Response:
+        return await http.get(path.format(fx=fx))
+
+    return call
+
+
+def send(method: str, path: str, body: Callable[[str, Fixtures], Any]) -> Call:
+    async def call(http: httpx.AsyncClient, role: str, fx: Fixtures) -> httpx.Response:
+        return await http.request(method, path.format(fx=fx, role=role), json=body(role, fx))
+
+    return call
+
+
+async def _join(http: httpx.AsyncClient, role: str, fx: Fixtures) -> httpx.Response:
+    return await join(http, f"joiner-{role}-{_unique(fx)}@example.org")
+
+
+def _merge(http: httpx.AsyncClient, role: str, fx: Fixtures) -> Awaitable[httpx.Response]:
+    target, other = fx.merges.get(role, (fx.incident, fx.incident))
+    return http.post(f"/api/incidents/{target}/merge", json={"incidents": [other]})
+
+
+def _split(http: httpx.AsyncClient, role: str, fx: Fixtures) -> Awaitable[httpx.Response]:
+    incident, alert = fx.splits.get(role, (fx.incident, fx.alert))
+    return http.post(f"/api/incidents/{incident}/split", json={"alerts": [alert]})
+
+
+def _suspend(http: httpx.AsyncClient, role: str, fx: Fixtures) -> Awaitable[httpx.Response]:
+    target = fx.targets.get(role, fx.targets["admin"])
+    return http.post(f"/api/moderation/accounts/{target}", json={"action": "suspend", "reason": "matrice"})
+
+
+BROADCAST = {"text": "Essai", "level": "info", "sectors": ["centre"]}
+CALLS: dict[str, Call] = {
+    "GET /healthz": get("/healthz"),
+    "GET /config": get("/config"),
+    "GET /api/sectors": get("/api/sectors"),
+    "GET /api/categories": get("/api/categories"),
+    "GET /": get("/"),
+    "GET /ops": get("/ops"),
+    "GET /ops/wall": get("/ops/wall"),
+    "GET /ops/moderation": get("/ops/moderation"),
+    "GET /static/{}": get("/static/app.css"),
+    "GET /vendor/leaflet/{}": get("/vendor/leaflet/leaflet.js"),
+    "GET /session": get("/session"),
+    "POST /api/auth/login": _login,
+    "POST /api/auth/logout": _logout,
+    "GET /api/me": get("/api/me"),
+    "POST /api/residents": _join,
+    "GET /map/cells": get("/map/cells?ids={fx.cell}"),
+    "GET /api/alerts": get("/api/alerts"),
+    "GET /api/alerts/{}": get("/api/alerts/{fx.alert}"),
+    "POST /api/alerts": send(
+        "POST", "/api/alerts", lambda r, fx: {"category": "theft", "lat": CENTRE[0], "lon": CENTRE[1]}
+    ),
+    "PATCH /api/alerts/{}": send("PATCH", "/api/alerts/{fx.alert}", lambda r, fx: {"note": f"vu par {r}"}),
+    "POST /api/alerts/{}/flags": send("POST", "/api/alerts/{fx.flagged}/flags", lambda r, fx: {"reason": "faux"}),
+    "POST /api/broadcasts": send("POST", "/api/broadcasts", lambda r, fx: BROADCAST),
+    "POST /api/broadcasts/preview": send("POST", "/api/broadcasts/preview", lambda r, fx: {"sectors": ["centre"]}),
+    "GET /api/incidents": get("/api/incidents"),
+    "GET /api/incidents/{}": get("/api/incidents/{fx.incident}"),
+    "PATCH /api/incidents/{}": send("PATCH", "/api/incidents/{fx.incident}", lambda r, fx: {"note": "vu"}),
+    "POST /api/incidents/{}/merge": _merge,
+    "POST /api/incidents/{}/split": _split,
+    "GET /api/handover": get("/api/handover"),
+    "GET /ops/hexagons": get("/ops/hexagons"),
+    "GET /api/units": get("/api/units"),
+    "POST /api/units": send("POST", "/api/units", lambda r, fx: {"name": f"Unité {r} {_unique(fx)}"}),
+    "PATCH /api/units/{}": send("PATCH", "/api/units/{fx.unit}", lambda r, fx: {"status": "off_duty"}),
+    "GET /api/stats": get("/api/stats"),
+    "GET /api/stats.csv": get("/api/stats.csv"),
+    "GET /api/moderation/residents": get("/api/moderation/residents?status=pending"),
+    "GET /api/moderation/residents/{}/proof": get("/api/moderation/residents/{fx.applicant}/proof"),
+    "POST /api/moderation/residents/{}": send(
+        "POST", "/api/moderation/residents/{fx.applicant}", lambda r, fx: {"decision": "validate"}
+    ),
+    "GET /api/moderation/flags": get("/api/moderation/flags"),
+    "POST /api/moderation/alerts/{}": send(
+        "POST", "/api/moderation/alerts/{fx.hidden}", lambda r, fx: {"action": "hide", "reason": "matrice"}
+    ),
+    "POST /api/moderation/accounts/{}": _suspend,
+}
+
+
+async def open_stream(url: str, path: str, token: str | None, origin: str | None = None) -> int:
+    """101 when the socket opens, else the handshake's HTTP status."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    try:
+        async with websockets.connect(url + path, additional_headers=headers, origin=origin, open_timeout=10):  # type: ignore[arg-type]
+            return 101
+    except websockets.InvalidStatus as exc:
+        return exc.response.status_code
+
+
+def expected_code(status: int, role: str) -> str | None:
+    if status == 401:
+        return "unauthenticated" if role == "none" else None
+    if status == 403:
+        return "not_validated" if role in ("pending", "rejected", "suspended") else "forbidden"
+    return None
+
+
+async def test_every_role_gets_exactly_what_the_table_says(tmp_path, server_factory) -> None:
+    env = {**embedded_env(tmp_path), "DISPATCH_PROOFS_DIR": str(tmp_path / "proofs")}
+    server = server_factory(env)
+    fx = await prepare(server.url, env)
+    matrix = documented()
+    assert set(CALLS) | {"WS /ws/ops", "WS /ws/resident"} == set(matrix)
+    wrong = []
+    for route, call in CALLS.items():
+        for role in ROLES:
+            async with httpx.AsyncClient(base_url=server.url, headers=fx.roster.headers(role), timeout=30) as http:
+                r = await call(http, role, fx)
+            want = matrix[route][role]
+            code = expected_code(want, role)
+            got_code = r.json().get("error", {}).get("code") if r.status_code >= 400 else None
+            login_refused = route == "POST /api/auth/login" and role == "none"
+            if r.status_code != want or (code is not None and not login_refused and got_code != code):
+                wrong.append(f"{route} as {role}: {r.status_code} {got_code}, the table says {want} {code or ''}")
+    for path in ("/ws/ops", "/ws/resident"):
+        for role in ROLES:
+            got = await open_stream(server.ws_url, path, fx.roster.token(role))
+            if got != matrix[f"WS {path}"][role]:
+                wrong.append(f"WS {path} as {role}: {got}, the table says {matrix[f'WS {path}'][role]}")
+    assert wrong == [], "\n".join(wrong)
+    await fx.roster.aclose()
+
+
+async def test_a_foreign_origin_is_refused_on_every_cookie_write(tmp_path, server_factory) -> None:
+    env = {**embedded_env(tmp_path), "DISPATCH_PROOFS_DIR": str(tmp_path / "proofs")}
+    server = server_factory(env)
+    fx = await prepare(server.url, env)
+    matrix = documented()
+    writes = [r for r in CALLS if r.split(" ")[0] in ("POST", "PATCH", "DELETE") and r not in NOT_CSRF_CHECKED]
+    assert len(writes) >= 13
+    for route in writes:
+        role = next(r for r in ROLES if 200 <= matrix[route][r] < 300)  # one allowed to do it
+        token = fx.roster.token(role)
+        assert token is not None
+        async with httpx.AsyncClient(
+            base_url=server.url, cookies={"dispatch_session": token}, headers={"Origin": EVIL}, timeout=30
+        ) as http:
+            if route == "POST /api/auth/logout":  # the cookie of the session to end
+                r = await http.post("/api/auth/logout")
+            else:
+                r = await CALLS[route](http, role, fx)
+        assert (r.status_code, r.json()["error"]["code"]) == (403, "forbidden_origin"), (route, role, r.text)
+    for path, role in (("/ws/ops", "dispatcher"), ("/ws/resident", "resident")):
+        assert await open_stream(server.ws_url, path, fx.roster.token(role), origin=EVIL) == 403
+        assert await open_stream(server.ws_url, path, fx.roster.token(role), origin=server.url) == 101
+    await fx.roster.aclose()
+
+
+@pytest.mark.parametrize("route", sorted(CALLS))
+def test_each_call_names_a_documented_route(route: str) -> None:
+    assert route in documented()
