@@ -187,11 +187,9 @@ async def serve_config(page: Any, change: Any) -> None:
 
 @pytest.mark.browser
 async def test_pages_follow_the_config_they_are_served(browser: Any, site: Site) -> None:
-    # staff without the supervisor: the desk turns the supervisor away
+    # the operational picture without the supervisor: the desk turns the supervisor away
     desk = await open_tab(browser, site, "/ops", site.supervisor)
-    await serve_config(
-        desk.page, lambda c: c["roles"].update(staff=[r for r in c["roles"]["staff"] if r != "supervisor"])
-    )
+    await serve_config(desk.page, lambda c: c["roles"].update(ops=[r for r in c["roles"]["ops"] if r != "supervisor"]))
     await desk.page.wait_for_function(
         "() => document.querySelector('.login-error').textContent.includes(\"n'a pas accès\")", timeout=5000
     )

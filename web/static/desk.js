@@ -24,7 +24,7 @@ import { createDeskMap } from "./desk/map.js";
 import { createQueue } from "./desk/queue.js";
 import { bindReports } from "./desk/reports.js";
 
-const me = await requireUser(ROLES.staff);
+const me = await requireUser(ROLES.ops);
 const canAct = ROLES.operator.includes(me.role);
 startClock($("clock"));
 const light = $("light");

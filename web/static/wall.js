@@ -18,7 +18,7 @@ import { PulseLayer } from "./map/pulses.js";
 
 const FEED_CAP = 24;
 
-await requireUser(ROLES.staff, { wall: true });
+await requireUser(ROLES.ops, { wall: true });
 startClock(document.getElementById("clock"));
 const light = document.getElementById("light");
 showLight(light, "connecting");
