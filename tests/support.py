@@ -161,3 +161,15 @@ async def drain(ws: Any, quiet: float = 0.3) -> list[dict[str, Any]]:
         except TimeoutError:
             return out
         out.append(orjson.loads(raw))
+
+
+async def closed_with(ws: Any, timeout: float) -> int | None:
+    """The close code the server sends within `timeout` (None if it keeps the
+    socket open, or closes it without a code), reading past any messages."""
+    try:
+        while True:
+            await asyncio.wait_for(ws.recv(), timeout=timeout)
+    except websockets.ConnectionClosed as exc:
+        return exc.rcvd.code if exc.rcvd is not None else None
+    except TimeoutError:
+        return None

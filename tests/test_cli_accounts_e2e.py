@@ -15,7 +15,7 @@ import pytest
 import websockets
 
 from tests.e2e import CENTRE, PASSWORD, Accounts, embedded_env, production_env, server_factory
-from tests.support import REPO, dispatch_cli, login, stream
+from tests.support import REPO, closed_with, dispatch_cli, login, stream
 
 LAT, LON = CENTRE
 NEW_PASSWORD = "a quite different phrase"
@@ -90,16 +90,6 @@ def test_import_checks_every_password_and_shows_its_progress(tmp_path) -> None:
     assert done.stdout.strip() == "6" and "hashing passwords" in done.stderr  # tqdm, on stderr only
 
 
-async def _closed_with(ws: websockets.ClientConnection, timeout: float) -> int | None:
-    try:
-        while True:
-            await asyncio.wait_for(ws.recv(), timeout=timeout)
-    except websockets.ConnectionClosed as exc:
-        return exc.rcvd.code if exc.rcvd is not None else None
-    except TimeoutError:
-        return None
-
-
 async def _refused_everywhere(url: str, token: str, within: float) -> bool:
     """401 for the token on fresh connections (any worker), within `within` s."""
     deadline = time.monotonic() + within
@@ -124,7 +114,7 @@ async def test_passwd_reads_stdin_and_ends_every_session(env, server_factory) ->
             NEW_PASSWORD + "\n", "user", "passwd", "--email", "marie@example.org", "--password-stdin", env=env
         )
         assert done.returncode == 0, done.stderr
-        assert await _closed_with(ws, 3.0) == 4001
+        assert await closed_with(ws, 3.0) == 4001
     assert await _refused_everywhere(server.url, old.token, 3.0)
     r = httpx.post(server.url + "/api/auth/login", json={"email": "marie@example.org", "password": PASSWORD})
     assert r.status_code == 401
@@ -155,7 +145,7 @@ async def test_list_and_disable(env, server_factory) -> None:
     assert dispatch_cli("user", "list", "--role", "mayor", env=env, check=False).returncode == 2
     async with stream(server.ws_url, "/ws/ops", disp.token) as ws:
         assert dispatch_cli("user", "disable", "--email", "disp@example.org", env=env).stdout.strip() == str(disp_id)
-        assert await _closed_with(ws, 3.0) == 4003
+        assert await closed_with(ws, 3.0) == 4003
     assert await _refused_everywhere(server.url, disp.token, 3.0)
     r = httpx.post(server.url + "/api/auth/login", json={"email": "disp@example.org", "password": PASSWORD})
     assert r.status_code == 401  # as if it did not exist

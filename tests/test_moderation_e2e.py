@@ -18,7 +18,7 @@ import websockets
 
 from tests.e2e import CENTRE, PASSWORD, Accounts, embedded_env, production_env, server_factory
 from tests.joining_kit import decide, join
-from tests.support import drain, login, next_message, stream
+from tests.support import closed_with, drain, login, next_message, stream
 
 NEAR = (CENTRE[0] + 0.001, CENTRE[1])
 PLAGE = (43.1600, 3.1450)  # another sector, kilometres away
@@ -43,16 +43,6 @@ def start(setup: tuple[dict[str, str], list[Any]]) -> tuple[dict[str, str], Any,
     env, makers = setup
     servers = [m() for m in makers]
     return env, servers[0], servers[-1]
-
-
-async def closed_with(ws: Any, timeout: float) -> int | None:
-    try:
-        while True:
-            await asyncio.wait_for(ws.recv(), timeout=timeout)
-    except websockets.ConnectionClosed as exc:
-        return exc.rcvd.code if exc.rcvd is not None else None
-    except TimeoutError:
-        return None
 
 
 def error_code(r: httpx.Response) -> tuple[int, str]:

@@ -11,17 +11,7 @@ import httpx
 import websockets
 
 from tests.e2e import CENTRE, PASSWORD, Accounts, embedded_env, production_env, server_factory
-from tests.support import login, stream
-
-
-async def _closed_with(ws: websockets.ClientConnection, timeout: float) -> int | None:
-    try:
-        while True:
-            await asyncio.wait_for(ws.recv(), timeout=timeout)
-    except websockets.ConnectionClosed as exc:
-        return exc.rcvd.code if exc.rcvd is not None else None
-    except TimeoutError:
-        return None
+from tests.support import closed_with, login, stream
 
 
 async def test_logout_ends_the_session_on_every_worker(pg_url, redis_url, bus_prefix, server_factory) -> None:
@@ -43,12 +33,12 @@ async def test_logout_ends_the_session_on_every_worker(pg_url, redis_url, bus_pr
         t0 = time.monotonic()
         r = httpx.post(a.url + "/api/auth/logout", headers={"Authorization": f"Bearer {first.token}"})
         assert r.status_code == 204
-        codes = await asyncio.gather(_closed_with(on_a, 1.0), _closed_with(on_b, 1.0))
+        codes = await asyncio.gather(closed_with(on_a, 1.0), closed_with(on_b, 1.0))
         assert codes == [4001, 4001] and time.monotonic() - t0 < 1.5
         for server in (a, b):  # refused at once, not after the cache's 10 s
             r = httpx.get(server.url + "/api/me", headers={"Authorization": f"Bearer {first.token}"})
             assert r.status_code == 401, server.url
-        assert await _closed_with(kept, 0.3) is None  # another session of the same account lives on
+        assert await closed_with(kept, 0.3) is None  # another session of the same account lives on
         r = httpx.get(b.url + "/api/me", headers={"Authorization": f"Bearer {other.token}"})
         assert r.status_code == 200
     await first.aclose()
@@ -67,6 +57,6 @@ async def test_logout_clears_the_cookie_and_refuses_the_token(tmp_path, server_f
             r = await http.post("/api/auth/logout", headers={"Origin": server.url})
             assert r.status_code == 204
             assert "dispatch_session=" in r.headers["set-cookie"] and "Max-Age=0" in r.headers["set-cookie"]
-            assert await _closed_with(ops, 1.0) == 4001
+            assert await closed_with(ops, 1.0) == 4001
         assert (await http.get("/api/me", headers={"Authorization": f"Bearer {token}"})).status_code == 401
         assert (await http.post("/api/auth/logout", headers={"Authorization": f"Bearer {token}"})).status_code == 401
