@@ -7,6 +7,10 @@ import { checkSession } from "./session.js";
 // docs/reference.md, close codes: the session was ended (logged out
 // elsewhere), or the account suspended; the page asks at once what now
 const SESSION_CLOSES = [4001, 4003];
+// first retry within 1 s, then doubling up to 10 s: the light shows the gap,
+// and a wall is never more than 10 s from trying again
+const BACKOFF_BASE_MS = 1000;
+const BACKOFF_CAP_MS = 10000;
 
 export class LiveStream {
   constructor(path, { onMessage, onState, onResync, since }) {
@@ -17,7 +21,7 @@ export class LiveStream {
     // null: no snapshot to resume from, live only. 0 is a real position (an
     // empty event log): resuming from it must still replay what follows.
     this.seq = since === undefined ? null : since;
-    this.delay = 500;
+    this.delay = BACKOFF_BASE_MS;
     this.failures = 0;
     this.ws = null;
     this.connect();
@@ -34,7 +38,7 @@ export class LiveStream {
     const ws = new WebSocket(this.url());
     this.ws = ws;
     ws.onopen = () => {
-      this.delay = 500;
+      this.delay = BACKOFF_BASE_MS;
       this.failures = 0;
       this.onState("open");
     };
@@ -59,8 +63,11 @@ export class LiveStream {
       // failures, ask the HTTP API, which can tell "logged out" from "down";
       // an ended session or a suspended account: ask at once
       if (this.failures === 3 || SESSION_CLOSES.includes(ev.code)) checkSession();
-      const wait = this.delay + Math.random() * 250;
-      this.delay = Math.min(this.delay * 2, 5000);
+      // exponential backoff with full jitter (AWS Architecture Blog,
+      // "Exponential Backoff And Jitter"): after a worker restart (1012) its
+      // thousands of clients spread over the window instead of arriving together
+      const wait = Math.random() * this.delay;
+      this.delay = Math.min(this.delay * 2, BACKOFF_CAP_MS);
       setTimeout(() => this.connect(), wait);
     };
   }
