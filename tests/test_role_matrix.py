@@ -168,6 +168,7 @@ CALLS: dict[str, Call] = {
     "GET /ops/moderation": get("/ops/moderation"),
     "GET /static/{}": get("/static/app.css"),
     "GET /vendor/leaflet/{}": get("/vendor/leaflet/leaflet.js"),
+    "GET /vendor/chart.js/{}": get("/vendor/chart.js/chart.umd.min.js"),
     "GET /session": get("/session"),
     "POST /api/auth/login": _login,
     "POST /api/auth/logout": _logout,

@@ -91,6 +91,8 @@ export function createDetail(ctx, units, { showFocus }) {
     open,
     /* the incident shown, or null */
     current: () => detail,
+    /* its name in words ("Vol n° 12") */
+    title: () => $("d-title").textContent,
     /* re-read it if it is the one shown (an update changes its history too) */
     refresh(id) { if (detail && detail.id === id) open(id); },
   };
