@@ -18,6 +18,7 @@ export function createDeskMap(sectorsGeo) {
   const focus = L.layerGroup().addTo(map); // the open incident's exact point
   const box = map.getContainer();
   box.dataset.lastAlert = "0";
+  box.dataset.filtered = "0";
 
   function showFocus(inc) {
     focus.clearLayers();
