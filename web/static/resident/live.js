@@ -252,7 +252,10 @@ export async function startLive(me) {
    * messages that reached them (GET /api/broadcasts, newest first). Both
    * lists skip what they already show, so live and loaded never double. */
   async function loadKnown() {
-    const [known, messages] = await Promise.all([api("GET", "/api/alerts?limit=200"), api("GET", "/api/broadcasts")]);
+    // the messages are a bonus to the live page: one that cannot load them
+    // still shows the alerts, and the live ones
+    const history = api("GET", "/api/broadcasts").catch((e) => { console.warn("past messages unavailable", e); return []; });
+    const [known, messages] = await Promise.all([api("GET", "/api/alerts?limit=200"), history]);
     known.reverse(); // oldest first, so prepend leaves the newest on top
     for (const a of known) {
       if (a.mine) { showMine(a); setMineStatus(a); } else showNearby(a, false);
