@@ -22,7 +22,7 @@ const LIST_CAP = 50;
 function homeSector(map, sectorsGeo, home) {
   const f = sectorsGeo.features.find((x) => x.properties.id === home.sector);
   if (!f) return;
-  const layer = L.geoJSON(f, { interactive: false, style: { color: "#0d47a1", weight: 4, opacity: 1, fillColor: "#0d47a1", fillOpacity: 0.06 } }).addTo(map);
+  const layer = L.geoJSON(f, { interactive: false, style: { className: "home-sector", color: "#0d47a1", weight: 4, opacity: 1, fillColor: "#0d47a1", fillOpacity: 0.06 } }).addTo(map);
   layer.eachLayer((l) => l.bindTooltip(`Votre secteur : ${f.properties.name}`, {
     permanent: true, direction: "center", className: "sector-label home-sector-label", interactive: false,
   }));
