@@ -81,7 +81,9 @@ async def test_charts_match_the_statistics(browser: Any, site: Site, axe: str) -
     async with site.http(site.supervisor) as http:
         stats = (await http.get("/api/stats")).json()
         labels = {c["id"]: c["label"] for c in (await http.get("/api/categories")).json()}
-        names = {f["properties"]["id"]: f["properties"]["name"] for f in (await http.get("/api/sectors")).json()["features"]}
+        names = {
+            f["properties"]["id"]: f["properties"]["name"] for f in (await http.get("/api/sectors")).json()["features"]
+        }
 
     # alerts per day by category: one stacked bar per day, one dataset per category
     days = await chart_data(page, "chart-days")
@@ -95,7 +97,11 @@ async def test_charts_match_the_statistics(browser: Any, site: Site, axe: str) -
     # time to acknowledge and to resolve, median and p90, per sector (minutes)
     times = await chart_data(page, "chart-times")
     rows = stats.get("per_sector") or [
-        {"sector": None, "time_to_acknowledge": stats["time_to_acknowledge"], "time_to_resolve": stats["time_to_resolve"]}
+        {
+            "sector": None,
+            "time_to_acknowledge": stats["time_to_acknowledge"],
+            "time_to_resolve": stats["time_to_resolve"],
+        }
     ]
     assert times["labels"] == [names.get(r["sector"], "Toute la ville") for r in rows]
     series = {d["label"]: d["data"] for d in times["datasets"]}

@@ -34,7 +34,9 @@ async def broadcast(site: Site, sectors: list[str], text: str, level: str = "inf
 
 
 async def shown_messages(page: Any) -> list[str]:
-    return list(await page.evaluate("() => [...document.querySelectorAll('#messages .card')].map(c => c.dataset.broadcast)"))
+    return list(
+        await page.evaluate("() => [...document.querySelectorAll('#messages .card')].map(c => c.dataset.broadcast)")
+    )
 
 
 async def test_messages_sent_before_opening_are_shown_once(browser: Any, site: Site, axe: str) -> None:
