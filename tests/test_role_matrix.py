@@ -184,6 +184,7 @@ CALLS: dict[str, Call] = {
     "POST /api/alerts/{}/flags": send("POST", "/api/alerts/{fx.flagged}/flags", lambda r, fx: {"reason": "faux"}),
     "POST /api/broadcasts": send("POST", "/api/broadcasts", lambda r, fx: BROADCAST),
     "POST /api/broadcasts/preview": send("POST", "/api/broadcasts/preview", lambda r, fx: {"sectors": ["centre"]}),
+    "GET /api/broadcasts": get("/api/broadcasts"),
     "GET /api/incidents": get("/api/incidents"),
     "GET /api/incidents/{}": get("/api/incidents/{fx.incident}"),
     "PATCH /api/incidents/{}": send("PATCH", "/api/incidents/{fx.incident}", lambda r, fx: {"note": "vu"}),

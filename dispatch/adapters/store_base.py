@@ -157,6 +157,11 @@ class SqlStore(ModerationMethods, ABC):
         row = await self._row(sql.GET_BROADCAST.on(d), broadcast_id)
         return None if row is None else broadcast_from_row(row, d.ts_column)
 
+    async def list_broadcasts(self, since: datetime, limit: int) -> list[Broadcast]:
+        d = self.dialect
+        rows = await self._rows(sql.BROADCASTS_SINCE.on(d), d.ts_param(since), limit)
+        return [broadcast_from_row(r, d.ts_column) for r in rows]
+
     async def _created(
         self, tx: Tx, batch: Sequence[NewAlert], created: list[tuple[int, Alert]]
     ) -> tuple[list[tuple[int, Alert]], list[Event], list[Event]]:
