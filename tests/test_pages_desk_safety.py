@@ -236,6 +236,6 @@ async def test_polygon_drawn_by_clicks_previews_what_the_broadcast_reaches(brows
     await page.locator("#map").focus()
     await page.keyboard.press("Escape")
     await page.wait_for_function("() => document.getElementById('map').dataset.vertices === '0'")
-    assert await page.inner_text("#c-preview") == "—"
+    await page.wait_for_function("() => document.getElementById('c-preview').textContent === '—'", timeout=2000)
     assert not desk.console_errors(), desk.errors
     await desk.close()

@@ -235,9 +235,10 @@ export async function startLive(me) {
     const levels = { info: "Information", warning: "Vigilance", urgent: "Urgent" };
     // an old message, loaded with the page, neither pulses nor interrupts
     const loud = urgent && live;
-    const row = el("li", { class: `card message-${b.level}` + (urgent ? " urgent" : "") + (loud ? " pulse" : ""), dataset: { broadcast: b.id }, role: loud ? "alert" : null },
+    const row = el("li", { class: `card message-${b.level}` + (urgent ? " urgent" : "") + (loud ? " pulse" : ""), dataset: { broadcast: b.id } },
       el("span", { class: "picto", "aria-hidden": "true", text: urgent ? "⚠" : "📢" }),
-      el("div", { class: "card-body" },
+      // the alert role inside the item: a list holds only list items
+      el("div", { class: "card-body", role: loud ? "alert" : null },
         el("p", { class: "card-title" }, el("strong", { text: levels[b.level] || b.level }), ` — ${shortTime.format(new Date(b.created_at))}`),
         el("p", { class: "card-text", text: b.text })));
     $("messages").prepend(row);
