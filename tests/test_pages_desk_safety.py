@@ -239,3 +239,50 @@ async def test_polygon_drawn_by_clicks_previews_what_the_broadcast_reaches(brows
     await page.wait_for_function("() => document.getElementById('c-preview').textContent === '—'", timeout=2000)
     assert not desk.console_errors(), desk.errors
     await desk.close()
+
+
+async def test_history_and_deadline_name_the_staff_member(browser: Any, site: Site) -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from tests.e2e import PASSWORD
+    from tests.seed import Seeded
+    from tests.support import dispatch_cli, login
+
+    name = "Brigadière Durand"
+    email = "durand@example.org"
+    args = ["user", "add", "--role", "dispatcher", "--email", email, "--password", PASSWORD, "--name", name]
+    dispatch_cli(*args, env=site.env)
+    me = await login(site.url, email, PASSWORD)
+    durand = Seeded(me.user_id, me.token, "dispatcher")
+    alert = await post_alert(site, site.residents[3], CENTRE[0] - 0.003, CENTRE[1] + 0.002, "burglary")
+    inc = alert["incident"]
+    async with site.http(site.supervisor) as http:
+        due = (await http.get(f"/api/incidents/{inc}")).json()["ack_due_at"]
+
+    def hhmm(iso: str) -> str:
+        return datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(ZoneInfo("Europe/Paris")).strftime("%H:%M")
+
+    desk = await open_tab(browser, site, "/ops", durand)
+    page = desk.page
+    await wait_live(page)
+    await select_in_queue(page, inc)
+    await page.keyboard.press("Enter")
+    await page.wait_for_function("id => document.getElementById('detail').dataset.incident === String(id)", arg=inc)
+    assert await page.inner_text("#d-due") == f"À prendre en compte avant {hhmm(due)}"
+
+    await page.keyboard.press("a")
+    await page.wait_for_function(
+        "() => document.getElementById('d-due').textContent.startsWith('Pris en compte à')", timeout=3000
+    )
+    async with site.http(site.supervisor) as http:
+        acked = (await http.get(f"/api/incidents/{inc}")).json()["acknowledged_at"]
+    assert await page.inner_text("#d-due") == f"Pris en compte à {hhmm(acked)} par {name}"
+    await page.wait_for_function(
+        "n => document.getElementById('d-history').textContent.includes(n)", arg=name, timeout=3000
+    )
+    history = await page.inner_text("#d-history")
+    assert f"compte {me.user_id}" not in history and "agent n°" not in history
+    assert "pris en compte à" not in (await page.inner_text("#detail")).replace("Pris en compte à", "")
+    assert not desk.console_errors(), desk.errors
+    await desk.close()
