@@ -8,6 +8,7 @@ supplies _read_tx and _write_tx and the writes it does its own way."""
 
 from __future__ import annotations
 
+import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -222,6 +223,8 @@ class SqlStore(ModerationMethods, ABC):
             state = await triage_sql.load_state(tx, incident_ids, alert_ids, unit_ids, now)
             change = decide(state)
             saved = await triage_sql.save(tx, change)
+            # the events name the unit of every incident they show, changed or not
+            saved = dataclasses.replace(saved, units={**state.units, **saved.units})
             events = await triage_sql.emit(tx, change, saved, now)
         return saved, events
 

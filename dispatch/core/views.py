@@ -161,8 +161,14 @@ def account_view(user: User, proof: Proof | None) -> dict[str, Any]:
 
 
 def incident_view(
-    inc: Incident, now: datetime, units: Mapping[int, Unit] | None = None, history: bool = False
+    inc: Incident,
+    now: datetime,
+    units: Mapping[int, Unit] | None = None,
+    history: bool = False,
+    names: Mapping[int, str] | None = None,
 ) -> dict[str, Any]:
+    """`names`: staff display names by account id, for the history's
+    "actor_name" (null for the system, or an account since erased)."""
     unit: dict[str, Any] | None = None
     if inc.unit_id is not None:
         u = (units or {}).get(inc.unit_id)
@@ -190,7 +196,10 @@ def incident_view(
         "overdue": is_overdue(inc, now),
     }
     if history:
-        view["history"] = list(inc.history)
+        known = names or {}
+        view["history"] = [
+            {**e, "actor_name": None if e.get("actor") is None else known.get(e["actor"])} for e in inc.history
+        ]
     return view
 
 
