@@ -120,7 +120,8 @@ def test_pages_load_their_code_as_modules() -> None:
             if src.group(1).startswith("/static/"):
                 assert 'type="module"' in tag, f"{path.name}: {tag} is a classic script"
             else:
-                assert src.group(1) == "/vendor/leaflet/leaflet.js", tag
+                # vendor libraries, served by us: Leaflet (PyPI), Chart.js (npm)
+                assert src.group(1) in ("/vendor/leaflet/leaflet.js", "/vendor/chart.js/chart.umd.min.js"), tag
 
 
 # -- served, and used, by the pages ------------------------------------------------------

@@ -21,6 +21,7 @@ from tests.browser import (
     post_alert,
     run_axe,
     scatter_alerts,
+    screenshot,
     site,
     wait_live,
 )
@@ -198,7 +199,7 @@ async def test_urgent_and_city_wide_broadcasts_ask_with_the_count(browser: Any, 
     await desk.close()
 
 
-async def test_polygon_drawn_by_clicks_previews_what_the_broadcast_reaches(browser: Any, site: Site) -> None:
+async def test_polygon_drawn_by_clicks_previews_what_the_broadcast_reaches(browser: Any, site: Site, axe: str) -> None:
     desk = await open_tab(browser, site, "/ops", site.supervisor)
     page = desk.page
     await wait_live(page)
@@ -224,6 +225,8 @@ async def test_polygon_drawn_by_clicks_previews_what_the_broadcast_reaches(brows
     await page.wait_for_function("() => Number(document.getElementById('c-preview').dataset.count) > 0", timeout=3000)
     preview = int(await page.get_attribute("#c-preview", "data-count"))
     assert preview < len(site.residents)
+    await screenshot(page, "desk-zone.png")
+    assert await run_axe(page, axe) == []
 
     await page.fill("#c-text", "Coupure d'eau dans la zone jusqu'à 18 h")
     await page.click("#c-send")

@@ -19,6 +19,7 @@ from tests.browser import (
     open_tab,
     post_alert,
     run_axe,
+    screenshot,
     site,
     wait_live,
 )
@@ -61,6 +62,7 @@ async def test_messages_sent_before_opening_are_shown_once(browser: Any, site: S
     await page.wait_for_selector(f'#messages [data-broadcast="{live}"]', timeout=2000)
     assert await shown_messages(page) == [str(live), str(second), str(first)]
     assert await run_axe(page, axe) == []
+    await screenshot(page, "resident-messages.png", full_page=True)
 
     # reopened: the same three, once each
     await page.reload()
@@ -134,5 +136,7 @@ async def test_offline_map_shows_the_home_sector(browser: Any, site: Site) -> No
     b = await outline.bounding_box()
     m = await page.locator("#map").bounding_box()
     assert b is not None and m is not None and b["width"] > m["width"] / 3
+    await page.locator("#map").scroll_into_view_if_needed()
+    await screenshot(page, "resident-offline-map.png")
     assert not tab.console_errors(), tab.errors
     await tab.close()
