@@ -153,7 +153,8 @@ async def test_lifecycle_units_and_reporter_view(env, server_factory) -> None:
         assert alert["status"] == "resolved"
     await settle([reporter, ops], quiet=0.5)
     statuses = [m for m in reporter.messages if m["type"] == "alert.status"]
-    assert [m["data"]["status"] for m in statuses] == ["acknowledged", "resolved"]
+    # the resident hears of the unit too (issue 18: the same state as the desk's)
+    assert [m["data"]["status"] for m in statuses] == ["acknowledged", "assigned", "resolved"]
     for m in statuses:  # no police detail
         assert set(m["data"]) == {"id", "status", "updated_at"} and m["data"]["id"] == a1["id"]
     assert any(m["type"] == "incident.updated" and m["data"]["status"] == "resolved" for m in ops.messages)
