@@ -51,7 +51,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from dispatch.core.categories import CATEGORIES
 from dispatch.core.joining import EXTENSIONS as PROOF_EXTENSIONS
 from dispatch.core.joining import MAX_PROOF_BYTES
-from dispatch.core.lifecycle import CLOSED, OPEN, STATUSES
+from dispatch.core.lifecycle import CLOSED, OPEN, RESIDENT_STATUS, RESIDENT_STATUSES, STATUSES
 from dispatch.core.model import (
     ACCOUNT_ADMIN_ROLES,
     ACCOUNT_STATUSES,
@@ -97,6 +97,15 @@ STATUS_LABELS = {
     "dismissed": "Infondé",
     "duplicate": "Doublon",
 }
+# the same states in a resident's words (core/lifecycle.RESIDENT_STATUS maps
+# a staff status to one of these); the desk shows both side by side
+RESIDENT_STATUS_LABELS = {
+    "new": "Reçue",
+    "acknowledged": "Prise en compte",
+    "assigned": "Une équipe est affectée",
+    "in_progress": "Intervention en cours",
+    "resolved": "Traitée",
+}
 BAND_LABELS = {"crit": "Urgent", "high": "Élevée", "med": "Moyenne", "low": "Faible"}
 # the media types a proof may be (joining judges them from the bytes)
 PROOF_TYPES = tuple(PROOF_EXTENSIONS)
@@ -132,6 +141,10 @@ def page_config() -> dict[str, Any]:
             "open": list(OPEN),
             "closed": list(CLOSED),
             "labels": {s: STATUS_LABELS.get(s, s) for s in STATUSES},
+        },
+        "resident_statuses": {
+            "of": dict(RESIDENT_STATUS),
+            "labels": {s: RESIDENT_STATUS_LABELS[s] for s in RESIDENT_STATUSES},
         },
         "bands": [{"id": b, "min": low, "label": BAND_LABELS.get(b, b)} for b, low in PRIORITY_BANDS],
         "categories": [c.as_dict() for c in CATEGORIES.values()],
