@@ -77,7 +77,8 @@ async def test_messages_sent_before_opening_are_shown_once(browser: Any, site: S
 async def test_own_alert_reads_the_desks_state_in_resident_words(browser: Any, site: Site) -> None:
     me = site.residents[1]
     async with site.http(site.supervisor) as http:
-        words = (await http.get("/config")).json()["resident_statuses"]
+        told = (await http.get("/config")).json()["resident_statuses"]
+        words = {s: told["labels"][told["of"][s]] for s in told["of"]}
         unit = (await http.post("/api/units", json={"name": "Patrouille Mirabeau"})).json()
     mine = await post_alert(site, me, me.lat, me.lon, "suspicious", "Rôdeur dans la cour")
     tab = await open_tab(browser, site, "/", me, size=PHONE_SIZE)

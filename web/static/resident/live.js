@@ -6,7 +6,7 @@
  * nearby alert can be flagged to the moderators; one they hide leaves the
  * lists at once (alert.removed). */
 import { api } from "../shared/api.js";
-import { CATEGORIES, CLOSED_STATUSES, OPEN_STATUSES, RESIDENT_STATUSES } from "../shared/config.js";
+import { CATEGORIES, RESIDENT_STATUSES } from "../shared/config.js";
 import { categoriesById as categories, sectorNames } from "../shared/context.js";
 import { $, el } from "../shared/dom.js";
 import { shortTime } from "../shared/format.js";
@@ -121,14 +121,11 @@ export async function startLive(me) {
   });
 
   /* -- lists ----------------------------------------------------------------- */
-  // what a resident is told of their report: sent (new), taken in hand (any
-  // other open status), or dealt with (any closed status)
+  // what a resident is told of their report: the desk's state, in words
+  // for residents (GET /config resident_statuses)
   function reportStatus(status) {
-    if (RESIDENT_STATUSES && RESIDENT_STATUSES[status]) return RESIDENT_STATUSES[status];
-    if (status === "new") return "Envoyé";
-    if (OPEN_STATUSES.includes(status)) return "Pris en compte";
-    if (CLOSED_STATUSES.includes(status)) return "Traité";
-    return status;
+    const own = RESIDENT_STATUSES.of[status] || status;
+    return RESIDENT_STATUSES.labels[own] || own;
   }
 
   const mineRows = new Map();
