@@ -128,6 +128,8 @@ async def test_charts_match_the_statistics(browser: Any, site: Site, axe: str) -
     assert await page.locator("#stats canvas[role='img'][aria-label]").count() == 3
 
     await screenshot(page, "statistics.png")
+    await page.locator("#chart-times").scroll_into_view_if_needed()
+    await screenshot(page, "statistics-times.png")
     assert await run_axe(page, axe) == []
     # opened again: drawn afresh, no error
     await page.keyboard.press("Escape")

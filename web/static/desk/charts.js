@@ -65,7 +65,9 @@ export function statCharts(s, ctx) {
   const d = series(s, ctx);
   const nodes = [
     figure("chart-days", "Alertes par jour et par catégorie (graphique ; les nombres sont dans le tableau qui suit)",
-      table("Alertes par jour et par catégorie", ["Catégorie", ...d.days], d.cats.map((c, i) => [d.catLabel(c), ...d.byDay[i].map(String)]))),
+      // one row per day and category (30 days as columns would not fit)
+      table("Alertes par jour et par catégorie", ["Jour", "Catégorie", "Alertes"], d.days.flatMap((day, j) => d.cats
+        .map((c, i) => [day, d.catLabel(c), d.byDay[i][j]]).filter((r) => r[2] > 0).map((r) => [r[0], r[1], String(r[2])])))),
     figure("chart-times", "Délais de prise en compte et de résolution par secteur, en minutes (graphique ; les durées sont dans le tableau qui suit)",
       table("Délais par secteur (médiane / 90 %)", ["Secteur", "Prise en compte", "Résolution"], d.sectors.map((r) => [
         d.sectorLabel(r.sector),
