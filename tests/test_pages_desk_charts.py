@@ -138,3 +138,41 @@ async def test_charts_match_the_statistics(browser: Any, site: Site, axe: str) -
     assert (await chart_data(page, "chart-days"))["labels"] == days["labels"]
     assert not desk.console_errors(), desk.errors
     await desk.close()
+
+
+def test_without_npm_the_desk_names_no_chart_script(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The embedded run without `npm ci`: no node_modules, so no script tag
+    for a file that is not there (its 404 would be a console error), and the
+    mount answers 404 rather than failing at start."""
+    from starlette.testclient import TestClient
+
+    from dispatch.http import pages
+    from dispatch.http.app import create_app
+    from dispatch.settings import REPO_ROOT, load_settings, with_overrides
+
+    monkeypatch.setattr(pages, "CHART_JS_DIR", tmp_path / "no-node-modules")
+    url = f"sqlite:///{tmp_path / 'x.sqlite3'}"
+    settings = with_overrides(load_settings(REPO_ROOT / "config.toml", env={}), database_url=url)
+    with TestClient(create_app(settings)) as client:
+        page = client.get("/ops")
+        assert page.status_code == 200
+        assert "/vendor/chart.js/" not in page.text and "/static/desk.js" in page.text
+        assert client.get(f"/vendor/chart.js/{CHART_JS}").status_code == 404
+
+
+async def test_without_chart_js_the_statistics_are_tables(browser: Any, site: Site) -> None:
+    desk = await open_tab(browser, site, "/ops", site.supervisor)
+    page = desk.page
+    # as if the library were absent: the script runs and defines nothing
+    await page.route("**/vendor/chart.js/**", lambda r: r.fulfill(status=200, content_type="text/javascript", body=""))
+    await page.reload()
+    await wait_live(page)
+    assert await page.evaluate("() => typeof window.Chart") == "undefined"
+    await page.click("#open-stats")
+    await page.wait_for_selector("#stats-body[data-ready='1']", timeout=5000)
+    assert await page.locator("#stats canvas").count() == 0
+    body = await page.inner_text("#stats-body")
+    for caption in ("Alertes par jour et par catégorie", "Délais par secteur", "Part de l'entraide"):
+        assert caption in body
+    assert not desk.console_errors(), desk.errors
+    await desk.close()

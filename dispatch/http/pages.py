@@ -38,6 +38,7 @@ content)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -46,6 +47,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
+from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dispatch.core.categories import CATEGORIES
@@ -79,6 +81,18 @@ _env = Environment(loader=FileSystemLoader(WEB / "templates"), autoescape=select
 # the desk's statistics show their tables alone (web/static/desk/charts.js)
 CHART_JS_DIR = REPO_ROOT / "node_modules" / "chart.js" / "dist"
 CHART_JS = "chart.umd.min.js"
+
+
+class OptionalStaticFiles(StaticFiles):
+    """Static files from a folder that may not exist (node_modules before
+    `npm ci`): then every path answers 404, where Starlette's own would
+    answer 500 on the first request (check_dir=False defers its check to
+    then, it does not drop it)."""
+
+    async def check_config(self) -> None:
+        if self.directory is not None and Path(self.directory).is_dir():
+            await super().check_config()
+
 
 # Resolutions the maps use (web/static/map/h3.js resForZoom): 6 (city overview)
 # to 9 (the resolution alerts are stored at; finer would reveal nothing more).
