@@ -258,10 +258,14 @@ async def test_history_and_deadline_name_the_staff_member(browser: Any, site: Si
     dispatch_cli(*args, env=site.env)
     me = await login(site.url, email, PASSWORD)
     durand = Seeded(me.user_id, me.token, "dispatcher")
-    alert = await post_alert(site, site.residents[3], CENTRE[0] - 0.003, CENTRE[1] + 0.002, "burglary")
+    alert = await post_alert(
+        site, site.residents[3], CENTRE[0] - 0.003, CENTRE[1] + 0.002, "burglary", "Personne âgée seule à la fenêtre"
+    )
     inc = alert["incident"]
     async with site.http(site.supervisor) as http:
-        due = (await http.get(f"/api/incidents/{inc}")).json()["ack_due_at"]
+        got = (await http.get(f"/api/incidents/{inc}")).json()
+    due = got["ack_due_at"]
+    assert got["vulnerable"] is True
 
     def hhmm(iso: str) -> str:
         return datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(ZoneInfo("Europe/Paris")).strftime("%H:%M")
@@ -273,6 +277,7 @@ async def test_history_and_deadline_name_the_staff_member(browser: Any, site: Si
     await page.keyboard.press("Enter")
     await page.wait_for_function("id => document.getElementById('detail').dataset.incident === String(id)", arg=inc)
     assert await page.inner_text("#d-due") == f"À prendre en compte avant {hhmm(due)}"
+    assert await page.is_visible("#d-vulnerable")  # the marker, in the detail too
 
     await page.keyboard.press("a")
     await page.wait_for_function(

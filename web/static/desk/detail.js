@@ -75,6 +75,7 @@ export function createDetail(ctx, units, { showFocus }) {
     $("d-status").textContent = statusLabel(inc.status);
     $("d-status").dataset.status = inc.status;
     $("d-overdue").hidden = !isOverdue(inc, Date.now());
+    $("d-vulnerable").hidden = !inc.vulnerable; // an alert says a vulnerable person is involved
     $("d-priority").textContent = `${Math.round(inc.priority)}${inc.pinned ? " (fixée)" : ""}`;
     $("d-sector").textContent = ctx.sectors[inc.sector] || inc.sector;
     $("d-position").textContent = `${inc.lat.toFixed(5)}, ${inc.lon.toFixed(5)}`;
