@@ -63,6 +63,7 @@ class Settings:
     map_tile_url: str
     map_attribution: str
     privacy_min_circle_m: float
+    broadcasts_history_days: float
     proofs_dir: Path
     triage: Mapping[str, Any] = field(default_factory=dict)
     config_path: Path = DEFAULT_CONFIG
@@ -140,6 +141,7 @@ KEYS: dict[tuple[str, str], tuple[str, type]] = {
     ("map", "tile_url"): ("map_tile_url", str),
     ("map", "attribution"): ("map_attribution", str),
     ("privacy", "min_circle_m"): ("privacy_min_circle_m", float),
+    ("broadcasts", "history_days"): ("broadcasts_history_days", float),
     ("proofs", "dir"): ("proofs_dir", Path),
 }
 

@@ -30,7 +30,7 @@ from dispatch.core.model import (
     STAFF_ROLES,
 )
 from dispatch.core.scoring import PRIORITY_BANDS
-from dispatch.http.pages import ACCOUNT_LABELS, BAND_LABELS, STATUS_LABELS, page_config
+from dispatch.http.pages import ACCOUNT_LABELS, BAND_LABELS, RESIDENT_STATUS_LABELS, STATUS_LABELS, page_config
 from tests.browser import CENTRE, PHONE_SIZE, Site, browser, open_tab, post_alert, site, wait_live
 from tests.support import REPO
 
@@ -67,6 +67,12 @@ def test_config_is_the_python_constants() -> None:
     # every status has its word (none falls back to its code)
     assert set(STATUS_LABELS) == set(STATUSES)
     assert cfg["statuses"]["labels"] == STATUS_LABELS
+    # issue 18: a resident's words for their own alert, one per state, and
+    # every staff status maps to one (so the resident page and the desk agree)
+    res = cfg["resident_statuses"]
+    assert set(res["of"]) == set(STATUSES) and set(res["of"].values()) == set(res["labels"])
+    assert {res["of"][s] for s in OPEN} == set(OPEN) and {res["of"][s] for s in CLOSED} == {"resolved"}
+    assert res["labels"] == RESIDENT_STATUS_LABELS and all(res["labels"].values())
     assert [(b["id"], b["min"]) for b in cfg["bands"]] == list(PRIORITY_BANDS)
     assert set(BAND_LABELS) == {b for b, _ in PRIORITY_BANDS}
     assert [b["label"] for b in cfg["bands"]] == [BAND_LABELS[b] for b, _ in PRIORITY_BANDS]
@@ -120,7 +126,8 @@ def test_pages_load_their_code_as_modules() -> None:
             if src.group(1).startswith("/static/"):
                 assert 'type="module"' in tag, f"{path.name}: {tag} is a classic script"
             else:
-                assert src.group(1) == "/vendor/leaflet/leaflet.js", tag
+                # vendor libraries, served by us: Leaflet (PyPI), Chart.js (npm)
+                assert src.group(1) in ("/vendor/leaflet/leaflet.js", "/vendor/chart.js/chart.umd.min.js"), tag
 
 
 # -- served, and used, by the pages ------------------------------------------------------

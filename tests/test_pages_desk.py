@@ -88,7 +88,10 @@ async def test_keyboard_acknowledge_shows_on_the_wall(browser: Any, site: Site) 
         "() => document.getElementById('d-history').textContent.includes('Pris en compte')", timeout=2000
     )
 
+    # r asks first (tests/test_pages_desk_safety.py); Enter confirms
     await page.keyboard.press("r")
+    await page.wait_for_selector("#confirm-action[open]", timeout=2000)
+    await page.keyboard.press("Enter")
     await wall.page.wait_for_selector(
         f'#feed .incident.closed[data-incident="{inc}"][data-status="resolved"]', timeout=2000
     )
@@ -127,6 +130,11 @@ async def test_broadcast_reaches_one_sector_only(browser: Any, site: Site) -> No
     text = "Fuite de gaz rue Droite : évitez le secteur"
     await page.fill("#c-text", text)
     await page.click("#c-send")
+    # urgent: the count is shown, and asked for
+    await page.wait_for_selector("#confirm-action[open]", timeout=3000)
+    assert int(await page.get_attribute("#confirm-action", "data-count")) == preview
+    assert f"{preview} résident" in await page.inner_text("#ca-text")
+    await page.click("#ca-yes")
     await page.wait_for_function(
         "() => document.getElementById('c-result').dataset.recipients !== undefined", timeout=3000
     )

@@ -95,7 +95,9 @@ async def test_login_report_and_follow_it(browser: Any, site: Site, axe: str) ->
         "id => Number(document.getElementById('map').dataset.lastAlert) >= id", arg=alert_id, timeout=2000
     )
     assert time.monotonic() - t0 < 2.5
-    assert "Envoyé" in await card.inner_text()
+    # the words are the server's (GET /config resident_statuses)
+    told = await page.evaluate("() => fetch('/config').then(r => r.json()).then(c => c.resident_statuses)")
+    assert told["labels"][told["of"]["new"]] in await card.inner_text()
 
     async with site.http(site.supervisor) as http:
         alert = (await http.get(f"/api/alerts/{alert_id}")).json()
@@ -104,8 +106,8 @@ async def test_login_report_and_follow_it(browser: Any, site: Site, axe: str) ->
         r = await http.patch(f"/api/incidents/{alert['incident']}", json={"status": "acknowledged"})
         assert r.status_code == 200, r.text
     await page.wait_for_function(
-        "id => document.querySelector(`#mine [data-alert='${id}']`).textContent.includes('Pris en compte')",
-        arg=alert_id,
+        "([id, word]) => document.querySelector(`#mine [data-alert='${id}']`).textContent.includes(word)",
+        arg=[alert_id, told["labels"][told["of"]["acknowledged"]]],
         timeout=2000,
     )
     # a tap on the map places the point too

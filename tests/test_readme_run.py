@@ -6,16 +6,20 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.conftest import IN_CI, _reachable
+from tests.e2e import PASSWORD, embedded_env, server_factory
 from tests.support import REPO
 
 
@@ -70,3 +74,41 @@ def test_readme_run_command_from_a_fresh_clone(tmp_path: Path) -> None:
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+def test_readme_accounts_commands_make_a_team(tmp_path: Path, server_factory) -> None:
+    """The README's second block, line by line as a newcomer types it (the
+    password piped in, simulate cut to 2 s and pointed at a test server):
+    a supervisor, a dispatcher, two units and a resident, then traffic."""
+    env = embedded_env(tmp_path)
+    server = server_factory(env)
+    lines = [ln.split("#")[0].strip() for ln in readme_command("accounts-commands").splitlines()]
+    lines = [ln for ln in lines if ln]
+    assert all(ln.startswith("dispatch ") for ln in lines)
+    run_env = {**os.environ, **env}
+    for line in lines:
+        args = shlex.split(line)[1:]
+        if args[0] == "simulate":
+            # fewer residents and seconds: each logs in through argon2 on a shared machine
+            args = ["simulate", "--residents", "5", "--rate", "2", "--duration", "2", "--url", server.url]
+            assert shlex.split(line)[1:4] == ["simulate", "--residents", "50"]
+        done = subprocess.run(
+            [sys.executable, "-m", "dispatch", *args],
+            cwd=REPO,
+            env=run_env,
+            input=PASSWORD + "\n",
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, (line, done.stderr[-2000:])
+    listing = subprocess.run(
+        [sys.executable, "-m", "dispatch", "user", "list"], cwd=REPO, env=run_env, capture_output=True, text=True
+    ).stdout
+    roles = Counter(row.split()[1] for row in listing.splitlines() if "@example.org" in row)
+    assert roles["supervisor"] == 1 and roles["dispatcher"] == 1 and roles["resident"] == 1
+    db = sqlite3.connect(env["DISPATCH_DATABASE_URL"].removeprefix("sqlite:///"))
+    units = [r[0] for r in db.execute("SELECT name FROM units ORDER BY name")]
+    alerts = db.execute("SELECT count(*) FROM alerts").fetchone()[0]
+    db.close()
+    assert len(units) == 2 and alerts > 0

@@ -153,7 +153,8 @@ async def test_lifecycle_units_and_reporter_view(env, server_factory) -> None:
         assert alert["status"] == "resolved"
     await settle([reporter, ops], quiet=0.5)
     statuses = [m for m in reporter.messages if m["type"] == "alert.status"]
-    assert [m["data"]["status"] for m in statuses] == ["acknowledged", "resolved"]
+    # the resident hears of the unit too (issue 18: the same state as the desk's)
+    assert [m["data"]["status"] for m in statuses] == ["acknowledged", "assigned", "resolved"]
     for m in statuses:  # no police detail
         assert set(m["data"]) == {"id", "status", "updated_at"} and m["data"]["id"] == a1["id"]
     assert any(m["type"] == "incident.updated" and m["data"]["status"] == "resolved" for m in ops.messages)
@@ -236,17 +237,17 @@ async def _raw_rows(db_url: str) -> tuple[list[tuple], list[tuple]]:
 
         con = sqlite3.connect(db_url.removeprefix("sqlite:///"))
         alerts = con.execute("SELECT sector, category, created_at FROM alerts").fetchall()
-        incidents = con.execute("SELECT created_at, acknowledged_at, resolved_at FROM incidents").fetchall()
+        incidents = con.execute("SELECT created_at, acknowledged_at, resolved_at, sector FROM incidents").fetchall()
         con.close()
         parse = lambda v: None if v is None else datetime.fromisoformat(v)  # noqa: E731
-        return [(s, c, parse(t)) for s, c, t in alerts], [tuple(map(parse, r)) for r in incidents]
+        return [(s, c, parse(t)) for s, c, t in alerts], [(*map(parse, r[:3]), r[3]) for r in incidents]
     import asyncpg
 
     con = await asyncpg.connect(db_url)
     try:
         alerts = [tuple(r) for r in await con.fetch("SELECT sector, category, created_at FROM alerts")]
         incidents = [
-            tuple(r) for r in await con.fetch("SELECT created_at, acknowledged_at, resolved_at FROM incidents")
+            tuple(r) for r in await con.fetch("SELECT created_at, acknowledged_at, resolved_at, sector FROM incidents")
         ]
     finally:
         await con.close()
@@ -280,12 +281,29 @@ async def test_statistics_agree_with_an_oracle(env, server_factory) -> None:
     alerts, incs = await _raw_rows(db)
     counts = Counter((s, c, t.astimezone(UTC).date().isoformat()) for s, c, t in alerts)
     assert {(r["sector"], r["category"], r["day"]): r["count"] for r in got["counts"]} == dict(counts)
-    ack = [(a - c).total_seconds() for c, a, _ in incs if a is not None]
-    res = [(r - c).total_seconds() for c, _, r in incs if r is not None]
+    ack = [(a - c).total_seconds() for c, a, _, _s in incs if a is not None]
+    res = [(r - c).total_seconds() for c, _, r, _s in incs if r is not None]
     assert got["time_to_acknowledge"]["n"] == len(ack) > 0
     assert got["time_to_acknowledge"]["median_s"] == pytest.approx(pystats.median(ack), abs=1e-3)
     assert got["time_to_acknowledge"]["p90_s"] == pytest.approx(_p90(ack), abs=1e-3)
     assert got["time_to_resolve"]["median_s"] == pytest.approx(pystats.median(res), abs=1e-3)
     assert got["solidarity_share"] == pytest.approx(sum(1 for _, c, _ in alerts if c == "solidarity") / len(alerts))
+    # issue 18: the desk's charts, per day x category (city-wide) and per sector
+    per_day = Counter((t.astimezone(UTC).date().isoformat(), c) for _, c, t in alerts)
+    assert {(r["day"], r["category"]): r["count"] for r in got["per_day"]} == dict(per_day)
+    assert [(r["day"], r["category"]) for r in got["per_day"]] == sorted(per_day)
+    sectors = {s for s, _, _ in alerts} | {s for *_, s in incs}
+    assert [r["sector"] for r in got["per_sector"]] == sorted(sectors)
+    for row in got["per_sector"]:
+        mine = [r for r in incs if r[3] == row["sector"]]
+        for key, times in (
+            ("time_to_acknowledge", [(a - c).total_seconds() for c, a, _, _s in mine if a is not None]),
+            ("time_to_resolve", [(r - c).total_seconds() for c, _, r, _s in mine if r is not None]),
+        ):
+            assert row[key]["n"] == len(times)
+            assert row[key]["p90_s"] == pytest.approx(_p90(times), abs=1e-3)
+            if times:
+                assert row[key]["median_s"] == pytest.approx(pystats.median(times), abs=1e-3)
+    assert sum(r["time_to_acknowledge"]["n"] for r in got["per_sector"]) == len(ack)
     lines = csv_text.strip().splitlines()
     assert lines[0] == "sector,category,day,count" and len(lines) == len(counts) + 1

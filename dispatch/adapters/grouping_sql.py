@@ -6,12 +6,13 @@ dispatch.core.incident_grouping.PolicyGrouping)."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from dispatch.adapters.dialect import Sql
 from dispatch.adapters.store_common import to_utc
-from dispatch.adapters.triage_sql import INCIDENT_COLUMNS, incident_from_row, save
+from dispatch.adapters.triage_sql import INCIDENT_COLUMNS, incident_from_row, save, units_by_id
 from dispatch.adapters.tx import Tx
 from dispatch.core.changes import Change, Saved
 from dispatch.core.grouping import AlertFacts, Group
@@ -137,4 +138,9 @@ async def group_new_alerts(
     # a rolled-back batch leaves entries no incident will ever name: ids are not reused
     groups.facts.add(alerts)
     saved = await save(tx, change)
+    # the live incident.updated names the unit on it (issue 18: the wall
+    # shows which patrol); only incidents with one cost the read
+    assigned = sorted({i.unit_id for i in saved.incidents.values() if i.unit_id is not None})
+    if assigned:
+        saved = dataclasses.replace(saved, units={**(await units_by_id(tx, assigned)), **saved.units})
     return [saved.alerts.get(a.id, a) for a in alerts], change, saved

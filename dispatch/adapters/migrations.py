@@ -303,6 +303,10 @@ ALTER TABLE sessions ADD COLUMN last_used_at TIMESTAMPTZ, ADD COLUMN wall BOOLEA
 ALTER TABLE users ADD COLUMN disabled_at TIMESTAMPTZ;
 """
 
+# Issue 18: a broadcast's drawn zone, a GeoJSON Polygon (core/zones.py).
+_SQLITE_V6 = "ALTER TABLE broadcasts ADD COLUMN polygon TEXT;"
+_POSTGRES_V6 = "ALTER TABLE broadcasts ADD COLUMN polygon JSONB;"
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema: users, sessions, alerts, broadcasts, events, event_seq", _SQLITE_V1, _POSTGRES_V1),
     Migration(2, "triage: incidents, units, alerts.incident", _SQLITE_V2, _POSTGRES_V2),
@@ -311,6 +315,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         4, "joining and moderation: account status, proofs, proof views, flags, hidden alerts", SQLITE_V4, POSTGRES_V4
     ),
     Migration(5, "sessions: last_used_at, wall; users.disabled_at", _SQLITE_V5, _POSTGRES_V5),
+    Migration(6, "broadcasts.polygon: drawn zones as targets", _SQLITE_V6, _POSTGRES_V6),
 )
 
 

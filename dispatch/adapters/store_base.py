@@ -8,6 +8,7 @@ supplies _read_tx and _write_tx and the writes it does its own way."""
 
 from __future__ import annotations
 
+import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -157,6 +158,11 @@ class SqlStore(ModerationMethods, ABC):
         row = await self._row(sql.GET_BROADCAST.on(d), broadcast_id)
         return None if row is None else broadcast_from_row(row, d.ts_column)
 
+    async def list_broadcasts(self, since: datetime, limit: int) -> list[Broadcast]:
+        d = self.dialect
+        rows = await self._rows(sql.BROADCASTS_SINCE.on(d), d.ts_param(since), limit)
+        return [broadcast_from_row(r, d.ts_column) for r in rows]
+
     async def _created(
         self, tx: Tx, batch: Sequence[NewAlert], created: list[tuple[int, Alert]]
     ) -> tuple[list[tuple[int, Alert]], list[Event], list[Event]]:
@@ -217,6 +223,8 @@ class SqlStore(ModerationMethods, ABC):
             state = await triage_sql.load_state(tx, incident_ids, alert_ids, unit_ids, now)
             change = decide(state)
             saved = await triage_sql.save(tx, change)
+            # the events name the unit of every incident they show, changed or not
+            saved = dataclasses.replace(saved, units={**state.units, **saved.units})
             events = await triage_sql.emit(tx, change, saved, now)
         return saved, events
 

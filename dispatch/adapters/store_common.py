@@ -26,7 +26,9 @@ from dispatch.core.model import (
     NewUser,
     User,
 )
+from dispatch.core.zones import polygon_geojson, polygon_of
 from dispatch.ports.store import DuplicateEmail
+from geo.polygon import Polygon
 
 USER_COLUMNS = (
     "id, role, email, password_hash, name, home_lat, home_lon, home_sector, validated, created_at, "
@@ -36,7 +38,7 @@ ALERT_COLUMNS = (
     "id, author, category, lat, lon, text, client_id, sector, cell, status, priority, assignee, notes, "
     "created_at, updated_at, seq, incident, hidden, hide_reason"
 )
-BROADCAST_COLUMNS = "id, author, sectors, circle, text, level, recipients, created_at, seq"
+BROADCAST_COLUMNS = "id, author, sectors, circle, text, level, recipients, created_at, seq, polygon"
 EVENT_COLUMNS = "seq, type, data, created_at, links"
 
 RESIDENT_ROLES_SQL = "('resident', 'referent')"
@@ -128,6 +130,7 @@ def alert_from_row(row: Row, ts: TsDecoder) -> Alert:
 def broadcast_from_row(row: Row, ts: TsDecoder) -> Broadcast:
     sectors = loads(row["sectors"])
     circle = loads(row["circle"])
+    polygon = loads(row["polygon"])
     return Broadcast(
         id=row["id"],
         author=row["author"],
@@ -138,6 +141,7 @@ def broadcast_from_row(row: Row, ts: TsDecoder) -> Broadcast:
         recipients=row["recipients"],
         created_at=ts(row["created_at"]),
         seq=row["seq"],
+        polygon=None if polygon is None else polygon_of(polygon),
     )
 
 
@@ -207,6 +211,10 @@ def provisional_alert(new: NewAlert, alert_id: int = 0, seq: int = 0) -> Alert:
 
 def circle_json(circle: Circle | None) -> str | None:
     return None if circle is None else dumps({"lat": circle.lat, "lon": circle.lon, "radius_m": circle.radius_m})
+
+
+def polygon_json(polygon: Polygon | None) -> str | None:
+    return None if polygon is None else dumps(polygon_geojson(polygon))
 
 
 def sectors_json(sectors: Sequence[str] | None) -> str | None:

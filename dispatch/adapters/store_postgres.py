@@ -36,6 +36,7 @@ from dispatch.adapters.store_common import (
     circle_json,
     home_changes,
     norm_email,
+    polygon_json,
     provisional_alert,
     sectors_json,
     to_utc,
@@ -211,6 +212,7 @@ class PostgresStore(SqlStore):
             recipients=new.recipients,
             created_at=to_utc(new.created_at),
             seq=0,
+            polygon=new.polygon,
         )
         async with self.pool.acquire() as con, con.transaction():
             row = await con.fetchrow(
@@ -222,6 +224,7 @@ class PostgresStore(SqlStore):
                 new.level,
                 new.recipients,
                 b.created_at,
+                polygon_json(new.polygon),
             )
             b = dataclasses.replace(b, id=row["id"], seq=row["seq"])
             (event,) = await append_events(

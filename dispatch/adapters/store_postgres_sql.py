@@ -74,8 +74,8 @@ CREATE_BROADCAST = """
 WITH s AS (
     UPDATE event_seq SET value = value + 1 WHERE id = 1 RETURNING value
 )
-INSERT INTO broadcasts (author, sectors, circle, text, level, recipients, created_at, seq)
-SELECT $1::bigint, $2::jsonb, $3::jsonb, $4::text, $5::text, $6::int, $7::timestamptz, s.value FROM s
+INSERT INTO broadcasts (author, sectors, circle, text, level, recipients, created_at, seq, polygon)
+SELECT $1::bigint, $2::jsonb, $3::jsonb, $4::text, $5::text, $6::int, $7::timestamptz, s.value, $8::jsonb FROM s
 RETURNING id, seq
 """
 

@@ -68,6 +68,9 @@ HOMES = Sql(
 
 GET_ALERT = Sql(f"SELECT {ALERT_COLUMNS} FROM alerts WHERE id = ?")
 GET_BROADCAST = Sql(f"SELECT {BROADCAST_COLUMNS} FROM broadcasts WHERE id = ?")
+BROADCASTS_SINCE = Sql(
+    f"SELECT {BROADCAST_COLUMNS} FROM broadcasts WHERE created_at >= ? ORDER BY created_at DESC, id DESC LIMIT ?"
+)
 
 
 def alert_query_sql(q: AlertQuery, d: Dialect) -> tuple[str, list[Any]]:

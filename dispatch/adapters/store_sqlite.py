@@ -31,6 +31,7 @@ from dispatch.adapters.store_common import (
     circle_json,
     home_changes,
     norm_email,
+    polygon_json,
     provisional_alert,
     sectors_json,
     to_utc,
@@ -214,6 +215,7 @@ class SqliteStore(SqlStore):
                     new.recipients,
                     created,
                     seq,
+                    polygon_json(new.polygon),
                 ),
             )
             b = Broadcast(
@@ -226,6 +228,7 @@ class SqliteStore(SqlStore):
                 recipients=new.recipients,
                 created_at=created_at,
                 seq=seq,
+                polygon=new.polygon,
             )
             (event,) = await append_events(
                 db, [Draft(seq, "broadcast.sent", broadcast_view(b), created_at, new.channels)]

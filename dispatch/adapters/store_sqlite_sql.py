@@ -41,8 +41,8 @@ INSERT_USERS = (
 )
 USER_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 INSERT_BROADCAST = (
-    "INSERT INTO broadcasts (author, sectors, circle, text, level, recipients, created_at, seq)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
+    "INSERT INTO broadcasts (author, sectors, circle, text, level, recipients, created_at, seq, polygon)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
 )
 SET_HOME_SECTOR = "UPDATE users SET home_sector = ? WHERE id = ?"
 INSERT_EVENT = f"INSERT INTO events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?)"

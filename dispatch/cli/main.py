@@ -30,14 +30,20 @@ def _parser() -> argparse.ArgumentParser:
     user_sub = user.add_subparsers(dest="user_command", required=True)
     add = user_sub.add_parser("add", help="create one account and print its id")
     add.add_argument("--config")
-    add.add_argument("--role", required=True)
+    add.add_argument(
+        "--role",
+        required=True,
+        choices=ROLES,
+        metavar="ROLE",
+        help="one of: " + ", ".join(ROLES) + " (a resident needs --lat/--lon, its home)",
+    )
     add.add_argument("--email", required=True)
     secret = add.add_mutually_exclusive_group(required=True)
     secret.add_argument("--password")
     secret.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
-    add.add_argument("--name", default="")
-    add.add_argument("--lat", type=float)
-    add.add_argument("--lon", type=float)
+    add.add_argument("--name", default="", help="display name, shown in incident histories")
+    add.add_argument("--lat", type=float, help="home latitude (residents)")
+    add.add_argument("--lon", type=float, help="home longitude (residents)")
     imp = user_sub.add_parser("import", help="create every account of a CSV file in one transaction")
     imp.add_argument("path")
     imp.add_argument("--config")

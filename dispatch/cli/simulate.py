@@ -11,23 +11,18 @@ import random
 import secrets
 import sys
 import time
+from collections import Counter
+from dataclasses import dataclass, field
 
 import httpx
+from tqdm import tqdm
 
-from dispatch.core.categories import CATEGORIES
+from dispatch.cli.traffic import Report, town_traffic
 from dispatch.core.model import NewUser
 from dispatch.settings import Settings
 from dispatch.usecases.sessions import hash_password
 from dispatch.wiring import opened_store
 from geo import City, load_city
-
-
-# About 40% of real alerts are mutual aid (DEVELOPERS.md); the rest spread
-# over the other categories.
-def pick_category(rng: random.Random) -> str:
-    if rng.random() < 0.4:
-        return "solidarity"
-    return rng.choice([c for c in CATEGORIES if c != "solidarity"])
 
 
 async def create_residents(settings: Settings, city: City, n: int, rng: random.Random) -> tuple[list[str], str]:
@@ -51,56 +46,82 @@ async def simulate(settings: Settings, url: str, residents: int, rate: float, du
     rng = random.Random(seed)
     city = load_city(settings.city_sectors)
     emails, password = await create_residents(settings, city, max(1, residents), rng)
+    reports = town_traffic(city, rate, duration, seed)
     async with httpx.AsyncClient(base_url=url, timeout=10) as client:
-        tokens = []
-        sem = asyncio.Semaphore(4)
-
-        async def login(email: str) -> None:
-            async with sem:
-                r = await client.post("/api/auth/login", json={"email": email, "password": password})
-                r.raise_for_status()
-                tokens.append(r.json()["token"])
-
-        await asyncio.gather(*(login(e) for e in emails))
+        tokens = await _log_in(client, emails, password)
         print(
-            f"simulate: {len(tokens)} residents logged in; sending {rate:g} alerts/s for {duration:g} s",
-            file=sys.stderr,
+            f"simulate: {len(tokens)} residents logged in; {len(reports)} alerts over {duration:g} s", file=sys.stderr
         )
-        sent = failed = 0
-        start = time.monotonic()
-        pending: set[asyncio.Task[None]] = set()
+        tally = await _send(client, tokens, reports)
+    print(summary(tally))
+    return 0 if tally.refused == 0 else 1
 
-        async def post(token: str, body: dict[str, object]) -> None:
-            nonlocal sent, failed
-            try:
-                r = await client.post("/api/alerts", json=body, headers={"Authorization": f"Bearer {token}"})
-                if r.status_code in (200, 201):
-                    sent += 1
-                else:
-                    failed += 1
-            except httpx.HTTPError:
-                failed += 1
 
-        i = 0
-        while time.monotonic() - start < duration:
-            target = start + i / rate
-            if target > time.monotonic():
-                await asyncio.sleep(target - time.monotonic())
-            lat, lon = city.random_point(rng)
-            body = {
-                "category": pick_category(rng),
-                "lat": lat,
-                "lon": lon,
-                "text": "Alerte simulée",
-                "client_id": f"sim-{i}-{secrets.token_hex(4)}",
-            }
-            # in turn, so no resident reaches limits.alerts_per_window before the others
-            task = asyncio.create_task(post(tokens[i % len(tokens)], body))
-            pending.add(task)
-            task.add_done_callback(pending.discard)
-            i += 1
-        if pending:
-            await asyncio.wait(pending, timeout=10)
-    print(f"simulate: {sent} alerts accepted, {failed} failed", file=sys.stderr)
-    print(sent)
-    return 0 if failed == 0 else 1
+async def _log_in(client: httpx.AsyncClient, emails: list[str], password: str) -> list[str]:
+    tokens: list[str] = []
+    sem = asyncio.Semaphore(4)
+
+    async def login(email: str) -> None:
+        async with sem:
+            # argon2 behind the server's hashing gate: slow on a busy laptop
+            r = await client.post("/api/auth/login", json={"email": email, "password": password}, timeout=60)
+            r.raise_for_status()
+            tokens.append(r.json()["token"])
+
+    await asyncio.gather(*(login(e) for e in emails))
+    return tokens
+
+
+@dataclass
+class Tally:
+    sent: int = 0
+    accepted: int = 0
+    refused: int = 0
+    categories: Counter[str] = field(default_factory=Counter)
+    started: float = field(default_factory=time.monotonic)
+
+
+def summary(t: Tally) -> str:
+    """The run's one line: what went out, what the server took, and of what."""
+    mix = ", ".join(f"{c} {n}" for c, n in t.categories.most_common())
+    took = time.monotonic() - t.started
+    return f"simulate: {t.sent} alerts sent, {t.accepted} accepted, {t.refused} refused in {took:.1f} s ({mix})"
+
+
+async def _send(client: httpx.AsyncClient, tokens: list[str], reports: list[Report]) -> Tally:
+    tally = Tally()
+    pending: set[asyncio.Task[None]] = set()
+    # a bar on stderr: stdout keeps the summary alone, for scripts
+    bar = tqdm(total=len(reports), unit="alerte", file=sys.stderr, mininterval=0.5)
+
+    async def post(token: str, body: dict[str, object]) -> None:
+        try:
+            r = await client.post("/api/alerts", json=body, headers={"Authorization": f"Bearer {token}"})
+            ok = r.status_code in (200, 201)
+        except httpx.HTTPError:
+            ok = False
+        tally.accepted += ok
+        tally.refused += not ok
+        bar.update(1)
+
+    for i, report in enumerate(reports):
+        wait = tally.started + report.at_s - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        body = {
+            "category": report.category,
+            "lat": report.lat,
+            "lon": report.lon,
+            "text": "Alerte simulée",
+            "client_id": f"sim-{i}-{secrets.token_hex(4)}",
+        }
+        tally.sent += 1
+        tally.categories[report.category] += 1
+        # in turn, so no resident reaches limits.alerts_per_window before the others
+        task = asyncio.create_task(post(tokens[i % len(tokens)], body))
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+    if pending:
+        await asyncio.wait(pending, timeout=10)
+    bar.close()
+    return tally

@@ -17,8 +17,10 @@ import h3
 import numpy as np
 
 from dispatch.core.model import Home
+from dispatch.core.zones import bounding_circle, in_zone, polygon_of
 from geo import cell_center, cell_of, disk_cells, haversine_m
 from geo.cells import EARTH_RADIUS_M
+from geo.polygon import Polygon
 
 K = TypeVar("K", bound=Hashable)
 
@@ -31,6 +33,18 @@ def within(lat1: float, lon1: float, lat2: float, lon2: float, radius_m: float) 
     return haversine_m(lat1, lon1, lat2, lon2) <= radius_m
 
 
+def broadcast_reaches(data: dict[str, Any], lat: float, lon: float, sector: str | None) -> bool:
+    """Whether a broadcast (its staff view, an event's data) reaches a home:
+    the home's sector is a target, or the home is in its circle or zone."""
+    circle = data.get("circle")
+    if circle is not None:
+        return within(lat, lon, circle["lat"], circle["lon"], circle["radius_m"])
+    polygon = data.get("polygon")
+    if polygon is not None:
+        return in_zone(lat, lon, polygon_of(polygon))
+    return sector is not None and sector in data.get("sectors", ())
+
+
 def resident_wants(event_type: str, data: dict[str, Any], home: Home, radius_m: float) -> bool:
     """The rule of /ws/resident (docs/reference.md), for one resident and one event."""
     if event_type in ("alert.created", "alert.removed"):
@@ -40,10 +54,7 @@ def resident_wants(event_type: str, data: dict[str, Any], home: Home, radius_m: 
         # the author had it in their own list
         return event_type == "alert.removed" and data.get("author") == home.user_id
     if event_type == "broadcast.sent":
-        circle = data.get("circle")
-        if circle is not None:
-            return within(home.lat, home.lon, circle["lat"], circle["lon"], circle["radius_m"])
-        return home.sector is not None and home.sector in data.get("sectors", ())
+        return broadcast_reaches(data, home.lat, home.lon, home.sector)
     if event_type == "alert.status":
         return bool(data.get("author") == home.user_id)
     return False
@@ -239,7 +250,23 @@ class HomeIndex(Generic[K]):
         circle = data.get("circle")
         if circle is not None:
             return self.near(circle["lat"], circle["lon"], circle["radius_m"])
+        if data.get("polygon") is not None:
+            return self.in_zone(polygon_of(data["polygon"]))
         return self.in_sectors(data.get("sectors", ()))
+
+    def in_zone(self, polygon: Polygon) -> set[K]:
+        """Members whose home is in the zone (zones.in_zone decides each):
+        the cells that meet the zone's bounding circle are the candidates.
+        The index's own cells are walked (a few hundred per worker): a 50 km
+        zone's disk cover would be tens of thousands of cells."""
+        lat, lon, radius = bounding_circle(polygon)
+        out: set[K] = set()
+        for cell, buckets in self._cells.items():
+            if haversine_m(lat, lon, *self._centers[cell]) - self._r_cell > radius:
+                continue
+            for bucket in buckets.values():
+                out.update(k for k, (hl, ho) in bucket.members.items() if in_zone(hl, ho, polygon))
+        return out
 
 
 def resident_audience(

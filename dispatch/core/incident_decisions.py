@@ -11,23 +11,16 @@ from typing import Any
 
 from dispatch.core import lifecycle
 from dispatch.core.changes import Change, Decide, EventSpec, Saved, TriageState, history_entry
-from dispatch.core.lifecycle import is_overdue
+from dispatch.core.lifecycle import RESIDENT_STATUS, is_overdue
 from dispatch.core.model import Alert, Incident, Unit, iso
 from dispatch.core.routing import OPS
 from dispatch.core.triage_policy import Policy, rescore
 from dispatch.core.validation import AlertPatch, IncidentPatch, InputError
 from dispatch.core.views import alert_staff, incident_view, unit_view
 
+
 # Statuses a reporter is told about, as the reporter sees them: no police
 # detail (an unfounded or duplicate report is simply closed for them).
-REPORTER_STATUS = {
-    "acknowledged": "acknowledged",
-    "resolved": "resolved",
-    "dismissed": "resolved",
-    "duplicate": "resolved",
-}
-
-
 def _get(state: TriageState, incident_id: int) -> Incident:
     inc = state.incidents.get(incident_id)
     if inc is None:
@@ -64,8 +57,9 @@ def _render(
         for a in saved.alerts.values():
             specs.append(EventSpec("alert.updated", alert_staff(a), (OPS,)))
             before = alerts_before.get(a.id)
-            shown = REPORTER_STATUS.get(a.status)
-            if shown and (before is None or REPORTER_STATUS.get(before.status) != shown) and a.author in homes:
+            shown = RESIDENT_STATUS[a.status]  # one mapping, core/lifecycle.py
+            changed = before is None or RESIDENT_STATUS[before.status] != shown
+            if changed and shown != "new" and a.author in homes:
                 data = {"id": a.id, "status": shown, "updated_at": iso(now), "author": a.author}
                 specs.append(EventSpec("alert.status", data, (homes[a.author],)))
         return specs

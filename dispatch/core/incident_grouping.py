@@ -126,7 +126,7 @@ def attach_new_alerts(
         for tmp_or_id in touched:
             real = saved.ids.get(tmp_or_id, tmp_or_id)
             kind = "incident.created" if tmp_or_id < 0 else "incident.updated"
-            specs.append(EventSpec(kind, incident_view(saved.incidents[real], now), (OPS,)))
+            specs.append(EventSpec(kind, incident_view(saved.incidents[real], now, saved.units), (OPS,)))
         return specs
 
     return Change(incidents=tuple(touched.values()), alerts=tuple(out_alerts), render=render)

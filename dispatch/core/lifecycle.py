@@ -15,6 +15,14 @@ OPEN = ("new", "acknowledged", "assigned", "in_progress")
 CLOSED = ("resolved", "dismissed", "duplicate")
 STATUSES = OPEN + CLOSED
 
+# What a resident is told of their own alert (issue 18: the resident page and
+# the desk must name the same state): the open steps as they are -- a unit
+# assigned reads "assigned" on both -- and every exit as "resolved", since
+# "unfounded" or "duplicate" would read as a reproach to the one who called.
+# The words for each are in GET /config ("resident_statuses").
+RESIDENT_STATUS = {s: s for s in OPEN} | {s: "resolved" for s in CLOSED}
+RESIDENT_STATUSES = (*OPEN, "resolved")
+
 _FORWARD = {
     "new": ("acknowledged", "assigned", "in_progress"),
     "acknowledged": ("assigned", "in_progress"),

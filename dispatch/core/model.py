@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
+from geo.polygon import Polygon
+
 ROLES = ("resident", "referent", "dispatcher", "supervisor", "moderator", "admin")
 STAFF_ROLES = frozenset({"dispatcher", "supervisor", "moderator", "admin"})
 # Roles allowed to act on alerts and send broadcasts (contract: dispatcher, supervisor).
@@ -194,13 +196,14 @@ class Circle:
 @dataclass(frozen=True)
 class NewBroadcast:
     author: int
-    sectors: tuple[str, ...] | None  # None with a circle target
+    sectors: tuple[str, ...] | None  # None with a circle or polygon target
     circle: Circle | None
     text: str
     level: str
     recipients: int
     created_at: datetime
     channels: tuple[str, ...] = ()
+    polygon: Polygon | None = None  # rings of (lon, lat), outer first (core/zones.py)
 
 
 @dataclass(frozen=True)
@@ -214,6 +217,7 @@ class Broadcast:
     recipients: int
     created_at: datetime
     seq: int
+    polygon: Polygon | None = None
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,9 @@ from typing import Any, Protocol
 
 import h3
 
+from dispatch.core.zones import bounding_circle
 from geo import cell_center, cell_of, cell_reach_m, disk_cells
+from geo.polygon import Polygon
 
 OPS = "ops"
 # Every worker follows it from start to stop: account-wide orders such as
@@ -89,8 +91,14 @@ def alert_channels(lat: float, lon: float, sector: str | None, radius_m: float, 
     return [OPS, *sorted(out)]
 
 
-def broadcast_channels(sectors: Iterable[str] | None, circle: dict[str, Any] | None, city: SectorCover) -> list[str]:
+def broadcast_channels(
+    sectors: Iterable[str] | None, circle: dict[str, Any] | None, city: SectorCover, polygon: Polygon | None = None
+) -> list[str]:
+    """A zone is routed as its bounding circle: a superset, like the rest."""
     out: set[str] = set()
+    if polygon is not None:
+        lat, lon, radius = bounding_circle(polygon)
+        circle = {"lat": lat, "lon": lon, "radius_m": radius}
     if circle is not None:
         out = area_channels(circle["lat"], circle["lon"], circle["radius_m"], city)
     out.update("s:" + s for s in sectors or ())

@@ -7,7 +7,10 @@ from the database rows):
   and resolved_at - created_at, in seconds, over the incidents created in
   the window that have them; median is the usual median (mean of the two
   middle values), p90 the nearest-rank 90th percentile;
-- solidarity share: mutual-aid alerts / all alerts in the window."""
+- solidarity share: mutual-aid alerts / all alerts in the window;
+- per_sector: the two times above over each sector's incidents (the sector
+  of the incident), for every sector with an incident or an alert;
+- per_day: alerts by UTC day x category, city-wide (the desk's chart)."""
 
 from __future__ import annotations
 
@@ -41,6 +44,7 @@ def durations(values: Sequence[float]) -> dict[str, Any]:
 
 def compute(alerts: Sequence[Alert], incidents: Sequence[Incident], since: datetime, until: datetime) -> dict[str, Any]:
     counts = Counter((a.sector, a.category, a.created_at.date().isoformat()) for a in alerts)
+    per_day = Counter((a.created_at.date().isoformat(), a.category) for a in alerts)
     ack = [(i.acknowledged_at - i.created_at).total_seconds() for i in incidents if i.acknowledged_at]
     res = [(i.resolved_at - i.created_at).total_seconds() for i in incidents if i.resolved_at]
     solidarity = sum(1 for a in alerts if CATEGORIES.get(a.category) and CATEGORIES[a.category].solidarity)
@@ -53,7 +57,20 @@ def compute(alerts: Sequence[Alert], incidents: Sequence[Incident], since: datet
         "time_to_acknowledge": durations(ack),
         "time_to_resolve": durations(res),
         "solidarity_share": (solidarity / len(alerts)) if alerts else None,
+        "per_sector": per_sector(alerts, incidents),
+        "per_day": [{"day": d, "category": c, "count": n} for (d, c), n in sorted(per_day.items())],
     }
+
+
+def per_sector(alerts: Sequence[Alert], incidents: Sequence[Incident]) -> list[dict[str, Any]]:
+    sectors = sorted({a.sector for a in alerts} | {i.sector for i in incidents}, key=lambda s: (s is None, s or ""))
+    out = []
+    for sector in sectors:
+        mine = [i for i in incidents if i.sector == sector]
+        ack = [(i.acknowledged_at - i.created_at).total_seconds() for i in mine if i.acknowledged_at]
+        res = [(i.resolved_at - i.created_at).total_seconds() for i in mine if i.resolved_at]
+        out.append({"sector": sector, "time_to_acknowledge": durations(ack), "time_to_resolve": durations(res)})
+    return out
 
 
 def to_csv(stats: dict[str, Any]) -> str:

@@ -12,6 +12,8 @@ import orjson
 from dispatch.core.categories import CATEGORIES
 from dispatch.core.lifecycle import STATUSES
 from dispatch.core.model import BROADCAST_LEVELS, UNIT_STATUSES, Circle
+from dispatch.core.zones import ZoneError, area_m2, parse_polygon
+from geo.polygon import Polygon
 
 MAX_BODY = 64 * 1024
 MAX_TEXT = 1000
@@ -161,34 +163,29 @@ class BroadcastInput:
     circle: Circle | None
     text: str
     level: str
+    polygon: Polygon | None = None
 
 
-_BROADCAST_FIELDS = frozenset({"sectors", "circle", "text", "level"})
+_TARGETS = ("sectors", "circle", "polygon")
+_BROADCAST_FIELDS = frozenset({*_TARGETS, "text", "level"})
 
 
 def broadcast_input(data: dict[str, Any], sector_ids: tuple[str, ...], min_circle_m: float = 0) -> BroadcastInput:
-    """A circle smaller than `min_circle_m` (privacy.min_circle_m) is refused,
-    so that a preview's count cannot locate one home."""
+    """A circle smaller than `min_circle_m` (privacy.min_circle_m), or a
+    polygon of smaller area than that circle, is refused, so that a
+    preview's count cannot locate one home."""
     _reject_unknown(data, _BROADCAST_FIELDS)
     text = _string(_require(data, "text"), "text", MAX_TEXT, 1)
     level = _string(_require(data, "level"), "level", 16)
     if level not in BROADCAST_LEVELS:
         raise InputError(422, "unknown_level", "level must be info, warning or urgent", "level")
-    has_sectors, has_circle = "sectors" in data, "circle" in data
-    if has_sectors == has_circle:
-        raise InputError(422, "missing_field", "give exactly one target: sectors or circle", "sectors")
-    if has_circle:
-        c = data["circle"]
-        if not isinstance(c, dict):
-            raise InputError(422, "invalid_type", "circle must be an object", "circle")
-        _reject_unknown(c, frozenset({"lat", "lon", "radius_m"}))
-        lat, lon = latlon(c)
-        radius = _number(_require(c, "radius_m"), "radius_m", 1, 50_000)
-        if radius < min_circle_m:
-            raise InputError(
-                422, "area_too_small", f"a circle needs a radius of at least {min_circle_m:g} m", "radius_m"
-            )
-        return BroadcastInput(None, Circle(lat, lon, radius), text, level)
+    given = [t for t in _TARGETS if t in data]
+    if len(given) != 1:
+        raise InputError(422, "missing_field", "give exactly one target: sectors, circle or polygon", "sectors")
+    if given == ["circle"]:
+        return BroadcastInput(None, _circle(data["circle"], min_circle_m), text, level)
+    if given == ["polygon"]:
+        return BroadcastInput(None, None, text, level, _polygon(data["polygon"], min_circle_m))
     raw = data["sectors"]
     if raw == "all":
         return BroadcastInput(tuple(sector_ids), None, text, level)
@@ -198,6 +195,29 @@ def broadcast_input(data: dict[str, Any], sector_ids: tuple[str, ...], min_circl
         if s not in sector_ids:
             raise InputError(422, "unknown_sector", f"unknown sector {s!r}", "sectors")
     return BroadcastInput(tuple(dict.fromkeys(raw)), None, text, level)
+
+
+def _circle(c: Any, min_circle_m: float) -> Circle:
+    if not isinstance(c, dict):
+        raise InputError(422, "invalid_type", "circle must be an object", "circle")
+    _reject_unknown(c, frozenset({"lat", "lon", "radius_m"}))
+    lat, lon = latlon(c)
+    radius = _number(_require(c, "radius_m"), "radius_m", 1, 50_000)
+    if radius < min_circle_m:
+        raise InputError(422, "area_too_small", f"a circle needs a radius of at least {min_circle_m:g} m", "radius_m")
+    return Circle(lat, lon, radius)
+
+
+def _polygon(raw: Any, min_circle_m: float) -> Polygon:
+    try:
+        polygon = parse_polygon(raw)
+    except ZoneError as e:
+        raise InputError(422, e.code, str(e), "polygon") from None
+    if area_m2(polygon) < math.pi * min_circle_m * min_circle_m:
+        raise InputError(
+            422, "area_too_small", f"a polygon needs the area of a circle of {min_circle_m:g} m radius", "polygon"
+        )
+    return polygon
 
 
 def login_input(data: dict[str, Any]) -> tuple[str, str, bool]:

@@ -17,6 +17,7 @@ import h3
 
 from dispatch.core.lifecycle import is_overdue
 from dispatch.core.model import Alert, Broadcast, Incident, Proof, Unit, User, iso
+from dispatch.core.zones import polygon_geojson
 
 
 def alert_staff(alert: Alert) -> dict[str, Any]:
@@ -86,24 +87,35 @@ def alert_moderation(staff: dict[str, Any], with_author: bool = False) -> dict[s
 
 
 def broadcast_view(b: Broadcast) -> dict[str, Any]:
+    """Staff view, and the data of its broadcast.sent event: `target` names
+    the kind, and the key of that name holds it."""
     target: dict[str, Any]
     if b.circle is not None:
-        target = {"circle": {"lat": b.circle.lat, "lon": b.circle.lon, "radius_m": b.circle.radius_m}}
+        target = {
+            "target": "circle",
+            "circle": {"lat": b.circle.lat, "lon": b.circle.lon, "radius_m": b.circle.radius_m},
+        }
+    elif b.polygon is not None:
+        target = {"target": "polygon", "polygon": polygon_geojson(b.polygon)}
     else:
-        target = {"sectors": list(b.sectors or ())}
+        target = {"target": "sectors", "sectors": list(b.sectors or ())}
     return {
         "id": b.id,
         "text": b.text,
         "level": b.level,
         "recipients": b.recipients,
         "created_at": iso(b.created_at),
+        "seq": b.seq,
         "author": b.author,
         **target,
     }
 
 
 def broadcast_resident(staff: dict[str, Any]) -> dict[str, Any]:
-    out = {k: staff[k] for k in ("id", "text", "level", "created_at")}
+    """What a resident sees of a broadcast, live and in GET /api/broadcasts:
+    never its author, its target or how many it reached."""
+    out = {k: staff[k] for k in ("id", "level", "text", "created_at")}
+    out["seq"] = staff.get("seq")  # events stored before issue 18 lack it; their envelope has it
     return out
 
 
@@ -149,8 +161,14 @@ def account_view(user: User, proof: Proof | None) -> dict[str, Any]:
 
 
 def incident_view(
-    inc: Incident, now: datetime, units: Mapping[int, Unit] | None = None, history: bool = False
+    inc: Incident,
+    now: datetime,
+    units: Mapping[int, Unit] | None = None,
+    history: bool = False,
+    names: Mapping[int, str] | None = None,
 ) -> dict[str, Any]:
+    """`names`: staff display names by account id, for the history's
+    "actor_name" (null for the system, or an account since erased)."""
     unit: dict[str, Any] | None = None
     if inc.unit_id is not None:
         u = (units or {}).get(inc.unit_id)
@@ -178,7 +196,10 @@ def incident_view(
         "overdue": is_overdue(inc, now),
     }
     if history:
-        view["history"] = list(inc.history)
+        known = names or {}
+        view["history"] = [
+            {**e, "actor_name": None if e.get("actor") is None else known.get(e["actor"])} for e in inc.history
+        ]
     return view
 
 

@@ -76,6 +76,12 @@ def create_app(settings: Settings | None = None, *, tune_gc: bool = False) -> St
             *pages.routes,
             Mount("/static", StaticFiles(directory=WEB / "static"), name="static"),
             Mount("/vendor/leaflet", StaticFiles(directory=xstatic.pkg.leaflet.BASE_DIR), name="leaflet"),
+            # absent without npm: 404 then, and the desk draws no charts
+            Mount(
+                "/vendor/chart.js",
+                pages.OptionalStaticFiles(directory=pages.CHART_JS_DIR, check_dir=False),
+                name="chartjs",
+            ),
         ],
         exception_handlers={InputError: _input_error, HTTPException: _http_error, Exception: _unexpected},
         lifespan=lifespan,

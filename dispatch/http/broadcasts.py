@@ -6,10 +6,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from dispatch.core.model import OPERATOR_ROLES
+from dispatch.core.model import OPERATOR_ROLES, OPS_VIEW_ROLES, RESIDENT_ROLES
 from dispatch.core.validation import broadcast_input
 from dispatch.http.app_state import services
-from dispatch.http.requests import JSON, principal, read_json
+from dispatch.http.requests import JSON, check_query, parse_time, principal, read_json
 
 
 async def create_broadcast(request: Request) -> Response:
@@ -30,7 +30,16 @@ async def preview_broadcast(request: Request) -> Response:
     return JSON({"recipients": await svc.broadcasts.recipients(body)})
 
 
+async def list_broadcasts(request: Request) -> Response:
+    svc = services(request)
+    user = await principal(request, OPS_VIEW_ROLES | RESIDENT_ROLES)  # 403 not_validated unless validated
+    q = check_query(request, frozenset({"since"}))
+    since = parse_time(q["since"], "since") if "since" in q else None
+    return JSON(await svc.broadcasts.history(user, since, svc.settings.broadcasts_history_days))
+
+
 routes = [
+    Route("/api/broadcasts", list_broadcasts, methods=["GET"]),
     Route("/api/broadcasts", create_broadcast, methods=["POST"]),
     Route("/api/broadcasts/preview", preview_broadcast, methods=["POST"]),
 ]

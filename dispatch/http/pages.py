@@ -38,6 +38,7 @@ content)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -46,12 +47,13 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
+from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dispatch.core.categories import CATEGORIES
 from dispatch.core.joining import EXTENSIONS as PROOF_EXTENSIONS
 from dispatch.core.joining import MAX_PROOF_BYTES
-from dispatch.core.lifecycle import CLOSED, OPEN, STATUSES
+from dispatch.core.lifecycle import CLOSED, OPEN, RESIDENT_STATUS, RESIDENT_STATUSES, STATUSES
 from dispatch.core.model import (
     ACCOUNT_ADMIN_ROLES,
     ACCOUNT_STATUSES,
@@ -74,6 +76,23 @@ from dispatch.settings import REPO_ROOT
 # templates and static files, beside the package in the repository
 WEB = REPO_ROOT / "web"
 _env = Environment(loader=FileSystemLoader(WEB / "templates"), autoescape=select_autoescape(["html"]))
+# Chart.js (npm, package.json "dependencies"), served from node_modules under
+# /vendor/chart.js/ (app.py) so the strict CSP holds; where npm never ran,
+# the desk's statistics show their tables alone (web/static/desk/charts.js)
+CHART_JS_DIR = REPO_ROOT / "node_modules" / "chart.js" / "dist"
+CHART_JS = "chart.umd.min.js"
+
+
+class OptionalStaticFiles(StaticFiles):
+    """Static files from a folder that may not exist (node_modules before
+    `npm ci`): then every path answers 404, where Starlette's own would
+    answer 500 on the first request (check_dir=False defers its check to
+    then, it does not drop it)."""
+
+    async def check_config(self) -> None:
+        if self.directory is not None and Path(self.directory).is_dir():
+            await super().check_config()
+
 
 # Resolutions the maps use (web/static/map/h3.js resForZoom): 6 (city overview)
 # to 9 (the resolution alerts are stored at; finer would reveal nothing more).
@@ -91,6 +110,15 @@ STATUS_LABELS = {
     "resolved": "Résolu",
     "dismissed": "Infondé",
     "duplicate": "Doublon",
+}
+# the same states in a resident's words (core/lifecycle.RESIDENT_STATUS maps
+# a staff status to one of these); the desk shows both side by side
+RESIDENT_STATUS_LABELS = {
+    "new": "Reçue",
+    "acknowledged": "Prise en compte",
+    "assigned": "Une équipe est affectée",
+    "in_progress": "Intervention en cours",
+    "resolved": "Traitée",
 }
 BAND_LABELS = {"crit": "Urgent", "high": "Élevée", "med": "Moyenne", "low": "Faible"}
 # the media types a proof may be (joining judges them from the bytes)
@@ -127,6 +155,10 @@ def page_config() -> dict[str, Any]:
             "open": list(OPEN),
             "closed": list(CLOSED),
             "labels": {s: STATUS_LABELS.get(s, s) for s in STATUSES},
+        },
+        "resident_statuses": {
+            "of": dict(RESIDENT_STATUS),
+            "labels": {s: RESIDENT_STATUS_LABELS[s] for s in RESIDENT_STATUSES},
         },
         "bands": [{"id": b, "min": low, "label": BAND_LABELS.get(b, b)} for b, low in PRIORITY_BANDS],
         "categories": [c.as_dict() for c in CATEGORIES.values()],
@@ -211,7 +243,8 @@ async def resident(request: Request) -> Response:
 
 
 async def desk(request: Request) -> Response:
-    return render(request, "desk.html")
+    # the template names the file (a fixed path); the page loads it only if npm brought it
+    return render(request, "desk.html", chart_js=(CHART_JS_DIR / CHART_JS).is_file())
 
 
 async def wall(request: Request) -> Response:

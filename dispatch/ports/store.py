@@ -132,6 +132,9 @@ class Store(Protocol):
 
     async def create_broadcast(self, new: NewBroadcast) -> tuple[Broadcast, Event]: ...
     async def get_broadcast(self, broadcast_id: int) -> Broadcast | None: ...
+    async def list_broadcasts(self, since: datetime, limit: int) -> list[Broadcast]:
+        """Sent at or after `since`, newest first, at most `limit`."""
+        ...
 
     async def create_alert_grouped(self, new: NewAlert) -> tuple[Alert, list[Event]]:
         """Insert the alert and its `alert.created` event, and group it into

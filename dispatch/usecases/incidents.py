@@ -4,7 +4,7 @@ decisions are pure (core.incident_decisions); TriageWriter commits them."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from dispatch.core import incident_decisions
@@ -14,6 +14,18 @@ from dispatch.core.validation import AlertPatch, IncidentPatch, InputError
 from dispatch.core.views import alert_staff, incident_view
 from dispatch.ports.store import Store
 from dispatch.usecases.triage_writes import TriageWriter
+
+
+async def actor_names(store: Store, histories: Iterable[Sequence[dict[str, Any]]]) -> dict[int, str]:
+    """The display names of the staff who acted in these histories: the
+    account's name, or its e-mail when it has none (issue 18: the desk read
+    "compte 45")."""
+    out: dict[int, str] = {}
+    for actor in sorted({e["actor"] for h in histories for e in h if e.get("actor") is not None}):
+        user = await store.user_by_id(actor)
+        if user is not None:
+            out[actor] = user.name or user.email
+    return out
 
 
 class Incidents:
@@ -61,7 +73,8 @@ class Incidents:
             raise InputError(404, "not_found", f"no incident {incident_id}")
         units = {u.id: u for u in await self.store.list_units()}
         history = (await self.store.incident_history([incident_id])).get(incident_id, ())
-        view = incident_view(evolve(inc, history=history), utcnow(), units, history=True)
+        names = await actor_names(self.store, [history])
+        view = incident_view(evolve(inc, history=history), utcnow(), units, history=True, names=names)
         details = []
         for alert in await self.store.incident_alerts(inc):
             author = await self.store.user_by_id(alert.author)

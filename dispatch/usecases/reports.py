@@ -10,6 +10,7 @@ from dispatch.core import stats
 from dispatch.core.model import AlertQuery, Incident, IncidentQuery, evolve, utcnow
 from dispatch.core.views import incident_view
 from dispatch.ports.store import Store
+from dispatch.usecases.incidents import actor_names
 
 # A hand-over covers what was done during the last shift and a half.
 HANDOVER_HOURS = 12
@@ -34,9 +35,10 @@ class Reports:
         recent = await self.store.list_incidents(IncidentQuery(sector=sector, since=start, limit=1000))
         done = [i for i in recent if i.resolved_at is not None and i.resolved_at >= start]
         history = await self.store.incident_history(sorted({i.id for i in (*open_, *done)}))
+        names = await actor_names(self.store, history.values())
 
         def row(i: Incident) -> dict[str, Any]:
-            view = incident_view(evolve(i, history=history.get(i.id, ())), now, units, history=True)
+            view = incident_view(evolve(i, history=history.get(i.id, ())), now, units, history=True, names=names)
             return {**view, "age_s": round((now - i.created_at).total_seconds())}
 
         return {

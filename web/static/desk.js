@@ -36,14 +36,14 @@ const units = new Map(unitList.map((u) => [u.id, u])); // kept current by unit.u
 
 const deskMap = createDeskMap(sectorsGeo);
 const detail = createDetail(ctx, units, deskMap);
-const queue = createQueue(ctx, { onOpen: detail.open });
+const tally = new Tally(countNodes());
+const queue = createQueue(ctx, { onOpen: detail.open, openCount: () => tally.open.size, onShown: deskMap.showQueue });
 const actions = createActions(detail, units, { canAct });
 bindKeys(queue, detail, actions);
 createComposer(ctx, deskMap);
 bindReports(ctx);
 
 /* -- snapshot, then live ----------------------------------------------------- */
-const tally = new Tally(countNodes());
 
 function onIncident(inc, live) {
   tally.apply(inc);

@@ -5,9 +5,16 @@
  * operator roles may change an incident (the server checks too). */
 import { api } from "../shared/api.js";
 import { $, el } from "../shared/dom.js";
+import { confirmAction } from "./confirm.js";
 import { say } from "./detail.js";
 
 const UNIT_STATUS = { available: "disponible", busy: "occupée", off_duty: "hors service" };
+
+// closing an incident is final (core/lifecycle.py): asked first, by name
+const CONFIRM = {
+  resolved: (what) => ({ title: "Résoudre l'incident ?", text: `${what} sera clos comme résolu ; un incident clos ne se rouvre pas.`, yes: "Résoudre" }),
+  dismissed: (what) => ({ title: "Classer l'incident infondé ?", text: `${what} sera clos comme infondé ; un incident clos ne se rouvre pas.`, yes: "Classer infondé" }),
+};
 
 /* detail: the panel (desk/detail.js); units: the Map id -> unit kept
  * current by the desk; canAct: the user's role is an operator role. */
@@ -16,6 +23,10 @@ export function createActions(detail, units, { canAct }) {
     const inc = detail.current();
     if (!inc) return;
     if (!canAct) { say("Votre rôle ne permet pas d'agir sur les incidents."); return; }
+    if (CONFIRM[body.status] && !(await confirmAction(CONFIRM[body.status](detail.title())))) {
+      say("Action annulée.");
+      return;
+    }
     const note = $("d-note").value.trim();
     if (note && body.status) body.note = note;
     try {

@@ -1,9 +1,16 @@
 /* The broadcast composer: a message to residents of chosen sectors (ticked
- * in the list or clicked on the map), of the whole city, or within a circle
- * (centre clicked on the map), with a live count of who would receive it
- * (POST /api/broadcasts/preview, debounced, the latest answer wins). */
+ * in the list or clicked on the map), of the whole city, within a circle
+ * (centre clicked on the map) or within a polygon drawn on the map vertex
+ * by vertex (desk/zone.js), with a live count of who would receive it
+ * (POST /api/broadcasts/preview, debounced, the latest answer wins). An
+ * urgent or city-wide message is sent only once the supervisor has seen,
+ * in a confirmation, how many residents it reaches. */
 import { api } from "../shared/api.js";
 import { $, el } from "../shared/dom.js";
+import { confirmAction } from "./confirm.js";
+import { createZone } from "./zone.js";
+
+const residents = (n) => `${n} résident${n > 1 ? "s" : ""}`;
 
 /* deskMap: desk/map.js (the map and its clickable sector outlines). */
 export function createComposer(ctx, { map, sectors }) {
@@ -15,6 +22,7 @@ export function createComposer(ctx, { map, sectors }) {
   let centre = null;
   const circleLayer = L.layerGroup().addTo(map);
   const target = () => composer.elements.target.value;
+  const zone = createZone(map, { active: () => target() === "polygon", onChange: () => preview() });
 
   function chosenSectors() {
     return [...picks.querySelectorAll("input:checked")].map((b) => b.value);
@@ -29,36 +37,38 @@ export function createComposer(ctx, { map, sectors }) {
     if (target() !== "circle" || !centre) return;
     L.circle(centre, { radius: Number(composer.elements.radius.value) || 0, color: "#e040fb", weight: 3, fillOpacity: 0.15, interactive: false }).addTo(circleLayer);
   }
-  function body() {
-    const out = { text: composer.elements.text.value.trim(), level: composer.elements.level.value };
+  /* The target alone (what the preview takes), or null while incomplete. */
+  function targetBody() {
     const t = target();
-    if (t === "all") out.sectors = "all";
-    else if (t === "circle") out.circle = centre ? { lat: centre.lat, lon: centre.lng, radius_m: Number(composer.elements.radius.value) } : null;
-    else out.sectors = chosenSectors();
-    return out;
+    if (t === "all") return { sectors: "all" };
+    if (t === "circle") return centre ? { circle: { lat: centre.lat, lon: centre.lng, radius_m: Number(composer.elements.radius.value) } } : null;
+    if (t === "polygon") { const polygon = zone.geometry(); return polygon ? { polygon } : null; }
+    const chosen = chosenSectors();
+    return chosen.length ? { sectors: chosen } : null;
   }
-  function ready(b) {
-    return b.sectors === "all" || (Array.isArray(b.sectors) && b.sectors.length > 0) || !!b.circle;
+
+  async function count(t) {
+    const { recipients } = await api("POST", "/api/broadcasts/preview", { ...t, level: composer.elements.level.value });
+    return recipients;
   }
 
   let previewTimer = null;
   let previewed = 0;
   function preview() {
     clearTimeout(previewTimer);
+    const out = $("c-preview");
+    const mine = ++previewed;
     previewTimer = setTimeout(async () => {
-      const b = body();
-      const out = $("c-preview");
-      const mine = ++previewed;
-      if (!ready(b)) { out.textContent = "—"; out.dataset.count = ""; return; }
-      const q = { level: b.level };
-      if (b.circle) q.circle = b.circle; else q.sectors = b.sectors;
+      const t = targetBody();
+      if (!t) { out.textContent = "—"; out.dataset.count = ""; return; }
       try {
-        const { recipients } = await api("POST", "/api/broadcasts/preview", q);
+        const recipients = await count(t);
         if (mine !== previewed) return;
-        out.textContent = `${recipients} résident${recipients > 1 ? "s" : ""}`;
+        out.textContent = residents(recipients);
         out.dataset.count = recipients;
       } catch (e) {
-        out.textContent = "indisponible";
+        if (mine !== previewed) return;
+        out.textContent = e.code === "area_too_small" ? "zone trop petite" : "indisponible";
         out.dataset.count = "";
       }
     }, 250);
@@ -66,7 +76,9 @@ export function createComposer(ctx, { map, sectors }) {
 
   composer.addEventListener("change", () => {
     $("c-circle").hidden = target() !== "circle";
+    $("c-polygon").hidden = target() !== "polygon";
     picks.hidden = target() !== "sectors";
+    zone.show(target() === "polygon");
     highlightSectors();
     drawCircle();
     preview();
@@ -85,20 +97,39 @@ export function createComposer(ctx, { map, sectors }) {
     drawCircle();
     preview();
   });
+
+  /* Urgent, or the whole city: say to how many, and ask. The count is
+   * asked again now, so it is the one the send will reach. */
+  async function confirmed(t, level) {
+    if (level !== "urgent" && t.sectors !== "all") return true;
+    let n;
+    try { n = await count(t); } catch (e) { n = null; }
+    $("confirm-action").dataset.count = n === null ? "" : n;
+    const whom = n === null ? "un nombre inconnu de résidents" : residents(n);
+    const where = t.sectors === "all" ? " dans toute la ville" : "";
+    return confirmAction({
+      title: level === "urgent" ? "Envoyer ce message urgent ?" : "Envoyer à toute la ville ?",
+      text: `Le message sera envoyé à ${whom}${where}.`,
+      yes: `Envoyer à ${whom}`,
+    });
+  }
+
   composer.addEventListener("submit", async (ev) => {
     ev.preventDefault();
-    const b = body();
+    const t = targetBody();
     const result = $("c-result");
-    if (!ready(b)) { result.textContent = "Choisissez les destinataires."; return; }
-    if (!b.text) { result.textContent = "Écrivez le message."; return; }
-    if (b.circle === null) delete b.circle;
+    const text = composer.elements.text.value.trim();
+    const level = composer.elements.level.value;
+    if (!t) { result.textContent = "Choisissez les destinataires."; return; }
+    if (!text) { result.textContent = "Écrivez le message."; return; }
+    if (!(await confirmed(t, level))) { result.textContent = "Envoi annulé."; return; }
     try {
-      const r = await api("POST", "/api/broadcasts", b);
-      result.textContent = `Message envoyé à ${r.recipients} résident${r.recipients > 1 ? "s" : ""}.`;
+      const r = await api("POST", "/api/broadcasts", { ...t, text, level });
+      result.textContent = `Message envoyé à ${residents(r.recipients)}.`;
       result.dataset.recipients = r.recipients;
       composer.elements.text.value = "";
     } catch (e) {
-      result.textContent = `Échec de l'envoi : ${e.message}`;
+      result.textContent = e.code === "area_too_small" ? "Zone trop petite : elle désignerait trop peu de foyers." : `Échec de l'envoi : ${e.message}`;
     }
   });
 }

@@ -34,6 +34,21 @@ function historyText(h, units) {
   }
 }
 
+/* Who did it: the staff member's display name (actor_name, given with
+ * each history entry), the system for escalations. */
+function actorName(h) {
+  if (h.actor === null || h.actor === undefined) return "système";
+  return h.actor_name || `agent n° ${h.actor}`;
+}
+
+/* The acknowledgement, plainly: what is due before it, who did it after. */
+export function deadline(inc) {
+  if (!inc.acknowledged_at) return `À prendre en compte avant ${shortTime.format(new Date(inc.ack_due_at))}`;
+  const first = (inc.history || []).find((h) => h.action === "status" && h.from === "new");
+  const by = first && first.actor !== null && first.actor !== undefined ? ` par ${actorName(first)}` : "";
+  return `Pris en compte à ${shortTime.format(new Date(inc.acknowledged_at))}${by}`;
+}
+
 /* units: the Map id -> unit the desk keeps current; showFocus(inc): the
  * incident's point on the map. */
 export function createDetail(ctx, units, { showFocus }) {
@@ -60,13 +75,14 @@ export function createDetail(ctx, units, { showFocus }) {
     $("d-status").textContent = statusLabel(inc.status);
     $("d-status").dataset.status = inc.status;
     $("d-overdue").hidden = !isOverdue(inc, Date.now());
+    $("d-vulnerable").hidden = !inc.vulnerable; // an alert says a vulnerable person is involved
     $("d-priority").textContent = `${Math.round(inc.priority)}${inc.pinned ? " (fixée)" : ""}`;
     $("d-sector").textContent = ctx.sectors[inc.sector] || inc.sector;
     $("d-position").textContent = `${inc.lat.toFixed(5)}, ${inc.lon.toFixed(5)}`;
     $("d-witnesses").textContent = witnesses(inc.witnesses);
     $("d-unit").textContent = inc.unit ? inc.unit.name || `n° ${inc.unit.id}` : "aucune";
     $("d-created").textContent = fmtDate.format(new Date(inc.created_at));
-    $("d-due").textContent = inc.acknowledged_at ? `pris en compte à ${fmtDate.format(new Date(inc.acknowledged_at))}` : fmtDate.format(new Date(inc.ack_due_at));
+    $("d-due").textContent = deadline(inc);
     $("d-priority-input").value = Math.round(inc.priority);
     $("d-unit-select").value = inc.unit ? String(inc.unit.id) : "";
 
@@ -80,7 +96,7 @@ export function createDetail(ctx, units, { showFocus }) {
           a.text ? el("span", { class: "alert-text", text: a.text }) : null));
     }));
     $("d-history").replaceChildren(...(inc.history || []).map((h) => {
-      const actor = h.actor === null || h.actor === undefined ? "système" : `compte ${h.actor}`;
+      const actor = actorName(h);
       return el("li", {}, `${shortTime.format(new Date(h.at))} — ${historyText(h, units)} (${actor})`,
         h.note ? el("span", { class: "alert-text", text: h.note }) : null);
     }));
@@ -91,6 +107,8 @@ export function createDetail(ctx, units, { showFocus }) {
     open,
     /* the incident shown, or null */
     current: () => detail,
+    /* its name in words ("Vol n° 12") */
+    title: () => $("d-title").textContent,
     /* re-read it if it is the one shown (an update changes its history too) */
     refresh(id) { if (detail && detail.id === id) open(id); },
   };

@@ -4,7 +4,7 @@
  * keyboard moves (j/k) and acts on. Capped at QUEUE_CAP rows. */
 import { api } from "../shared/api.js";
 import { CATEGORIES } from "../shared/config.js";
-import { $, el } from "../shared/dom.js";
+import { $, el, setText } from "../shared/dom.js";
 import { incidentRow, refreshRow, tickRow } from "../shared/incident-row.js";
 import { isOpen } from "../shared/status.js";
 
@@ -17,8 +17,10 @@ function before(a, b) {
   return ta !== tb ? ta < tb : a.id < b.id;
 }
 
-/* onOpen(id): a row was clicked, open its detail. */
-export function createQueue(ctx, { onOpen }) {
+/* onOpen(id): a row was clicked, open its detail; openCount(): how many
+ * incidents are open in the city; onShown(incidents, filtered): the rows
+ * now shown, and whether any filter or search narrows them. */
+export function createQueue(ctx, { onOpen, openCount, onShown }) {
   const queue = $("queue");
   const filters = $("filters");
   const rows = new Map(); // incident id -> li
@@ -35,18 +37,22 @@ export function createQueue(ctx, { onOpen }) {
     };
   }
 
+  /* The filters that reload the queue; the search only hides rows. */
   function matches(inc, f) {
     if (f.status === "open" ? !isOpen(inc.status) : f.status !== "all" && inc.status !== f.status) return false;
     if (f.sector && inc.sector !== f.sector) return false;
     if (f.category && inc.category !== f.category) return false;
     if (f.window && Date.parse(inc.created_at) < Date.now() - f.window * 1000) return false;
-    if (f.search) {
-      const cat = ctx.categories[inc.category] || {};
-      const hay = `#${inc.id} ${cat.label || ""} ${ctx.sectors[inc.sector] || ""} ${inc.unit ? inc.unit.name : ""}`.toLowerCase();
-      if (!hay.includes(f.search)) return false;
-    }
     return true;
   }
+  function found(inc, f) {
+    if (!f.search) return true;
+    const cat = ctx.categories[inc.category] || {};
+    const hay = `#${inc.id} ${cat.label || ""} ${ctx.sectors[inc.sector] || ""} ${inc.unit ? inc.unit.name : ""}`.toLowerCase();
+    return hay.includes(f.search);
+  }
+  /* Anything but the default view (every open incident, no search). */
+  const filtered = (f) => f.status !== "open" || !!(f.sector || f.category || f.window || f.search);
 
   function place(inc) {
     let row = rows.get(inc.id);
@@ -64,6 +70,7 @@ export function createQueue(ctx, { onOpen }) {
     for (const r of queue.children) {
       if (before(inc, r._inc)) { next = r; break; }
     }
+    row.hidden = !found(inc, filterState());
     queue.insertBefore(row, next);
     while (queue.children.length > QUEUE_CAP) drop(queue.lastElementChild._inc.id);
     if (inc.id === selected) row.classList.add("selected");
@@ -76,8 +83,17 @@ export function createQueue(ctx, { onOpen }) {
     rows.delete(id);
   }
 
+  /* "shown / total": the rows the filters and search leave, out of every
+   * open incident; and the map shows the same rows (onShown). */
   function countLabel() {
-    $("queue-count").textContent = `(${queue.children.length})`;
+    const shown = [...queue.children].filter((r) => !r.hidden);
+    const total = openCount();
+    const node = $("queue-count");
+    node.dataset.shown = shown.length;
+    node.dataset.total = total;
+    setText(node, `${shown.length} affiché${shown.length > 1 ? "s" : ""} / ${total} ouvert${total > 1 ? "s" : ""}`);
+    const f = filterState();
+    onShown(shown.map((r) => r._inc), filtered(f), f.sector);
   }
 
   let loading = 0;
@@ -101,7 +117,8 @@ export function createQueue(ctx, { onOpen }) {
     if (ev.target.name === "search") {
       // the search narrows what is listed without a round trip
       const f = filterState();
-      for (const row of queue.children) row.hidden = !matches(row._inc, f);
+      for (const row of queue.children) row.hidden = !found(row._inc, f);
+      countLabel();
     } else {
       load();
     }

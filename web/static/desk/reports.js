@@ -5,6 +5,7 @@ import { api } from "../shared/api.js";
 import { $, el } from "../shared/dom.js";
 import { age } from "../shared/format.js";
 import { statusLabel } from "../shared/status.js";
+import { statCharts } from "./charts.js";
 
 const duration = (s) => (s === null || s === undefined ? "—" : age(s * 1000));
 
@@ -14,11 +15,13 @@ export function bindReports(ctx) {
   $("open-stats").addEventListener("click", async () => {
     const box = $("stats-body");
     box.replaceChildren(el("p", { text: "Chargement…" }));
+    delete box.dataset.ready;
     $("stats").showModal();
     try {
       const s = await api("GET", "/api/stats");
       const bySector = new Map();
       for (const c of s.counts) bySector.set(c.sector, (bySector.get(c.sector) || 0) + c.count);
+      const charts = statCharts(s, ctx);
       box.replaceChildren(
         el("dl", { class: "facts" },
           el("dt", { text: "Alertes" }), el("dd", { text: String(s.alerts) }),
@@ -29,10 +32,13 @@ export function bindReports(ctx) {
           el("dd", { text: `${duration(s.time_to_resolve.median_s)} / ${duration(s.time_to_resolve.p90_s)}` }),
           el("dt", { text: "Part de l'entraide" }),
           el("dd", { text: s.solidarity_share === null ? "—" : `${Math.round(s.solidarity_share * 100)} %` })),
+        ...charts.nodes,
         el("table", { class: "table" },
           el("caption", { text: "Alertes par secteur" }),
           el("thead", {}, el("tr", {}, el("th", { scope: "col", text: "Secteur" }), el("th", { scope: "col", text: "Alertes" }))),
           el("tbody", {}, ...[...bySector].map(([sec, n]) => el("tr", {}, el("td", { text: ctx.sectors[sec] || sec }), el("td", { text: String(n) }))))));
+      charts.draw();
+      box.dataset.ready = "1";
     } catch (e) {
       box.replaceChildren(el("p", { text: `Statistiques indisponibles : ${e.message}` }));
     }

@@ -6,7 +6,7 @@
  * nearby alert can be flagged to the moderators; one they hide leaves the
  * lists at once (alert.removed). */
 import { api } from "../shared/api.js";
-import { CATEGORIES, CLOSED_STATUSES, OPEN_STATUSES } from "../shared/config.js";
+import { CATEGORIES, RESIDENT_STATUSES } from "../shared/config.js";
 import { categoriesById as categories, sectorNames } from "../shared/context.js";
 import { $, el } from "../shared/dom.js";
 import { shortTime } from "../shared/format.js";
@@ -16,6 +16,19 @@ import { baseMap, sectorLayer } from "../map/basemap.js";
 import { createFlagger } from "./flags.js";
 
 const LIST_CAP = 50;
+
+/* The home sector, outlined and named: drawn from GET /api/sectors, so it
+ * shows with the tiles offline too (the map is then a plain background). */
+function homeSector(map, sectorsGeo, home) {
+  const f = sectorsGeo.features.find((x) => x.properties.id === home.sector);
+  if (!f) return;
+  const layer = L.geoJSON(f, { interactive: false, style: { className: "home-sector", color: "#0d47a1", weight: 4, opacity: 1, fillColor: "#0d47a1", fillOpacity: 0.06 } }).addTo(map);
+  layer.eachLayer((l) => l.bindTooltip(`Votre secteur : ${f.properties.name}`, {
+    permanent: true, direction: "center", className: "sector-label home-sector-label", interactive: false,
+  }));
+  map.fitBounds(layer.getBounds(), { padding: [8, 8] });
+  map.getContainer().dataset.homeSector = home.sector;
+}
 
 export async function startLive(me) {
   $("live").hidden = false;
@@ -43,6 +56,7 @@ export async function startLive(me) {
   const home = me.home;
   if (home) {
     map.setView([home.lat, home.lon], 15);
+    homeSector(map, sectorsGeo, home);
     L.circleMarker([home.lat, home.lon], { radius: 6, color: "#0d47a1", weight: 2, fillColor: "#ffffff", fillOpacity: 1, interactive: false }).addTo(map);
   }
   const cellsLayer = L.layerGroup().addTo(map);
@@ -107,13 +121,11 @@ export async function startLive(me) {
   });
 
   /* -- lists ----------------------------------------------------------------- */
-  // what a resident is told of their report: sent (new), taken in hand (any
-  // other open status), or dealt with (any closed status)
+  // what a resident is told of their report: the desk's state, in words
+  // for residents (GET /config resident_statuses)
   function reportStatus(status) {
-    if (status === "new") return "Envoyé";
-    if (OPEN_STATUSES.includes(status)) return "Pris en compte";
-    if (CLOSED_STATUSES.includes(status)) return "Traité";
-    return status;
+    const own = RESIDENT_STATUSES.of[status] || status;
+    return RESIDENT_STATUSES.labels[own] || own;
   }
 
   const mineRows = new Map();
@@ -214,13 +226,16 @@ export async function startLive(me) {
   }
 
   const messageRows = new Map();
-  function showMessage(b) {
+  function showMessage(b, live = true) {
     if (messageRows.has(b.id)) return;
     const urgent = b.level === "urgent";
     const levels = { info: "Information", warning: "Vigilance", urgent: "Urgent" };
-    const row = el("li", { class: `card message-${b.level}` + (urgent ? " urgent pulse" : ""), dataset: { broadcast: b.id }, role: urgent ? "alert" : null },
+    // an old message, loaded with the page, neither pulses nor interrupts
+    const loud = urgent && live;
+    const row = el("li", { class: `card message-${b.level}` + (urgent ? " urgent" : "") + (loud ? " pulse" : ""), dataset: { broadcast: b.id } },
       el("span", { class: "picto", "aria-hidden": "true", text: urgent ? "⚠" : "📢" }),
-      el("div", { class: "card-body" },
+      // the alert role inside the item: a list holds only list items
+      el("div", { class: "card-body", role: loud ? "alert" : null },
         el("p", { class: "card-title" }, el("strong", { text: levels[b.level] || b.level }), ` — ${shortTime.format(new Date(b.created_at))}`),
         el("p", { class: "card-text", text: b.text })));
     $("messages").prepend(row);
@@ -230,21 +245,32 @@ export async function startLive(me) {
   }
 
   /* -- snapshot, then live ------------------------------------------------------ */
-  const head = (await api("GET", "/healthz")).seq || 0;
-  const known = await api("GET", "/api/alerts?limit=200");
-  known.reverse(); // oldest first, so prepend leaves the newest on top
-  for (const a of known) {
-    if (a.mine) showMine(a);
-    else showNearby(a, false);
+  /* What happened before the page opened (or while a resync says the
+   * stream cannot replay): the alerts the resident may see, and the
+   * messages that reached them (GET /api/broadcasts, newest first). Both
+   * lists skip what they already show, so live and loaded never double. */
+  async function loadKnown() {
+    // the messages are a bonus to the live page: one that cannot load them
+    // still shows the alerts, and the live ones
+    const history = api("GET", "/api/broadcasts").catch((e) => { console.warn("past messages unavailable", e); return []; });
+    const [known, messages] = await Promise.all([api("GET", "/api/alerts?limit=200"), history]);
+    known.reverse(); // oldest first, so prepend leaves the newest on top
+    for (const a of known) {
+      if (a.mine) { showMine(a); setMineStatus(a); } else showNearby(a, false);
+    }
+    for (const b of [...messages].reverse()) showMessage(b, false);
   }
+  const head = (await api("GET", "/healthz")).seq || 0;
+  await loadKnown();
 
   new LiveStream("/ws/resident", {
     since: head,
+    onResync() { loadKnown().catch((e) => console.warn("reload after resync failed", e)); },
     onMessage(msg) {
       if (msg.type === "alert.nearby") showNearby(msg.data, true);
       else if (msg.type === "alert.status") setMineStatus(msg.data);
       else if (msg.type === "alert.removed") removeAlert(msg.data.id);
-      else if (msg.type === "broadcast") showMessage(msg.data);
+      else if (msg.type === "broadcast") showMessage(msg.data, true);
     },
     onState(state) { showLight(light, state); },
   });

@@ -41,6 +41,10 @@ export const STATUS_LABELS = config.statuses.labels;
 export const BANDS = config.bands;
 /* [{id, label, pictogram, severity, ack_target_min}] (core/categories.py). */
 export const CATEGORIES = config.categories;
+/* What residents read for each status of their own alerts: {of: staff
+ * status -> resident status, labels: resident status -> words}, the same
+ * state the desk shows in resident-friendly words (core/lifecycle.py). */
+export const RESIDENT_STATUSES = config.resident_statuses;
 /* Resident accounts' standing: {statuses, labels} (GET /api/me `status`). */
 export const ACCOUNTS = config.accounts;
 /* What a proof of address may be: {types, max_bytes}. */
