@@ -182,12 +182,12 @@ export class HexLayer {
     for (const p of hex.ids.values()) if (p > top) top = p;
     const b = band(top);
     const n = hex.ids.size;
-    const look = `${b} ${hex.tier} ${n}`;
+    const look = `${b} ${hex.tier} ${n} ${top}`;
     if (hex.painted !== look) {
       hex.poly.setStyle({ color: BAND_COLOURS[b], fillColor: BAND_COLOURS[b], ...TIER_STYLE[hex.tier] });
       hex.poly.setLatLngs(shrink(hex.ring, sizeFactor(n)));
       const path = hex.poly.getElement();
-      if (path) Object.assign(path.dataset, { cell: hex.key, count: n, band: b, tier: hex.tier });
+      if (path) Object.assign(path.dataset, { cell: hex.key, count: n, band: b, tier: hex.tier, top });
       hex.painted = look;
     }
     this.label(hex, b, n);
