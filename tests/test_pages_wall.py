@@ -28,7 +28,6 @@ from tests.browser import (
     require_chromium,
     run_axe,
     scatter_alerts,
-    screenshot,
     wait_live,
 )
 
@@ -106,7 +105,7 @@ async def test_alert_appears_live_and_its_hexagon_counts_it(browser: Any, site: 
     # the hexagon outline is H3's own: the label sits at the cell's centre
     assert not tab.console_errors(), tab.errors
     assert all("tile.openstreetmap.org" in u for u in tab.outside), tab.outside  # no CDN
-    await screenshot(page, "wall.png")
+    # the wall's screenshot is taken under town-like traffic (test_pages_wall_attention.py)
     violations = await run_axe(page, axe)
     assert violations == [], violations
     await tab.close()

@@ -8,7 +8,7 @@ and the screenshot under town-like traffic."""
 
 from __future__ import annotations
 
-import math
+import asyncio
 import random
 import re
 from collections.abc import Iterator
@@ -202,4 +202,166 @@ async def test_unit_name_and_vulnerable_marker_within_2s_on_wall_and_desk(browse
     assert not wall.console_errors(), wall.errors
     assert not desk.console_errors(), desk.errors
     await wall.close()
+    await desk.close()
+
+
+# -- traffic like a town's, and the map under a backlog -------------------------------
+
+# about 40 % mutual aid, fire rare (issue 18 §7); the rest by how often a town sees them
+MIX = {"solidarity": 40, "theft": 12, "suspicious": 12, "vandalism": 10, "ecology": 8, "burglary": 7, "rodeo": 6}
+MIX |= {"fire": 3, "weather": 2}
+BUSY = {"centre", "plage", "saint-jean"}
+TEXTS = ["", "", "", "Personne âgée seule, volets fermés depuis deux jours", "Bruit de verre brisé"]
+
+
+def town_traffic(site: Site, n: int, seed_: int) -> list[tuple[str, float, float, str]]:
+    """n alerts: categories in the MIX's proportions, busy and quiet
+    sectors (a point in a quiet one is kept one time in three), and a
+    quarter of them witnesses of an earlier one (same category, within
+    about 80 m), so incidents have several witnesses."""
+    rng = random.Random(seed_)
+    cats, weights = list(MIX), list(MIX.values())
+    out: list[tuple[str, float, float, str]] = []
+    while len(out) < n:
+        if out and rng.random() < 0.25:
+            cat, lat, lon, _ = rng.choice(out)
+            lat, lon = lat + rng.uniform(-7e-4, 7e-4), lon + rng.uniform(-7e-4, 7e-4)
+        else:
+            cat = rng.choices(cats, weights)[0]
+            lat, lon = site.city.random_point(rng)
+            if site.city.sector_of(lat, lon) not in BUSY and rng.random() > 1 / 3:
+                continue
+        if site.city.sector_of(lat, lon) is None:
+            continue
+        out.append((cat, lat, lon, rng.choice(TEXTS)))
+    return out
+
+
+async def send_traffic(site: Site, n: int, seed_: int) -> list[dict[str, Any]]:
+    sent = []
+    for i, (cat, lat, lon, text) in enumerate(town_traffic(site, n, seed_)):
+        sent.append(await post_alert(site, site.residents[i % len(site.residents)], lat, lon, cat, text))
+    return sent
+
+
+async def test_the_feed_follows_the_sector_shown_in_cycle_mode(browser: Any, site: Site) -> None:
+    await post_alert(site, site.residents[0], CENTRE[0] + 0.001, CENTRE[1] - 0.001, "vandalism")
+    tab = await open_tab(browser, site, "/ops/wall?cycle=5", site.supervisor)
+    page = tab.page
+    await wait_live(page)
+    assert await page.get_attribute("#feed", "data-sector") in (None, "")
+    # the first view after the city is the first sector of the GeoJSON
+    first = site.city.sectors[0]
+    await page.wait_for_selector(f'#feed[data-sector="{first.id}"]', timeout=8000)
+    assert await page.get_attribute("#map", "data-view") == first.id
+    assert first.name in (await page.text_content("#feed-title") or "")
+    sectors = await page.locator("#feed .inc-sector").all_inner_texts()
+    assert sectors and set(sectors) == {first.name}
+    assert not tab.console_errors(), tab.errors
+    await tab.close()
+
+
+async def test_wall_under_town_traffic_is_accessible_and_its_screenshot(browser: Any, site: Site, axe: str) -> None:
+    sent = await send_traffic(site, 90, seed_=4)
+    share = sum(1 for a in sent if a["category"] in SOLIDARITY) / len(sent)
+    assert 0.3 <= share <= 0.5, share
+    async with site.http(site.supervisor) as http:
+        unit = (await http.post("/api/units", json={"name": "Alpha 3"})).json()
+    police = next(a for a in reversed(sent) if a["category"] in POLICE)
+    await patch_incident(site, police["incident"], {"unit": unit["id"]})
+    tab = await open_tab(browser, site, "/ops/wall", site.supervisor)
+    await with_solidarity_flag(tab)
+    page = tab.page
+    await page.wait_for_function("() => Number(document.getElementById('map').dataset.ranked) > 0", timeout=5000)
+    await page.locator(".feed .inc-vulnerable:visible").first.wait_for(timeout=3000)
+    await page.wait_for_timeout(500)  # the last hexagon outlines
+    await screenshot(page, "wall.png")
+    violations = await run_axe(page, axe)
+    assert violations == [], violations
+    assert not tab.console_errors(), tab.errors
+    await tab.close()
+
+
+def quick_targets() -> str:
+    """Every category overdue 1.2 s after its first alert, so a backlog
+    (everything escalated to urgent) builds up in seconds."""
+    return "[triage.ack_targets_min]\n" + "".join(f"{c} = 0.02\n" for c in CATEGORIES)
+
+
+HEXES = """() => [...document.querySelectorAll('path.hex[data-tier]')].map(p => {
+    const b = p.getBoundingClientRect();
+    return { cell: p.dataset.cell, tier: p.dataset.tier, band: p.dataset.band, n: Number(p.dataset.count),
+             top: Number(p.dataset.top), w: b.width };
+})"""
+
+Z = "s => Number(getComputedStyle(document.querySelector(s)).zIndex)"
+
+
+async def test_the_map_stays_legible_under_a_backlog(
+    browser: Any, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    backlog = make_site(tmp_path_factory.mktemp("wall-backlog"), quick_targets())
+    try:
+        await send_traffic(backlog, 100, seed_=7)
+        # and a bad night: fires all over town, urgent from their first alert
+        rng = random.Random(8)
+        for i in range(60):
+            lat, lon = backlog.city.random_point(rng)
+            await post_alert(backlog, backlog.residents[i % len(backlog.residents)], lat, lon, "fire")
+        await asyncio.sleep(1.5)
+        async with backlog.http(backlog.supervisor) as http:
+            incidents = (await http.get("/api/incidents?limit=5000")).json()
+        assert sum(1 for i in incidents if i["overdue"]) > len(incidents) / 2  # nobody triaged
+        await backlog_checks(browser, backlog)
+    finally:
+        backlog.server.stop()
+
+
+async def backlog_checks(browser: Any, site: Site) -> None:
+    tab = await open_tab(browser, site, "/ops/wall", site.supervisor)
+    page = tab.page
+    await wait_live(page)
+    assert await page.get_attribute("#map", "data-res") == "7"  # coarse at city scale
+    await page.wait_for_function("() => Number(document.getElementById('map').dataset.ranked) > 0", timeout=5000)
+    await page.wait_for_timeout(300)
+    hexes = await page.evaluate(HEXES)
+    total = len(hexes)
+    crit = [h for h in hexes if h["band"] == "crit"]
+    top = [h for h in hexes if h["tier"] == "top"]
+    rest = [h for h in hexes if h["tier"] != "top"]
+    assert len(crit) > TOP_MAX, hexes  # more urgent red hexagons than are drawn in full...
+    assert 0 < len(top) <= TOP_MAX and rest, hexes  # ...so only the worst are
+    assert min(h["top"] for h in top) >= max(h["top"] for h in rest)
+    # size says the count (log scale): a single report is smaller than the busiest hexagon
+    ones, busiest = [h for h in hexes if h["n"] == 1], max(hexes, key=lambda h: h["n"])
+    if ones and busiest["n"] >= 3:
+        assert max(h["w"] for h in ones) < busiest["w"]
+    # the legend says what colour, strength and size mean
+    for key in ("strength", "size"):
+        assert await page.locator(f'.legend [data-legend-scale="{key}"]').is_visible()
+    # sector names above the hexagons and above their counts, all eight of them
+    labels = ".leaflet-sectorLabels-pane"
+    assert await page.locator(f"{labels} .sector-label").count() == len(site.city.sectors)
+    assert await page.evaluate(Z, labels) > await page.evaluate(Z, ".leaflet-counts-pane")
+    assert await page.evaluate(Z, ".leaflet-counts-pane") > await page.evaluate(Z, ".leaflet-overlay-pane")
+    # coarse: count labels on the strongest hexagons only
+    assert 0 < await page.locator(".hex-count").count() <= len(top)
+    assert not tab.console_errors(), tab.errors
+    await tab.close()
+
+    # the desk's map, zoomed in step by step: res 7, then 8, then 9 at street scale
+    desk = await open_tab(browser, site, "/ops", site.supervisor)
+    page = desk.page
+    await wait_live(page)
+    seen = [await page.get_attribute("#map", "data-res")]
+    for _ in range(5):
+        await page.click(".leaflet-control-zoom-in")
+        await page.wait_for_timeout(400)
+        seen.append(await page.get_attribute("#map", "data-res"))
+    assert seen[0] == "7" and "8" in seen and seen[-1] == "9", seen
+    assert seen == sorted(seen), seen
+    await page.wait_for_selector("path.hex[data-tier]", state="attached", timeout=3000)
+    # street scale: every hexagon in view has its count label
+    assert await page.locator(".hex-count").count() > 0
+    assert not desk.console_errors(), desk.errors
     await desk.close()
