@@ -78,8 +78,12 @@ async def patch_incident(site: Site, inc: int, body: dict[str, Any]) -> dict[str
 async def in_viewport(page: Any, selector: str) -> bool:
     box = await page.locator(selector).bounding_box()
     size = page.viewport_size
-    return bool(box) and box["y"] >= 0 and box["x"] >= 0 and box["y"] + box["height"] <= size["height"] and (
-        box["x"] + box["width"] <= size["width"]
+    return (
+        bool(box)
+        and box["y"] >= 0
+        and box["x"] >= 0
+        and box["y"] + box["height"] <= size["height"]
+        and (box["x"] + box["width"] <= size["width"])
     )
 
 
@@ -192,7 +196,9 @@ async def test_unit_name_and_vulnerable_marker_within_2s_on_wall_and_desk(browse
         assert "Équipe" in await page.inner_text(f"{where} {sel} .inc-unit")
 
     # "personne âgée" makes the incident vulnerable (core/scoring.py): an icon and words
-    old = await post_alert(site, site.residents[5], ROCHES[0] + 0.004, ROCHES[1], "suspicious", "Personne âgée à la fenêtre")
+    old = await post_alert(
+        site, site.residents[5], ROCHES[0] + 0.004, ROCHES[1], "suspicious", "Personne âgée à la fenêtre"
+    )
     sel = f'[data-incident="{old["incident"]}"]'
     for page, where in ((wall.page, ".feed"), (desk.page, "#queue")):
         marker = page.locator(f"{where} {sel} .inc-vulnerable")
@@ -297,9 +303,7 @@ HEXES = """() => [...document.querySelectorAll('path.hex[data-tier]')].map(p => 
 Z = "s => Number(getComputedStyle(document.querySelector(s)).zIndex)"
 
 
-async def test_the_map_stays_legible_under_a_backlog(
-    browser: Any, tmp_path_factory: pytest.TempPathFactory
-) -> None:
+async def test_the_map_stays_legible_under_a_backlog(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> None:
     backlog = make_site(tmp_path_factory.mktemp("wall-backlog"), quick_targets())
     try:
         await send_traffic(backlog, 100, seed_=7)
@@ -325,7 +329,6 @@ async def backlog_checks(browser: Any, site: Site) -> None:
     await page.wait_for_function("() => Number(document.getElementById('map').dataset.ranked) > 0", timeout=5000)
     await page.wait_for_timeout(300)
     hexes = await page.evaluate(HEXES)
-    total = len(hexes)
     crit = [h for h in hexes if h["band"] == "crit"]
     top = [h for h in hexes if h["tier"] == "top"]
     rest = [h for h in hexes if h["tier"] != "top"]
@@ -365,3 +368,17 @@ async def backlog_checks(browser: Any, site: Site) -> None:
     assert await page.locator(".hex-count").count() > 0
     assert not desk.console_errors(), desk.errors
     await desk.close()
+
+
+async def test_the_flash_respects_reduced_motion(browser: Any, site: Site) -> None:
+    tab = await open_tab(browser, site, "/ops/wall", site.supervisor, reduced_motion="reduce")
+    page = tab.page
+    await wait_live(page)
+    lat, lon = site.city.random_point(random.Random(31))
+    fire = await post_alert(site, site.residents[6], lat, lon, "fire")
+    row = page.locator(f'.feed .incident.pulse[data-incident="{fire["incident"]}"]')
+    await row.wait_for(timeout=2000)
+    style = await row.evaluate("n => { const s = getComputedStyle(n); return [s.animationName, s.outlineStyle]; }")
+    assert style == ["none", "solid"], style  # a steady outline instead of a blink
+    assert not tab.console_errors(), tab.errors
+    await tab.close()
