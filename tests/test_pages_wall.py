@@ -28,7 +28,6 @@ from tests.browser import (
     require_chromium,
     run_axe,
     scatter_alerts,
-    screenshot,
     wait_live,
 )
 
@@ -55,10 +54,16 @@ OUTAGE = (r"WebSocket connection to .* failed", r"Failed to load resource: net::
 
 
 async def hex_count(page: Any, cell9: str) -> int:
+    """The count a hexagon's path says (data-count): count labels are drawn
+    only on the strongest hexagons at city scale, every hexagon has it."""
     res = int(await page.get_attribute("#map", "data-res"))
     key = h3.cell_to_parent(cell9, res)
-    node = await page.query_selector(f'.hex-count[data-cell="{key}"]')
-    return int(await node.inner_text()) if node else 0
+    node = await page.query_selector(f'path.hex[data-cell="{key}"]')
+    return int(await node.get_attribute("data-count")) if node else 0
+
+
+SHOWN_COUNTS = """() => Object.fromEntries([...document.querySelectorAll('path.hex')]
+    .map(n => [n.dataset.cell, Number(n.dataset.count)]))"""
 
 
 async def test_alert_appears_live_and_its_hexagon_counts_it(browser: Any, site: Site, axe: str) -> None:
@@ -66,7 +71,7 @@ async def test_alert_appears_live_and_its_hexagon_counts_it(browser: Any, site: 
     tab = await open_tab(browser, site, "/ops/wall", site.supervisor)
     page = tab.page
     await wait_live(page)
-    await page.wait_for_selector(".hex-count")
+    await page.wait_for_selector("path.hex[data-count]")
     cell = h3.latlng_to_cell(CENTRE[0], CENTRE[1], 9)
     before = await hex_count(page, cell)
 
@@ -77,17 +82,12 @@ async def test_alert_appears_live_and_its_hexagon_counts_it(browser: Any, site: 
     )
     res = int(await page.get_attribute("#map", "data-res"))
     key = h3.cell_to_parent(alert["cell"], res)
-    await page.wait_for_selector(f'.hex-count[data-cell="{key}"]', timeout=2000)
-    await page.wait_for_function(
-        '([key, n]) => document.querySelector(`.hex-count[data-cell="${key}"]`).textContent === String(n)',
-        arg=[key, before + 1],
-        timeout=2000,
-    )
+    await page.wait_for_selector(f'path.hex[data-cell="{key}"][data-count="{before + 1}"]', timeout=2000)
     assert time.monotonic() - t0 < 2.5
     # the hexagon of an urgent alert takes the urgent colour, and the new
-    # urgent incident pulses in the column and on the map
-    assert await page.get_attribute(f'.hex-count[data-cell="{key}"]', "data-band") == "crit"
-    row = page.locator(f'#feed .incident[data-incident="{alert["incident"]}"]')
+    # urgent incident is pinned and pulses in the column and on the map
+    assert await page.get_attribute(f'path.hex[data-cell="{key}"]', "data-band") == "crit"
+    row = page.locator(f'#pinned .incident[data-incident="{alert["incident"]}"]')
     await row.wait_for(timeout=2000)
     assert "pulse" in (await row.get_attribute("class") or "")
     assert await page.locator(".leaflet-marker-icon.pulse").count() >= 1
@@ -97,7 +97,7 @@ async def test_alert_appears_live_and_its_hexagon_counts_it(browser: Any, site: 
     # the age ticks without any event
     age1 = await row.locator(".inc-age").inner_text()
     await page.wait_for_function(
-        '([id, a]) => document.querySelector(`#feed [data-incident="${id}"] .inc-age`).textContent !== a',
+        '([id, a]) => document.querySelector(`#pinned [data-incident="${id}"] .inc-age`).textContent !== a',
         arg=[alert["incident"], age1],
         timeout=3000,
     )
@@ -105,7 +105,7 @@ async def test_alert_appears_live_and_its_hexagon_counts_it(browser: Any, site: 
     # the hexagon outline is H3's own: the label sits at the cell's centre
     assert not tab.console_errors(), tab.errors
     assert all("tile.openstreetmap.org" in u for u in tab.outside), tab.outside  # no CDN
-    await screenshot(page, "wall.png")
+    # the wall's screenshot is taken under town-like traffic (test_pages_wall_attention.py)
     violations = await run_axe(page, axe)
     assert violations == [], violations
     await tab.close()
@@ -116,10 +116,10 @@ async def test_overdue_incident_is_marked(browser: Any, site: Site) -> None:
     page = tab.page
     await wait_live(page)
     alert = await post_alert(site, site.residents[3], ROCHES[0], ROCHES[1], "fire", "Broussailles en feu")
-    row = page.locator(f'#feed .incident[data-incident="{alert["incident"]}"]')
+    row = page.locator(f'.feed .incident[data-incident="{alert["incident"]}"]')
     await row.wait_for(timeout=2000)
     assert "overdue" not in (await row.get_attribute("class") or "")
-    await page.wait_for_selector(f'#feed .incident.overdue[data-incident="{alert["incident"]}"]', timeout=6000)
+    await page.wait_for_selector(f'.feed .incident.overdue[data-incident="{alert["incident"]}"]', timeout=6000)
     assert await row.locator(".inc-overdue").is_visible()
     assert int(await page.inner_text("#count-overdue")) >= 1
     assert not tab.console_errors(), tab.errors
@@ -160,10 +160,8 @@ async def test_snapshot_matches_the_api(browser: Any, site: Site) -> None:
     page = tab.page
     await wait_live(page)
     res = int(await page.get_attribute("#map", "data-res"))
-    await page.wait_for_function("n => document.querySelectorAll('.hex-count').length >= n", arg=1)
-    shown = await page.evaluate(
-        "() => Object.fromEntries([...document.querySelectorAll('.hex-count')].map(n => [n.dataset.cell, Number(n.textContent)]))"
-    )
+    await page.wait_for_function("n => document.querySelectorAll('path.hex[data-count]').length >= n", arg=1)
+    shown = await page.evaluate(SHOWN_COUNTS)
     expected: dict[str, int] = {}
     for a in alerts:
         p = h3.cell_to_parent(a["cell"], res)
@@ -210,7 +208,7 @@ async def test_reconnects_after_a_restart_and_catches_up(browser: Any, site: Sit
         "id => Number(document.getElementById('map').dataset.lastAlert) >= id", arg=sent[-1]["id"], timeout=5000
     )
     for a in sent:
-        await page.locator(f'#feed [data-incident="{a["incident"]}"]').wait_for(timeout=5000)
+        await page.locator(f'.feed [data-incident="{a["incident"]}"]').wait_for(timeout=5000)
     assert not tab.console_errors(ignore=OUTAGE), tab.errors
     await tab.close()
 

@@ -1,13 +1,16 @@
 /* Wall screen: read from across the room, left alone for days.
- * Map of open alerts as H3 hexagons, the newest incidents in a column,
- * counts and a connection light in the header. Every event touches one
- * hexagon and one row; the column and the pulse markers are capped, so
- * the page does not grow however long it runs. */
+ * Map of open alerts as H3 hexagons, and a column: first what must be
+ * handled (urgent or overdue, not yet acknowledged: wall/pinned.js), then
+ * the newest incidents (wall/feed.js); counts, the sound control and a
+ * connection light in the header. A new urgent incident chimes
+ * (wall/sound.js) and flashes. Every event touches one hexagon and one
+ * row; the column and the pulse markers are capped, so the page does not
+ * grow however long it runs. */
 import { api } from "./shared/api.js";
 import { ROLES } from "./shared/config.js";
 import { categoriesById, sectorNames } from "./shared/context.js";
+import { $ } from "./shared/dom.js";
 import { countNodes, startClock, Tally } from "./shared/header.js";
-import { incidentRow, refreshRow, tickRow } from "./shared/incident-row.js";
 import { showLight } from "./shared/light.js";
 import { requireUser } from "./shared/session.js";
 import { isCritical, isOpen } from "./shared/status.js";
@@ -15,13 +18,15 @@ import { LiveStream } from "./shared/stream.js";
 import { baseMap, sectorLayer as sectorOutlines } from "./map/basemap.js";
 import { HexLayer } from "./map/hexes.js";
 import { PulseLayer } from "./map/pulses.js";
-
-const FEED_CAP = 24;
+import { Feed } from "./wall/feed.js";
+import { PinnedList } from "./wall/pinned.js";
+import { createSound } from "./wall/sound.js";
 
 await requireUser(ROLES.ops, { wall: true });
-startClock(document.getElementById("clock"));
-const light = document.getElementById("light");
+startClock($("clock"));
+const light = $("light");
 showLight(light, "connecting");
+const sound = createSound($("sound"), $("sound-arm"));
 
 const sectorsGeo = await api("GET", "/api/sectors");
 const ctx = { categories: categoriesById, sectors: sectorNames(sectorsGeo) };
@@ -35,38 +40,40 @@ const mapBox = map.getContainer();
 const hexes = new HexLayer(map);
 const pulses = new PulseLayer(map, { cap: 20 });
 
-/* The column: newest incidents first, at most FEED_CAP rows. */
-const feed = document.getElementById("feed");
-const rows = new Map();
-function showIncident(inc, live) {
-  const row = rows.get(inc.id);
-  if (row) {
-    refreshRow(row, inc, Date.now());
-    return;
-  }
-  const created = Date.parse(inc.created_at);
-  let before = null;
-  for (const r of feed.children) {
-    if (Date.parse(r._inc.created_at) < created) { before = r; break; }
-  }
-  if (!before && feed.children.length >= FEED_CAP) return; // older than everything shown
-  const fresh = incidentRow(inc, ctx);
-  if (live && isCritical(inc.priority)) fresh.classList.add("pulse");
-  feed.insertBefore(fresh, before);
-  rows.set(inc.id, fresh);
-  while (feed.children.length > FEED_CAP) {
-    const last = feed.lastElementChild;
-    rows.delete(last._inc.id);
-    last.remove();
-  }
-}
-
+const open = new Map(); // id -> incident, every open one
+const pinned = new PinnedList($("pinned"), { more: $("pinned-more"), empty: $("pinned-empty") }, ctx);
+const feed = new Feed($("feed"), $("feed-title"), ctx, { pinned: (id) => pinned.has(id) });
 const tally = new Tally(countNodes());
 
+/* Re-pin, then move what changed side between the two lists. */
+function repin(now) {
+  const moved = pinned.update(open, now);
+  for (const id of [...moved.added, ...moved.removed]) {
+    const inc = open.get(id) || feed.known.get(id);
+    if (inc) feed.show(inc, now);
+  }
+  return moved;
+}
+
+function flash(id) {
+  const row = pinned.row(id) || feed.row(id);
+  if (row) row.classList.add("pulse");
+}
+
 function onIncident(inc, live) {
+  const now = Date.now();
   tally.apply(inc);
-  showIncident(inc, live);
-  if (live && isCritical(inc.priority) && isOpen(inc.status)) pulses.add(inc.id, inc.lat, inc.lon);
+  if (isOpen(inc.status)) open.set(inc.id, inc);
+  else open.delete(inc.id);
+  const { fresh } = repin(now);
+  feed.show(inc, now);
+  if (!live) return;
+  // a new urgent incident, or one that just became urgent: heard and seen
+  if (fresh.includes(inc.id) && isCritical(inc.priority)) {
+    flash(inc.id);
+    if (sound.chime()) document.body.dataset.chimes = String(Number(document.body.dataset.chimes || 0) + 1);
+  }
+  if (isCritical(inc.priority) && isOpen(inc.status)) pulses.add(inc.id, inc.lat, inc.lon);
 }
 
 function onAlert(a) {
@@ -78,15 +85,21 @@ function onAlert(a) {
 const snapshot = await api("GET", `/ops/hexagons?res=${hexes.res}`);
 hexes.load(snapshot);
 mapBox.dataset.lastAlert = hexes.lastAlert;
-const open = await api("GET", "/api/incidents?status=open&limit=5000");
-open.forEach((inc) => tally.apply(inc));
-open.sort((a, b) => Date.parse(b.created_at) - Date.parse(a.created_at) || b.id - a.id);
-open.slice(0, FEED_CAP).forEach((inc) => showIncident(inc, false));
+const start = await api("GET", "/api/incidents?status=open&limit=5000");
+start.sort((a, b) => Date.parse(b.created_at) - Date.parse(a.created_at) || b.id - a.id);
+for (const inc of start) {
+  tally.apply(inc);
+  open.set(inc.id, inc);
+}
+pinned.update(open, Date.now());
+start.forEach((inc) => feed.show(inc));
 tally.render(Date.now());
 
 setInterval(() => {
   const now = Date.now();
-  for (const r of feed.children) tickRow(r, now);
+  for (const id of repin(now).fresh) flash(id); // overdue by the clock: seen, not heard
+  pinned.tick(now);
+  feed.tick(now);
   tally.render(now);
 }, 1000);
 
@@ -100,7 +113,7 @@ new LiveStream("/ws/ops", {
         break;
       case "incident.created":
       case "incident.updated":
-        onIncident(msg.data, msg.type === "incident.created");
+        onIncident(msg.data, msg.type === "incident.created" || msg.type === "incident.updated");
         break;
       default:
         break;
@@ -109,14 +122,18 @@ new LiveStream("/ws/ops", {
   onState(state) { showLight(light, state); },
 });
 
-/* ?cycle=30: show each sector in turn for 30 s, then the whole city. */
+/* ?cycle=30: show each sector in turn for 30 s, then the whole city; the
+ * feed follows the sector shown. */
 const cycle = Number(new URLSearchParams(window.location.search).get("cycle"));
 if (cycle >= 5) {
-  const views = [cityBounds];
-  sectorLayer.eachLayer((l) => views.push(l.getBounds()));
+  const views = [{ bounds: cityBounds, sector: null }];
+  sectorLayer.eachLayer((l) => views.push({ bounds: l.getBounds(), sector: l.feature.properties.id }));
   let i = 0;
   setInterval(() => {
     i = (i + 1) % views.length;
-    map.fitBounds(views[i], { padding: [20, 20] });
+    const v = views[i];
+    map.fitBounds(v.bounds, { padding: [20, 20] });
+    mapBox.dataset.view = v.sector || "";
+    feed.setSector(v.sector, v.sector ? ctx.sectors[v.sector] : "");
   }, cycle * 1000);
 }

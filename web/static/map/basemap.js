@@ -75,14 +75,21 @@ export function baseMap(id, { interactive = true } = {}) {
   return map;
 }
 
+/* Sector names go in a pane of their own, above the hexagons (overlay
+ * pane, 400) and their counts (hexes.js "counts", 640): a dispatcher
+ * must always be able to read which sector a cluster is in (issue 18:
+ * count labels used to hide every sector name). */
+export const LABELS_PANE = "sectorLabels";
+
 export function sectorLayer(map, geojson, { labels = true, interactive = false } = {}) {
   const layer = L.geoJSON(geojson, {
     interactive,
     style: { color: "#4fc3f7", weight: 2, opacity: 0.9, fillColor: "#4fc3f7", fillOpacity: 0.04 },
   }).addTo(map);
   if (labels) {
+    if (!map.getPane(LABELS_PANE)) map.createPane(LABELS_PANE).classList.add("labels-pane");
     layer.eachLayer((l) => l.bindTooltip(l.feature.properties.name, {
-      permanent: true, direction: "center", className: "sector-label", interactive: false,
+      permanent: true, direction: "center", className: "sector-label", interactive: false, pane: LABELS_PANE,
     }));
   }
   return layer;

@@ -16,8 +16,19 @@ export function h3Parent(cell, res) {
   return h.toString(16);
 }
 
-/* Hexagons about 30-60 px across whatever the zoom (the server accepts
- * 5..9, pages.py HEX_RES). */
+/* The resolution follows the zoom in three steps (issue 18): coarse
+ * hexagons (res 7, about 2.5 km across) while the whole city is in view,
+ * res 8 between, and res 9 (the resolution alerts are stored at, about
+ * 350 m) at street scale. A demo-city wall fits the city at zoom 12.5-13
+ * and one sector at 13.5-16, so a sector view is never drawn as coarsely
+ * as the city. The first zoom at which each resolution starts: */
+const RES_STEPS = [
+  [15, 9],
+  [13.5, 8],
+];
+const COARSE_RES = 7;
+
 export function resForZoom(zoom) {
-  return Math.max(6, Math.min(9, Math.round(zoom) - 5));
+  for (const [from, res] of RES_STEPS) if (zoom >= from) return res;
+  return COARSE_RES;
 }
