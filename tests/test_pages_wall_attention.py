@@ -51,23 +51,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         s.server.stop()
 
 
-async def with_solidarity_flag(tab: Any) -> None:
-    """The pages read "mutual aid" from each category's `solidarity` flag in
-    GET /config. Where this server does not serve the flag yet, serve it
-    with the core's own value (core/categories.py), then reload."""
-
-    async def handle(route: Any) -> None:
-        resp = await route.fetch()
-        body = await resp.json()
-        for cat in body["categories"]:
-            cat.setdefault("solidarity", CATEGORIES[cat["id"]].solidarity)
-        await route.fulfill(response=resp, json=body)
-
-    await tab.page.route(re.compile(r"/config$"), handle)
-    await tab.page.reload()
-    await wait_live(tab.page)
-
-
 async def patch_incident(site: Site, inc: int, body: dict[str, Any]) -> dict[str, Any]:
     async with site.http(site.dispatcher) as http:
         r = await http.patch(f"/api/incidents/{inc}", json=body)
@@ -91,7 +74,6 @@ async def test_a_fire_stays_in_view_above_40_newer_mutual_aid_alerts_until_ackno
     browser: Any, site: Site
 ) -> None:
     tab = await open_tab(browser, site, "/ops/wall", site.supervisor)
-    await with_solidarity_flag(tab)
     page = tab.page
     fire = await post_alert(site, site.residents[0], CENTRE[0], CENTRE[1], "fire", "Feu de poubelle")
     rng = random.Random(18)
@@ -276,7 +258,6 @@ async def test_wall_under_town_traffic_is_accessible_and_its_screenshot(browser:
     police = next(a for a in reversed(sent) if a["category"] in POLICE)
     await patch_incident(site, police["incident"], {"unit": unit["id"]})
     tab = await open_tab(browser, site, "/ops/wall", site.supervisor)
-    await with_solidarity_flag(tab)
     page = tab.page
     await page.wait_for_function("() => Number(document.getElementById('map').dataset.ranked) > 0", timeout=5000)
     await page.locator(".feed .inc-vulnerable:visible").first.wait_for(timeout=3000)

@@ -23,6 +23,8 @@ class Category:
             "pictogram": self.pictogram,
             "severity": self.severity,
             "ack_target_min": self.ack_target_min,
+            # mutual aid: the wall draws it with less weight than an emergency
+            "solidarity": self.solidarity,
         }
 
 
