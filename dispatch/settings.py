@@ -42,6 +42,7 @@ class Settings:
     city_name: str
     city_sectors: Path
     city_cell_resolution: int
+    city_streets: Path | None
     alerts_radius_m: float
     server_host: str
     server_port: int
@@ -119,6 +120,7 @@ KEYS: dict[tuple[str, str], tuple[str, type]] = {
     ("city", "name"): ("city_name", str),
     ("city", "sectors"): ("city_sectors", Path),
     ("city", "cell_resolution"): ("city_cell_resolution", int),
+    ("city", "streets"): ("city_streets", str),
     ("alerts", "radius_m"): ("alerts_radius_m", float),
     ("server", "host"): ("server_host", str),
     ("server", "port"): ("server_port", int),
@@ -182,8 +184,10 @@ def load_settings(path: str | os.PathLike[str] | None = None, env: Mapping[str, 
         else:
             raise ConfigError(f"config file {path}: missing key {name}")
         values[attr] = _coerce(raw, typ, name)
-    for attr in ("city_sectors", "proofs_dir"):
-        if not values[attr].is_absolute():
+    # optional: the SMS intake's street gazetteer; empty means none (the home)
+    values["city_streets"] = Path(values["city_streets"]) if values["city_streets"] else None
+    for attr in ("city_sectors", "proofs_dir", "city_streets"):
+        if values[attr] is not None and not values[attr].is_absolute():
             values[attr] = (base / values[attr]).resolve()
     url = values["database_url"]
     if url.startswith("sqlite:///"):

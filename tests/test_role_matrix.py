@@ -160,6 +160,7 @@ BROADCAST = {"text": "Essai", "level": "info", "sectors": ["centre"]}
 CALLS: dict[str, Call] = {
     "GET /healthz": get("/healthz"),
     "GET /config": get("/config"),
+    "GET /sw.js": get("/sw.js"),
     "GET /api/sectors": get("/api/sectors"),
     "GET /api/categories": get("/api/categories"),
     "GET /": get("/"),

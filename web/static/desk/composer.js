@@ -4,6 +4,7 @@
  * (POST /api/broadcasts/preview, debounced, the latest answer wins). */
 import { api } from "../shared/api.js";
 import { $, el } from "../shared/dom.js";
+import { showSmsPreview } from "./receipts.js"; // issue 19
 
 /* deskMap: desk/map.js (the map and its clickable sector outlines). */
 export function createComposer(ctx, { map, sectors }) {
@@ -52,9 +53,12 @@ export function createComposer(ctx, { map, sectors }) {
       if (!ready(b)) { out.textContent = "—"; out.dataset.count = ""; return; }
       const q = { level: b.level };
       if (b.circle) q.circle = b.circle; else q.sectors = b.sectors;
+      if (b.text) q.text = b.text; // issue 19: the SMS segments depend on it
       try {
-        const { recipients } = await api("POST", "/api/broadcasts/preview", q);
+        const answer = await api("POST", "/api/broadcasts/preview", q);
+        const { recipients } = answer;
         if (mine !== previewed) return;
+        showSmsPreview(answer.sms); // issue 19
         out.textContent = `${recipients} résident${recipients > 1 ? "s" : ""}`;
         out.dataset.count = recipients;
       } catch (e) {
@@ -72,6 +76,7 @@ export function createComposer(ctx, { map, sectors }) {
     preview();
   });
   composer.elements.radius.addEventListener("input", () => { drawCircle(); preview(); });
+  composer.elements.text.addEventListener("input", preview); // issue 19: segments follow the text
   sectors.on("click", (ev) => {
     if (target() !== "sectors") return;
     const box = picks.querySelector(`input[value="${CSS.escape(ev.layer.feature.properties.id)}"]`);
