@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from dispatch.adapters import open_bus, open_limits, open_store
 from dispatch.adapters.proof_files import ProofFolder
+from dispatch.adapters.web_push import load_or_create_key, public_key
 from dispatch.core.incident_grouping import PolicyGrouping
 from dispatch.core.routing import CONTROL
 from dispatch.core.triage_policy import build_policy
@@ -31,6 +32,7 @@ from dispatch.usecases.incidents import Incidents
 from dispatch.usecases.joining import Joining
 from dispatch.usecases.login_guard import LoginGuard, LoginPolicy
 from dispatch.usecases.moderation import Moderation
+from dispatch.usecases.notifications import Notifications
 from dispatch.usecases.quotas import Quotas
 from dispatch.usecases.reports import Reports
 from dispatch.usecases.sessions import Sessions
@@ -60,6 +62,7 @@ class Services:
     moderation: Moderation
     limits: Limits
     quotas: Quotas
+    notifications: Notifications
 
     @property
     def store_kind(self) -> str:
@@ -117,6 +120,10 @@ async def start_services(settings: Settings) -> Services:
     escalation.start()
     alerts = Alerts(city, store, sequencer, settings.alerts_radius_m, settings.city_cell_resolution)
     proofs = ProofFolder(settings.proofs_dir)
+    vapid = load_or_create_key(settings.notify_vapid_key)
+    notifications = Notifications(
+        store, public_key(vapid), settings.notify_sms_number, settings.notify_sms_max_segments
+    )
     return Services(
         settings=settings,
         city=city,
@@ -126,7 +133,7 @@ async def start_services(settings: Settings) -> Services:
         sequencer=sequencer,
         sessions=sessions,
         alerts=alerts,
-        broadcasts=Broadcasts(city, store, sequencer),
+        broadcasts=Broadcasts(city, store, sequencer, settings.notify_sms_number, settings.notify_sms_max_segments),
         incidents=Incidents(store, writer, policy),
         units=Units(store, writer),
         reports=Reports(store),
@@ -141,6 +148,7 @@ async def start_services(settings: Settings) -> Services:
             settings.limits_window_minutes * 60,
             settings.limits_sockets_per_account,
         ),
+        notifications=notifications,
     )
 
 

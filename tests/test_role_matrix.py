@@ -157,6 +157,14 @@ def _suspend(http: httpx.AsyncClient, role: str, fx: Fixtures) -> Awaitable[http
 
 
 BROADCAST = {"text": "Essai", "level": "info", "sectors": ["centre"]}
+# a PushSubscription's shape (the key is a valid P-256 point; nothing is sent to it)
+SUBSCRIPTION = {
+    "endpoint": "https://push.example/matrix",
+    "keys": {
+        "p256dh": "BPdgbipri9VI-yzcJL-p5qdGd7QKaI1nIQVKGiPPy8B1r90XmX8TxZN0_aCStH7vTCu09CZxCQAZ4x6dfu1sKEM",
+        "auth": "MDEyMzQ1Njc4OWFiY2RlZg",
+    },
+}
 CALLS: dict[str, Call] = {
     "GET /healthz": get("/healthz"),
     "GET /config": get("/config"),
@@ -205,6 +213,10 @@ CALLS: dict[str, Call] = {
         "POST", "/api/moderation/alerts/{fx.hidden}", lambda r, fx: {"action": "hide", "reason": "matrice"}
     ),
     "POST /api/moderation/accounts/{}": _suspend,
+    "GET /api/me/notifications": get("/api/me/notifications"),
+    "PUT /api/me/notifications": send("PUT", "/api/me/notifications", lambda r, fx: {"channels": ["app", "email"]}),
+    "GET /api/push/key": get("/api/push/key"),
+    "POST /api/me/push-subscriptions": send("POST", "/api/me/push-subscriptions", lambda r, fx: SUBSCRIPTION),
 }
 
 
@@ -257,7 +269,7 @@ async def test_a_foreign_origin_is_refused_on_every_cookie_write(tmp_path, serve
     server = server_factory(env)
     fx = await prepare(server.url, env)
     matrix = documented()
-    writes = [r for r in CALLS if r.split(" ")[0] in ("POST", "PATCH", "DELETE") and r not in NOT_CSRF_CHECKED]
+    writes = [r for r in CALLS if r.split(" ")[0] in ("POST", "PUT", "PATCH", "DELETE") and r not in NOT_CSRF_CHECKED]
     assert len(writes) >= 13
     for route in writes:
         role = next(r for r in ROLES if 200 <= matrix[route][r] < 300)  # one allowed to do it
