@@ -8,7 +8,7 @@ import base64
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from tests.e2e import CENTRE, PASSWORD, Accounts, embedded_env, server_factory  # noqa: F401
+from tests.e2e import CENTRE, PASSWORD, Accounts, embedded_env, server_factory
 from tests.support import login
 
 
@@ -37,7 +37,12 @@ async def test_settings_default_to_the_app_then_keep_what_the_resident_chose(tmp
     assert r.json()["error"]["code"] == "unknown_level"
     r = await me.http.put("/api/me/notifications", json={"channels": ["email"], "extra": 1})
     assert r.json()["error"]["code"] == "unknown_field"
-    body = {"channels": ["sms", "app", "email"], "phone": "06 12 34 56 78", "levels": ["urgent"], "categories": ["fire"]}
+    body = {
+        "channels": ["sms", "app", "email"],
+        "phone": "06 12 34 56 78",
+        "levels": ["urgent"],
+        "categories": ["fire"],
+    }
     r = await me.http.put("/api/me/notifications", json=body)
     assert r.status_code == 200, r.text
     want = {
