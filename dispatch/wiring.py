@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from dispatch.adapters import open_bus, open_limits, open_store
 from dispatch.adapters.proof_files import ProofFolder
+from dispatch.adapters.web_push import load_or_create_key, public_key
 from dispatch.core.incident_grouping import PolicyGrouping
 from dispatch.core.routing import CONTROL
 from dispatch.core.triage_policy import build_policy
@@ -31,12 +32,15 @@ from dispatch.usecases.incidents import Incidents
 from dispatch.usecases.joining import Joining
 from dispatch.usecases.login_guard import LoginGuard, LoginPolicy
 from dispatch.usecases.moderation import Moderation
+from dispatch.usecases.notifications import Notifications
 from dispatch.usecases.quotas import Quotas
 from dispatch.usecases.reports import Reports
 from dispatch.usecases.sessions import Sessions
+from dispatch.usecases.sms_intake import SmsIntake
 from dispatch.usecases.triage_writes import TriageWriter
 from dispatch.usecases.units import Units
 from geo import City, load_city
+from geo.streets import Gazetteer, load_streets
 
 log = logging.getLogger("dispatch")
 
@@ -60,6 +64,8 @@ class Services:
     moderation: Moderation
     limits: Limits
     quotas: Quotas
+    notifications: Notifications
+    sms_intake: SmsIntake
 
     @property
     def store_kind(self) -> str:
@@ -117,6 +123,17 @@ async def start_services(settings: Settings) -> Services:
     escalation.start()
     alerts = Alerts(city, store, sequencer, settings.alerts_radius_m, settings.city_cell_resolution)
     proofs = ProofFolder(settings.proofs_dir)
+    vapid = load_or_create_key(settings.notify_vapid_key)
+    quotas = Quotas(
+        limits,
+        settings.limits_alerts_per_window,
+        settings.limits_flags_per_window,
+        settings.limits_window_minutes * 60,
+        settings.limits_sockets_per_account,
+    )
+    notifications = Notifications(
+        store, public_key(vapid), settings.notify_sms_number, settings.notify_sms_max_segments
+    )
     return Services(
         settings=settings,
         city=city,
@@ -126,7 +143,7 @@ async def start_services(settings: Settings) -> Services:
         sequencer=sequencer,
         sessions=sessions,
         alerts=alerts,
-        broadcasts=Broadcasts(city, store, sequencer),
+        broadcasts=Broadcasts(city, store, sequencer, settings.notify_sms_number, settings.notify_sms_max_segments),
         incidents=Incidents(store, writer, policy),
         units=Units(store, writer),
         reports=Reports(store),
@@ -134,14 +151,15 @@ async def start_services(settings: Settings) -> Services:
         joining=Joining(city, store, proofs),
         moderation=Moderation(store, proofs, sequencer, sessions, alerts),
         limits=limits,
-        quotas=Quotas(
-            limits,
-            settings.limits_alerts_per_window,
-            settings.limits_flags_per_window,
-            settings.limits_window_minutes * 60,
-            settings.limits_sockets_per_account,
-        ),
+        quotas=quotas,
+        notifications=notifications,
+        sms_intake=SmsIntake(city, streets(settings), store, alerts, quotas, notifications, settings.notify_sms_secret),
     )
+
+
+def streets(settings: Settings) -> Gazetteer | None:
+    """The SMS intake's street gazetteer (city.streets), if the city has one."""
+    return load_streets(settings.city_streets) if settings.city_streets is not None else None
 
 
 def login_policy(settings: Settings) -> LoginPolicy:

@@ -25,6 +25,10 @@ from tests.test_docs import _walk, path_shape, reference, rows, section
 EVIL = "https://evil.example"
 # changes that need no session, or are not changes (docs/reference.md, HTTP)
 NOT_CSRF_CHECKED = {"POST /api/auth/login", "POST /api/residents", "POST /api/broadcasts/preview"}
+# routes the SMS gateway calls, signed instead of logged in: no cookie, no
+# Origin, and every caller without the signature gets 401 bad_signature
+SIGNED = {"POST /api/sms/inbound"}
+NOT_CSRF_CHECKED |= SIGNED
 
 
 def documented() -> dict[str, dict[str, int]]:
@@ -157,10 +161,20 @@ def _suspend(http: httpx.AsyncClient, role: str, fx: Fixtures) -> Awaitable[http
 
 
 BROADCAST = {"text": "Essai", "level": "info", "sectors": ["centre"]}
+# a PushSubscription's shape (the key is a valid P-256 point; nothing is sent to it)
+SUBSCRIPTION = {
+    "endpoint": "https://push.example/matrix",
+    "keys": {
+        "p256dh": "BPdgbipri9VI-yzcJL-p5qdGd7QKaI1nIQVKGiPPy8B1r90XmX8TxZN0_aCStH7vTCu09CZxCQAZ4x6dfu1sKEM",
+        "auth": "MDEyMzQ1Njc4OWFiY2RlZg",
+    },
+}
 CALLS: dict[str, Call] = {
     "GET /healthz": get("/healthz"),
     "GET /config": get("/config"),
     "GET /sw.js": get("/sw.js"),
+    # a session is no signature: every caller is refused alike
+    "POST /api/sms/inbound": send("POST", "/api/sms/inbound", lambda r, fx: {"from": "+33612345678", "text": "FEU"}),
     "GET /api/sectors": get("/api/sectors"),
     "GET /api/categories": get("/api/categories"),
     "GET /": get("/"),
@@ -206,6 +220,10 @@ CALLS: dict[str, Call] = {
         "POST", "/api/moderation/alerts/{fx.hidden}", lambda r, fx: {"action": "hide", "reason": "matrice"}
     ),
     "POST /api/moderation/accounts/{}": _suspend,
+    "GET /api/me/notifications": get("/api/me/notifications"),
+    "PUT /api/me/notifications": send("PUT", "/api/me/notifications", lambda r, fx: {"channels": ["app", "email"]}),
+    "GET /api/push/key": get("/api/push/key"),
+    "POST /api/me/push-subscriptions": send("POST", "/api/me/push-subscriptions", lambda r, fx: SUBSCRIPTION),
 }
 
 
@@ -239,7 +257,7 @@ async def test_every_role_gets_exactly_what_the_table_says(tmp_path, server_fact
             async with httpx.AsyncClient(base_url=server.url, headers=fx.roster.headers(role), timeout=30) as http:
                 r = await call(http, role, fx)
             want = matrix[route][role]
-            code = expected_code(want, role)
+            code = "bad_signature" if route in SIGNED else expected_code(want, role)
             got_code = r.json().get("error", {}).get("code") if r.status_code >= 400 else None
             login_refused = route == "POST /api/auth/login" and role == "none"
             if r.status_code != want or (code is not None and not login_refused and got_code != code):
@@ -258,7 +276,7 @@ async def test_a_foreign_origin_is_refused_on_every_cookie_write(tmp_path, serve
     server = server_factory(env)
     fx = await prepare(server.url, env)
     matrix = documented()
-    writes = [r for r in CALLS if r.split(" ")[0] in ("POST", "PATCH", "DELETE") and r not in NOT_CSRF_CHECKED]
+    writes = [r for r in CALLS if r.split(" ")[0] in ("POST", "PUT", "PATCH", "DELETE") and r not in NOT_CSRF_CHECKED]
     assert len(writes) >= 13
     for route in writes:
         role = next(r for r in ROLES if 200 <= matrix[route][r] < 300)  # one allowed to do it

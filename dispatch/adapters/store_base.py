@@ -28,6 +28,7 @@ from dispatch.adapters.store_common import (
     user_from_row,
 )
 from dispatch.adapters.store_moderation import ModerationMethods
+from dispatch.adapters.store_outbox import OutboxMethods
 from dispatch.adapters.tx import Tx
 from dispatch.core.changes import Change, Saved, TriageState
 from dispatch.core.model import (
@@ -49,7 +50,7 @@ from dispatch.ports.grouping import Grouping
 from dispatch.ports.store import DuplicateUnit
 
 
-class SqlStore(ModerationMethods, ABC):
+class SqlStore(ModerationMethods, OutboxMethods, ABC):
     dialect: ClassVar[Dialect]
 
     def __init__(self, grouping: Grouping | None) -> None:
@@ -81,6 +82,11 @@ class SqlStore(ModerationMethods, ABC):
     async def user_by_id(self, user_id: int) -> User | None:
         d = self.dialect
         row = await self._row(sql.USER_BY_ID.on(d), user_id)
+        return None if row is None else user_from_row(row, d.ts_column)
+
+    async def user_by_phone(self, phone: str) -> User | None:
+        d = self.dialect
+        row = await self._row(sql.USER_BY_PHONE.on(d), phone)
         return None if row is None else user_from_row(row, d.ts_column)
 
     async def session_user(self, token_hash: str, now: datetime) -> User | None:

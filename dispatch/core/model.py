@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+if TYPE_CHECKING:
+    from dispatch.core.outbox import Fanout
 
 ROLES = ("resident", "referent", "dispatcher", "supervisor", "moderator", "admin")
 STAFF_ROLES = frozenset({"dispatcher", "supervisor", "moderator", "admin"})
@@ -201,6 +204,8 @@ class NewBroadcast:
     recipients: int
     created_at: datetime
     channels: tuple[str, ...] = ()
+    # the outbox rows to write with it (issue 19): core.outbox.Fanout
+    fanout: Fanout | None = None
 
 
 @dataclass(frozen=True)

@@ -64,6 +64,7 @@ from dispatch.core.model import (
     STAFF_ROLES,
     AlertQuery,
 )
+from dispatch.core.notify_settings import CHANNELS
 from dispatch.core.passwords import MIN_LENGTH as PASSWORD_MIN_LENGTH
 from dispatch.core.scoring import PRIORITY_BANDS
 from dispatch.core.validation import InputError
@@ -105,7 +106,6 @@ ACCOUNT_LABELS = {
 }
 # a broadcast's level, and the channels a resident may be reached on (issue 19)
 LEVEL_LABELS = {"info": "Information", "warning": "Vigilance", "urgent": "Urgent"}
-CHANNELS = ("app", "email", "sms", "push")  # TODO(merge h-19out): its constant
 CHANNEL_LABELS = {"app": "Dans l'application", "email": "E-mail", "sms": "SMS", "push": "Notification sur cet appareil"}
 
 

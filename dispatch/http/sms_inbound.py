@@ -9,22 +9,19 @@ server with no secret configured (then nothing can be signed), answers 401
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from dispatch.core.validation import MAX_BODY, InputError, parse_json_object, sms_inbound_input
 from dispatch.http.app_state import services
+from dispatch.http.notify import signature_ok
 from dispatch.http.requests import JSON
 
 
 def signed_body(raw: bytes, signature: str | None, secret: str) -> bytes:
     """The raw body if its signature is right, else 401 bad_signature."""
-    expected = hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
-    if not secret or signature is None or not hmac.compare_digest(expected, signature.strip().lower()):
+    if not signature_ok(secret, raw, signature):
         raise InputError(401, "bad_signature", "X-Dispatch-Signature is missing or wrong")
     return raw
 

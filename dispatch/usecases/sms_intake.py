@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-from collections.abc import Awaitable, Callable
+import time
 from dataclasses import dataclass
 
 from dispatch.core.joining import e164
@@ -28,16 +28,20 @@ from dispatch.core.sms_keywords import (
     stopped_text,
 )
 from dispatch.core.validation import MAX_TEXT, AlertInput, InputError
+from dispatch.ports.store import Store
 from dispatch.usecases.alerts import Alerts
+from dispatch.usecases.notifications import Notifications
 from dispatch.usecases.quotas import Quotas
 from geo import City
 from geo.streets import Gazetteer
 
 log = logging.getLogger("dispatch.sms")
 
-FindAccount = Callable[[str], Awaitable[User | None]]
-SendSms = Callable[[User, str], Awaitable[None]]
-StopSms = Callable[[User], Awaitable[None]]
+# An answer that is not about one alert (help, stop) is named by the minute
+# it was asked in: the outbox sends one message per (kind, ref, account), so
+# a gateway that retries its POST gets one answer, and a resident texting
+# nonsense in a loop one help a minute.
+MINUTE_S = 60
 
 
 @dataclass(frozen=True)
@@ -59,20 +63,18 @@ class SmsIntake:
         self,
         city: City,
         streets: Gazetteer | None,
+        store: Store,
         alerts: Alerts,
         quotas: Quotas,
-        accounts: FindAccount,
-        send: SendSms,
-        stop: StopSms,
+        notifications: Notifications,
         log_key: str,
     ) -> None:
         self.city = city
         self.streets = streets
+        self.store = store
         self.alerts = alerts
         self.quotas = quotas
-        self.accounts = accounts
-        self.send = send
-        self.stop = stop
+        self.notifications = notifications
         self.log_key = log_key
 
     async def sender(self, raw_from: str) -> User:
@@ -81,7 +83,7 @@ class SmsIntake:
             phone = e164(raw_from)
         except InputError:
             phone = raw_from.strip()
-        user = await self.accounts(phone)
+        user = await self.store.user_by_phone(phone)
         if user is None or not user.validated or not user.is_resident or user.home is None:
             log.warning("inbound SMS refused: unknown number (digest %s)", number_digest(phone, self.log_key))
             raise InputError(403, "unknown_number", "this number belongs to no validated resident")
@@ -99,18 +101,19 @@ class SmsIntake:
     async def receive(self, raw_from: str, text: str) -> Outcome:
         user = await self.sender(raw_from)
         intent = read_sms(text)
+        minute = int(time.time() // MINUTE_S)
         if isinstance(intent, Stop):
-            await self.stop(user)
-            await self.send(user, stopped_text())
+            await self.notifications.stop_sms(user.id)
+            await self.notifications.send_sms(user.id, stopped_text(), minute, kind="sms-stop")
             log.info("SMS channel turned off by its owner (account %d)", user.id)
             return Outcome("stopped")
         if not isinstance(intent, Report):
-            await self.send(user, help_text())
+            await self.notifications.send_sms(user.id, help_text(), minute, kind="sms-help")
             return Outcome("help")
         await self.quotas.alert(user.id, None)  # 429 past limits.alerts_per_window
         lat, lon, placed = self.place(user, intent.place)
         words = f"SMS : {intent.place}" if intent.place else "SMS"
         alert, _ = await self.alerts.submit(user, AlertInput(intent.category, lat, lon, words[:MAX_TEXT], None))
-        await self.send(user, confirmation_text(intent.category, alert.id, placed))
+        await self.notifications.send_sms(user.id, confirmation_text(intent.category, alert.id, placed), alert.id)
         log.info("alert %d reported by SMS (account %d)", alert.id, user.id)
         return Outcome("alert", alert.id)

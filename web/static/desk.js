@@ -60,7 +60,6 @@ for (const inc of await api("GET", "/api/incidents?status=open&limit=5000")) tal
 tally.render(Date.now());
 await queue.load();
 queue.selectFirst();
-await receipts.start();
 
 setInterval(() => {
   const now = Date.now();

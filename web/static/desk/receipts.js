@@ -1,6 +1,5 @@
 /* Delivery receipts on the desk (issue 19): for each broadcast sent while
- * the desk is open (broadcast.sent on /ws/ops), and the latest ones before
- * (GET /api/broadcasts, where the server has it), how many recipients it
+ * the desk is open (broadcast.sent on /ws/ops; the KEEP latest), how many recipients it
  * reached on each channel: queued, sent, delivered, failed. The counts come
  * from GET /api/broadcasts/{id}/receipts, then live from the receipts
  * message of /ws/ops (RECEIPTS_TYPE), which carries the same shape; the
@@ -74,15 +73,7 @@ export function createReceipts() {
     load(b.id);
   }
 
-  async function start() {
-    try {
-      const recent = await api("GET", "/api/broadcasts");
-      for (const b of recent.slice(0, KEEP).reverse()) add(b);
-    } catch (e) { /* no history route on this server: live ones only */ }
-  }
-
   return {
-    start,
     onMessage(msg) {
       if (msg.type === "broadcast.sent") add(msg.data);
       else if (msg.type === RECEIPTS_TYPE) fill(msg.data.id, msg.data.receipts);

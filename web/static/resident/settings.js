@@ -121,7 +121,7 @@ export async function startSettings() {
     ev.preventDefault();
     const phone = $("s-phone").value.trim();
     const body = {
-      channels: [ALWAYS, ...checked(form, "channels")],
+      channels: [...new Set([ALWAYS, ...checked(form, "channels")])],
       levels: checked(form, "levels"),
       categories: checked(form, "categories"),
       phone: phone || null,
@@ -134,7 +134,9 @@ export async function startSettings() {
       result.textContent = "Réglages enregistrés.";
     } catch (e) {
       if (e.field === "phone") {
-        $("s-phone-error").textContent = "Ce numéro n'est pas un numéro de portable valable.";
+        $("s-phone-error").textContent = e.code === "missing_field"
+          ? "Indiquez un numéro de portable pour recevoir des SMS."
+          : "Ce numéro n'est pas un numéro de portable valable.";
         $("s-phone").setAttribute("aria-invalid", "true");
         $("s-phone").focus();
       }
