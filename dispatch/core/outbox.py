@@ -126,3 +126,21 @@ def plan(fanout: Fanout, ref_id: int, recipients: Sequence[Recipient]) -> list[N
                 continue
             out.append(NewOutbox(fanout.kind, ref_id, user_id, channel, dest, t.subject, body, fanout.level))
     return out
+
+
+RECEIPT_FIELDS = {
+    "email": ("queued", "sent", "failed"),
+    "sms": ("queued", "sent", "delivered", "failed"),
+    "push": ("queued", "sent", "failed"),
+}
+
+
+def receipts_view(counts: dict[str, dict[str, int]], app_delivered: int) -> dict[str, dict[str, int]]:
+    """GET /api/broadcasts/{id}/receipts: each row counted once, in its
+    status now (an SMS the gateway confirmed is `delivered`, no longer
+    `sent`; a row being retried is `queued`)."""
+    out: dict[str, dict[str, int]] = {"app": {"delivered": app_delivered}}
+    for channel, fields in RECEIPT_FIELDS.items():
+        got = counts.get(channel, {})
+        out[channel] = {f: got.get(f, 0) for f in fields}
+    return out
