@@ -135,7 +135,7 @@ async def start_services(settings: Settings) -> Services:
     delivery.app_reached = lambda: hub.app_reached
     delivery.start()
     notifications = Notifications(
-        store, public_key(vapid), settings.notify_sms_number, settings.notify_sms_max_segments
+        store, public_key(vapid), settings.notify_sms_number, settings.notify_sms_max_segments, delivery.wake
     )
     return Services(
         settings=settings,
@@ -152,7 +152,7 @@ async def start_services(settings: Settings) -> Services:
         reports=Reports(store),
         escalation=escalation,
         joining=Joining(city, store, proofs),
-        moderation=Moderation(store, proofs, sequencer, sessions, alerts),
+        moderation=Moderation(store, proofs, sequencer, sessions, alerts, notifications),
         limits=limits,
         quotas=Quotas(
             limits,

@@ -16,7 +16,7 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
-from email import message_from_bytes
+from email import message_from_bytes, policy
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -47,7 +47,7 @@ class SmtpStandIn:
         class Handler:
             async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
                 with outer.lock:
-                    outer.messages.append(message_from_bytes(envelope.content))
+                    outer.messages.append(message_from_bytes(envelope.content, policy=policy.default))
                 return "250 OK"
 
         self.port = free_port()

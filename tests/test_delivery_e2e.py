@@ -10,6 +10,7 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from email.header import decode_header, make_header
 from typing import Any
 
 import httpx
@@ -139,3 +140,25 @@ async def test_an_sms_gateway_outage_delays_every_sms_and_doubles_none(tmp_path,
     receipts = (await disp.http.get(f"/api/broadcasts/{bid}/receipts")).json()
     assert receipts["sms"] == {"queued": 0, "sent": 6, "delivered": 0, "failed": 0}
     await disp.aclose()
+
+
+async def test_a_moderation_decision_goes_out_by_email(tmp_path, server_factory, standins) -> None:
+    from tests.joining_kit import join
+
+    smtp, gateway, _push = standins
+    env = {**notify_env(tmp_path, smtp, gateway), "DISPATCH_PROOFS_DIR": str(tmp_path / "proofs")}
+    server = server_factory(env)
+    Accounts(env).add("moderator", "mod@example.org")
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+        ok = (await join(http, "joiner@example.org")).json()["id"]
+        no = (await join(http, "other@example.org")).json()["id"]
+    mod = await login(server.url, "mod@example.org", PASSWORD)
+    assert (await mod.http.post(f"/api/moderation/residents/{ok}", json={"decision": "validate"})).status_code == 200
+    r = await mod.http.post(f"/api/moderation/residents/{no}", json={"decision": "reject", "reason": "justificatif"})
+    assert r.status_code == 200
+    await until(lambda: len(smtp.messages) >= 2, 20, "both decisions")
+    by_to = {m["To"]: m for m in smtp.messages}
+    subject = str(make_header(decode_header(by_to["joiner@example.org"]["Subject"])))
+    assert "validé" in subject
+    assert "justificatif" in by_to["other@example.org"].get_body(("plain",)).get_content()
+    await mod.aclose()
