@@ -9,13 +9,19 @@ dispatch.adapters, dispatch.usecases, dispatch.live, dispatch.settings, geo.
 from __future__ import annotations
 
 import logging
+import os
+import secrets
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from dispatch.adapters import open_bus, open_limits, open_store
 from dispatch.adapters.proof_files import ProofFolder
-from dispatch.adapters.web_push import load_or_create_key, public_key
+from dispatch.adapters.sms_gateway import SmsGateway
+from dispatch.adapters.smtp_sender import SmtpSender
+from dispatch.adapters.web_push import WebPushSender, load_or_create_key, public_key
 from dispatch.core.incident_grouping import PolicyGrouping
 from dispatch.core.routing import CONTROL
 from dispatch.core.triage_policy import build_policy
@@ -23,10 +29,12 @@ from dispatch.live.hub import Hub
 from dispatch.live.sequencer import Sequencer
 from dispatch.ports.bus import Bus
 from dispatch.ports.limits import Limits
+from dispatch.ports.notifier import Sender
 from dispatch.ports.store import Store
 from dispatch.settings import Settings
 from dispatch.usecases.alerts import Alerts
 from dispatch.usecases.broadcasts import Broadcasts
+from dispatch.usecases.delivery import Delivery, DeliveryPolicy
 from dispatch.usecases.escalation import Escalation
 from dispatch.usecases.incidents import Incidents
 from dispatch.usecases.joining import Joining
@@ -66,6 +74,7 @@ class Services:
     quotas: Quotas
     notifications: Notifications
     sms_intake: SmsIntake
+    delivery: Delivery
 
     @property
     def store_kind(self) -> str:
@@ -88,6 +97,7 @@ class Services:
         return problems
 
     async def stop(self) -> None:
+        await self.delivery.stop()
         await self.escalation.stop()
         await self.sequencer.stop()
         await self.bus.close()
@@ -131,8 +141,11 @@ async def start_services(settings: Settings) -> Services:
         settings.limits_window_minutes * 60,
         settings.limits_sockets_per_account,
     )
+    delivery = Delivery(store, sequencer, senders(settings, store, vapid), delivery_policy(settings), worker_name())
+    delivery.app_reached = lambda: hub.app_reached
+    delivery.start()
     notifications = Notifications(
-        store, public_key(vapid), settings.notify_sms_number, settings.notify_sms_max_segments
+        store, public_key(vapid), settings.notify_sms_number, settings.notify_sms_max_segments, delivery.wake
     )
     return Services(
         settings=settings,
@@ -149,17 +162,62 @@ async def start_services(settings: Settings) -> Services:
         reports=Reports(store),
         escalation=escalation,
         joining=Joining(city, store, proofs),
-        moderation=Moderation(store, proofs, sequencer, sessions, alerts),
+        moderation=Moderation(store, proofs, sequencer, sessions, alerts, notifications),
         limits=limits,
         quotas=quotas,
         notifications=notifications,
         sms_intake=SmsIntake(city, streets(settings), store, alerts, quotas, notifications, settings.notify_sms_secret),
+        delivery=delivery,
     )
 
 
 def streets(settings: Settings) -> Gazetteer | None:
     """The SMS intake's street gazetteer (city.streets), if the city has one."""
     return load_streets(settings.city_streets) if settings.city_streets is not None else None
+
+
+def worker_name() -> str:
+    """Names this process in the outbox leases it holds."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+def delivery_policy(settings: Settings) -> DeliveryPolicy:
+    return DeliveryPolicy(
+        batch=settings.notify_batch,
+        concurrency=settings.notify_concurrency,
+        lease_s=settings.notify_lease_s,
+        poll_s=settings.notify_poll_s,
+        retry_base_s=settings.notify_retry_base_s,
+        retry_cap_s=settings.notify_retry_cap_s,
+        max_attempts=settings.notify_max_attempts,
+    )
+
+
+def senders(settings: Settings, store: Store, vapid: Any) -> list[Sender]:
+    """A sender for each configured channel; an unconfigured one is off and
+    its rows wait (docs/reference.md, Delivery). Push needs no server of
+    ours: it is always on."""
+    out: list[Sender] = []
+    if settings.notify_smtp_host:
+        s = settings
+        unsubscribe = (s.server_public_url or f"http://{s.server_host}:{s.server_port}").rstrip("/") + "/#notifications"
+        out.append(
+            SmtpSender(
+                s.notify_smtp_host,
+                s.notify_smtp_port,
+                s.notify_smtp_from,
+                s.notify_smtp_tls,
+                s.notify_smtp_user,
+                s.notify_smtp_password,
+                unsubscribe,
+            )
+        )
+    if settings.notify_sms_url:
+        out.append(
+            SmsGateway(settings.notify_sms_url, settings.notify_sms_token, connections=settings.notify_concurrency)
+        )
+    out.append(WebPushSender(vapid, settings.notify_vapid_subject, store))
+    return out
 
 
 def login_policy(settings: Settings) -> LoginPolicy:

@@ -7,6 +7,8 @@ for every cookie-authenticated change and both handshakes, a foreign Origin."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import itertools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -24,9 +26,15 @@ from tests.test_docs import _walk, path_shape, reference, rows, section
 
 EVIL = "https://evil.example"
 # changes that need no session, or are not changes (docs/reference.md, HTTP)
-NOT_CSRF_CHECKED = {"POST /api/auth/login", "POST /api/residents", "POST /api/broadcasts/preview"}
-# routes the SMS gateway calls, signed instead of logged in: no cookie, no
-# Origin, and every caller without the signature gets 401 bad_signature
+NOT_CSRF_CHECKED = {
+    "POST /api/auth/login",
+    "POST /api/residents",
+    "POST /api/broadcasts/preview",
+    "POST /api/sms/status",  # signed by the gateway, never cookie-authenticated
+}
+SMS_SECRET = "matrix-secret"
+# the intake is signed too; called here unsigned, so every caller, logged in
+# or not, gets 403 bad_signature
 SIGNED = {"POST /api/sms/inbound"}
 NOT_CSRF_CHECKED |= SIGNED
 
@@ -71,6 +79,7 @@ class Fixtures:
     merges: dict[str, tuple[int, int]] = field(default_factory=dict)
     splits: dict[str, tuple[int, int]] = field(default_factory=dict)
     unit: int = 0
+    broadcast: int = 0
     applicant: int = 0
     targets: dict[str, int] = field(default_factory=dict)
     counter: itertools.count[int] = field(default_factory=itertools.count)
@@ -100,6 +109,8 @@ async def prepare(url: str, env: dict[str, str]) -> Fixtures:
     fx.unit = int(dispatch_cli("unit", "add", "Patrouille 1", env=env).stdout.strip())
     async with httpx.AsyncClient(base_url=url, timeout=30) as http:
         fx.applicant = (await join(http, "applicant@example.org")).json()["id"]
+    async with httpx.AsyncClient(base_url=url, headers=fx.roster.headers("dispatcher"), timeout=30) as http:
+        fx.broadcast = (await http.post("/api/broadcasts", json=BROADCAST)).json()["id"]
     accounts = Accounts(env)
     for role in ("moderator", "admin"):
         fx.targets[role] = accounts.add("resident", f"target-{role}@example.org", *CENTRE)
@@ -161,6 +172,15 @@ def _suspend(http: httpx.AsyncClient, role: str, fx: Fixtures) -> Awaitable[http
 
 
 BROADCAST = {"text": "Essai", "level": "info", "sectors": ["centre"]}
+
+
+async def _sms_status(http: httpx.AsyncClient, role: str, fx: Fixtures) -> httpx.Response:
+    body = b'{"id": "b1-1-sms", "status": "delivered"}'
+    signature = hmac.new(SMS_SECRET.encode(), body, hashlib.sha256).hexdigest()
+    headers = {"X-Dispatch-Signature": signature, "Content-Type": "application/json"}
+    return await http.post("/api/sms/status", content=body, headers=headers)
+
+
 # a PushSubscription's shape (the key is a valid P-256 point; nothing is sent to it)
 SUBSCRIPTION = {
     "endpoint": "https://push.example/matrix",
@@ -224,6 +244,8 @@ CALLS: dict[str, Call] = {
     "PUT /api/me/notifications": send("PUT", "/api/me/notifications", lambda r, fx: {"channels": ["app", "email"]}),
     "GET /api/push/key": get("/api/push/key"),
     "POST /api/me/push-subscriptions": send("POST", "/api/me/push-subscriptions", lambda r, fx: SUBSCRIPTION),
+    "POST /api/sms/status": _sms_status,
+    "GET /api/broadcasts/{}/receipts": get("/api/broadcasts/{fx.broadcast}/receipts"),
 }
 
 
@@ -246,7 +268,12 @@ def expected_code(status: int, role: str) -> str | None:
 
 
 async def test_every_role_gets_exactly_what_the_table_says(tmp_path, server_factory) -> None:
-    env = {**embedded_env(tmp_path), "DISPATCH_PROOFS_DIR": str(tmp_path / "proofs")}
+    env = {
+        **embedded_env(tmp_path),
+        "DISPATCH_PROOFS_DIR": str(tmp_path / "proofs"),
+        "DISPATCH_NOTIFY_SMS_SECRET": SMS_SECRET,
+        "DISPATCH_NOTIFY_VAPID_KEY": str(tmp_path / "vapid.pem"),
+    }
     server = server_factory(env)
     fx = await prepare(server.url, env)
     matrix = documented()
@@ -272,7 +299,12 @@ async def test_every_role_gets_exactly_what_the_table_says(tmp_path, server_fact
 
 
 async def test_a_foreign_origin_is_refused_on_every_cookie_write(tmp_path, server_factory) -> None:
-    env = {**embedded_env(tmp_path), "DISPATCH_PROOFS_DIR": str(tmp_path / "proofs")}
+    env = {
+        **embedded_env(tmp_path),
+        "DISPATCH_PROOFS_DIR": str(tmp_path / "proofs"),
+        "DISPATCH_NOTIFY_SMS_SECRET": SMS_SECRET,
+        "DISPATCH_NOTIFY_VAPID_KEY": str(tmp_path / "vapid.pem"),
+    }
     server = server_factory(env)
     fx = await prepare(server.url, env)
     matrix = documented()

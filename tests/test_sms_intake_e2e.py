@@ -6,9 +6,11 @@ without its text or number; a bad signature is refused; STOP turns SMS off."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,9 @@ import pytest
 from dispatch.settings import load_settings
 from geo.streets import load_streets
 from tests.e2e import CENTRE, PASSWORD, Accounts, embedded_env, production_env, server_factory
+from tests.notify_standins import GatewayStandIn
 from tests.support import login, next_message, stream
+from tests.test_delivery_e2e import until
 
 __all__ = ["server_factory"]
 
@@ -26,8 +30,15 @@ SECRET = "gateway-shared-secret"
 PHONE = "+33612345678"
 
 
+@pytest.fixture
+def gateway() -> Iterator[GatewayStandIn]:
+    g = GatewayStandIn()
+    yield g
+    g.stop()
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
-def env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
+def env(request: pytest.FixtureRequest, tmp_path: Path, gateway: GatewayStandIn) -> dict[str, str]:
     base = (
         embedded_env(tmp_path)
         if request.param == "sqlite"
@@ -41,6 +52,9 @@ def env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
         **base,
         "DISPATCH_NOTIFY_SMS_SECRET": SECRET,
         "DISPATCH_NOTIFY_SMS_NUMBER": "38000",
+        "DISPATCH_NOTIFY_SMS_URL": gateway.url + "/sms",
+        "DISPATCH_NOTIFY_SMS_TOKEN": "gateway-token",
+        "DISPATCH_NOTIFY_POLL_S": "0.2",
         "DISPATCH_NOTIFY_VAPID_KEY": str(tmp_path / "vapid.pem"),
     }
 
@@ -65,7 +79,12 @@ async def resident_with_phone(server_url: str, env: dict[str, str], phone: str =
     return user_id
 
 
-async def test_an_sms_from_a_resident_becomes_an_alert_on_ws_ops(env, server_factory) -> None:
+def texts_to(gateway: GatewayStandIn, phone: str) -> list[str]:
+    with gateway.lock:
+        return [m["text"] for m in gateway.received if m["to"] == phone]
+
+
+async def test_an_sms_from_a_resident_becomes_an_alert_on_ws_ops(env, server_factory, gateway) -> None:
     server = server_factory(env)
     author = await resident_with_phone(server.url, env)
     Accounts(env).add("dispatcher", "ops@example.org")
@@ -83,16 +102,24 @@ async def test_an_sms_from_a_resident_becomes_an_alert_on_ws_ops(env, server_fac
     assert (alert["category"], alert["author"]) == ("fire", author)
     assert (alert["lat"], alert["lon"]) == (street.lat, street.lon)
     assert alert["sector"] == "centre" and alert["incident"] is not None  # grouped like any other
+    # the confirmation, through the outbox, at the gateway: the category, the
+    # number, where it was put, and the short way to stop
+    await until(lambda: len(texts_to(gateway, PHONE)) == 1, 10, "the confirmation SMS")
+    (confirmation,) = texts_to(gateway, PHONE)
+    assert f"Signalement {alert_id} " in confirmation and "Incendie" in confirmation and street.name in confirmation
+    assert confirmation.endswith("STOP au 38000"), confirmation
     # without a place (or with a street the gazetteer lacks): the home
     async with httpx.AsyncClient(base_url=server.url) as http:
         r = await inbound(http, "06 12 34 56 78", "vol impasse des Inconnus")
         assert r.status_code == 201, r.text
     home = (await ops.http.get(f"/api/alerts/{r.json()['alert']}")).json()
     assert (home["category"], home["lat"], home["lon"]) == ("theft", *CENTRE)
+    await until(lambda: len(texts_to(gateway, PHONE)) == 2, 10, "the second confirmation")
+    assert "au domicile" in texts_to(gateway, PHONE)[1]
     await ops.aclose()
 
 
-async def test_unknown_numbers_and_bad_signatures_are_refused(env, server_factory) -> None:
+async def test_unknown_numbers_and_bad_signatures_are_refused(env, server_factory, gateway) -> None:
     server = server_factory(env)
     await resident_with_phone(server.url, env)
     secret_text = "FEU chez Mme Secretissime"
@@ -109,7 +136,7 @@ async def test_unknown_numbers_and_bad_signatures_are_refused(env, server_factor
             "/api/sms/inbound", content=raw.replace(b"FEU", b"VOL"), headers=headers
         )  # signed body changed
         for refused in (bad, other, unsigned, tampered):
-            assert (refused.status_code, refused.json()["error"]["code"]) == (401, "bad_signature")
+            assert (refused.status_code, refused.json()["error"]["code"]) == (403, "bad_signature")
         # a signed body that is not the contract's shape is a 4xx, never a 5xx
         raw, headers = signed({"from": PHONE, "text": "FEU", "extra": 1})
         assert (await http.post("/api/sms/inbound", content=raw, headers=headers)).status_code == 422
@@ -118,6 +145,8 @@ async def test_unknown_numbers_and_bad_signatures_are_refused(env, server_factor
     assert "unknown number" in log
     for leak in (secret_text, "Secretissime", stranger, stranger[1:], "698765432"):
         assert leak not in log, f"the log holds {leak!r}"
+    await asyncio.sleep(1)  # several poll_s: nothing was queued for anyone
+    assert gateway.received == []
 
 
 async def http_alerts(url: str, env: dict[str, str]) -> list[Any]:
@@ -128,7 +157,7 @@ async def http_alerts(url: str, env: dict[str, str]) -> list[Any]:
     return list(out)
 
 
-async def test_stop_turns_sms_off_and_nonsense_gets_help(env, server_factory) -> None:
+async def test_stop_turns_sms_off_and_nonsense_gets_help(env, server_factory, gateway) -> None:
     server = server_factory(env)
     await resident_with_phone(server.url, env)
     async with httpx.AsyncClient(base_url=server.url) as http:
@@ -141,3 +170,16 @@ async def test_stop_turns_sms_off_and_nonsense_gets_help(env, server_factory) ->
     assert settings["channels"] == ["app"] and settings["phone"] == PHONE  # the number stays: intake still knows it
     await me.aclose()
     assert (await http_alerts(server.url, env)) == []  # neither made an alert
+    # the help lists the keywords; the stop is confirmed (once, even retried)
+    await until(lambda: len(texts_to(gateway, PHONE)) == 2, 10, "the help and the stop confirmation")
+    help_text, stopped = texts_to(gateway, PHONE)
+    assert "FEU" in help_text and "VOL" in help_text and "AIDE" in help_text
+    assert "plus de SMS" in stopped
+    # a broadcast now reaches this resident in the app only, not by SMS
+    Accounts(env).add("dispatcher", "disp@example.org")
+    disp = await login(server.url, "disp@example.org", PASSWORD)
+    sent = await disp.http.post("/api/broadcasts", json={"sectors": ["centre"], "text": "Essai", "level": "urgent"})
+    assert sent.status_code == 201, sent.text
+    receipts = (await disp.http.get(f"/api/broadcasts/{sent.json()['id']}/receipts")).json()
+    assert sum(receipts["sms"].values()) == 0
+    await disp.aclose()

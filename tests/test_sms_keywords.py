@@ -8,6 +8,7 @@ import re
 import pytest
 
 from dispatch.core.categories import CATEGORIES
+from dispatch.core.outbox import KINDS
 from dispatch.core.sms_keywords import (
     KEYWORDS,
     STOP_WORDS,
@@ -17,7 +18,9 @@ from dispatch.core.sms_keywords import (
     confirmation_text,
     help_text,
     read_sms,
+    stopped_text,
 )
+from dispatch.core.sms_text import is_gsm7, segments, stop_suffix
 from dispatch.settings import load_settings
 from geo import load_city
 from geo.streets import StreetFileError, fold, load_streets, parse_streets, street_key
@@ -76,10 +79,28 @@ def test_the_keywords_are_documented_word_for_word() -> None:
         assert f"`{word.upper()}`" in section
 
 
+def test_each_outbox_kind_has_its_own_letter() -> None:
+    # ext_id() names a message by its kind's first letter: two kinds sharing
+    # one would make the second message a duplicate of the first, never sent
+    assert len({k[0] for k in KINDS}) == len(KINDS)
+
+
 def test_the_answers_name_what_they_should() -> None:
     assert all(words[0].upper() in help_text() for words in KEYWORDS.values())
     text = confirmation_text("fire", 42, "rue Droite")
     assert "42" in text and CATEGORIES["fire"].label in text and "rue Droite" in text
+
+
+def test_the_answers_fit_the_shipped_segments_with_the_stop_instruction() -> None:
+    # GSM-7 only (a "°" or a curly quote would make it UCS-2, 70 characters a
+    # segment), and within notify.sms_max_segments once "STOP au ..." is added
+    settings = load_settings(REPO / "config.toml", env={})
+    suffix = stop_suffix("+33600000000")
+    longest_label = max(CATEGORIES, key=lambda c: len(CATEGORIES[c].label))
+    longest_street = "placé " + max((s.name for s in load_streets(settings.city_streets).streets.values()), key=len)  # type: ignore[arg-type]
+    for text in (help_text(), stopped_text(), confirmation_text(longest_label, 10**9, longest_street)):
+        assert is_gsm7(text + suffix), text
+        assert segments(text + suffix) <= settings.notify_sms_max_segments, text
 
 
 # -- the gazetteer ----------------------------------------------------------------------

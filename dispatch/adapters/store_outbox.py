@@ -13,13 +13,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from dispatch.adapters.dialect import Dialect, Sql
-from dispatch.adapters.store_common import Row, dumps, loads
+from dispatch.adapters.store_common import Draft, Row, dumps, loads, to_utc
 from dispatch.adapters.tx import Tx
+from dispatch.core.model import Event
 from dispatch.core.notify_settings import NotifySettings
 from dispatch.core.outbox import Fanout, NewOutbox, OutboxItem, Recipient, plan
+from dispatch.core.routing import OPS
 
 OUTBOX_COLUMNS = "id, kind, ref_id, user_id, channel, ext_id, dest, subject, body, level, attempts, created_at"
 
@@ -72,7 +74,7 @@ SMS_STATUS = Sql(
 RECEIPTS = Sql("SELECT channel, status, COUNT(*) FROM outbox WHERE kind = ? AND ref_id = ? GROUP BY channel, status")
 PUT_APP_RECEIPT = Sql(
     "INSERT INTO app_receipts (broadcast_id, worker, delivered) VALUES (?, ?, ?)"
-    " ON CONFLICT (broadcast_id, worker) DO UPDATE SET delivered = excluded.delivered"
+    " ON CONFLICT (broadcast_id, worker) DO UPDATE SET delivered = app_receipts.delivered + excluded.delivered"
 )
 APP_RECEIPTS = Sql("SELECT COALESCE(SUM(delivered), 0) FROM app_receipts WHERE broadcast_id = ?")
 
@@ -214,6 +216,13 @@ class OutboxMethods:
         for channel, status, n in rows:
             out.setdefault(channel, {})[status] = int(n)
         return out
+
+    async def append_ops_event(self, event_type: str, data: dict[str, Any], now: datetime) -> Event:
+        """An event for the ops screens alone (broadcast.receipts)."""
+        async with self._write_tx() as tx:
+            seq = await tx.bump(1)
+            (event,) = await tx.append([Draft(seq, event_type, data, to_utc(now), (OPS,))])
+        return event
 
     async def put_app_receipt(self, broadcast_id: int, worker: str, delivered: int) -> None:
         async with self._write_tx() as tx:

@@ -127,3 +127,16 @@ def subscription_input(data: dict[str, Any]) -> tuple[str, str, str]:
     if len(_b64url_bytes(keys.get("auth"), "auth")) != 16:
         raise InputError(422, "invalid_type", "auth must be a 16-byte secret", "auth")
     return endpoint, keys["p256dh"], keys["auth"]
+
+
+def sms_status_input(data: dict[str, Any]) -> tuple[str, str]:
+    """POST /api/sms/status: {"id", "status": "delivered" | "failed"}."""
+    for key in data:
+        if key not in ("id", "status"):
+            raise InputError(422, "unknown_field", f"unknown field {key!r}", key)
+    sms_id, status = data.get("id"), data.get("status")
+    if not isinstance(sms_id, str) or not 0 < len(sms_id) <= 200:
+        raise InputError(422, "missing_field" if sms_id is None else "invalid_type", "id must be a string", "id")
+    if status not in ("delivered", "failed"):
+        raise InputError(422, "unknown_status", "status must be delivered or failed", "status")
+    return sms_id, status

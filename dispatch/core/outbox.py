@@ -16,7 +16,10 @@ from datetime import datetime
 
 from dispatch.core.notify_settings import NotifySettings
 
-KINDS = ("broadcast", "alert", "decision", "reply")
+# the SMS intake's answers: "reply" (a report's confirmation, ref: the
+# alert), "help" and "stop" (ref: the minute). ext_id() keeps a kind's first
+# letter only, so no two kinds may share one (tests/test_sms_keywords.py)
+KINDS = ("broadcast", "alert", "decision", "reply", "help", "stop")
 STATUSES = ("queued", "sent", "delivered", "failed")
 
 
@@ -125,4 +128,22 @@ def plan(fanout: Fanout, ref_id: int, recipients: Sequence[Recipient]) -> list[N
             else:
                 continue
             out.append(NewOutbox(fanout.kind, ref_id, user_id, channel, dest, t.subject, body, fanout.level))
+    return out
+
+
+RECEIPT_FIELDS = {
+    "email": ("queued", "sent", "failed"),
+    "sms": ("queued", "sent", "delivered", "failed"),
+    "push": ("queued", "sent", "failed"),
+}
+
+
+def receipts_view(counts: dict[str, dict[str, int]], app_delivered: int) -> dict[str, dict[str, int]]:
+    """GET /api/broadcasts/{id}/receipts: each row counted once, in its
+    status now (an SMS the gateway confirmed is `delivered`, no longer
+    `sent`; a row being retried is `queued`)."""
+    out: dict[str, dict[str, int]] = {"app": {"delivered": app_delivered}}
+    for channel, fields in RECEIPT_FIELDS.items():
+        got = counts.get(channel, {})
+        out[channel] = {f: got.get(f, 0) for f in fields}
     return out

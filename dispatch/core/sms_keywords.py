@@ -14,9 +14,11 @@ The table is what docs/reference.md ("SMS intake") documents, word for word
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 from dispatch.core.categories import CATEGORIES
+from dispatch.core.sms_text import is_gsm7
 from geo.streets import fold
 
 # category -> its keywords, folded (geo.streets.fold); the first is the one
@@ -77,18 +79,30 @@ def read_sms(text: str) -> Intent:
 
 
 def help_text() -> str:
-    """The answer to an unreadable text: how to write one, the keywords."""
-    words = ", ".join(f"{KEYWORDS[c][0].upper()} ({CATEGORIES[c].label.lower()})" for c in KEYWORDS)
-    return (
-        f"Signalez par SMS : MOT-CLE puis l'adresse, ex. FEU 12 rue Droite. Mots-cles : {words}. Urgence : 17, 18, 112."
-    )
+    """The answer to an unreadable text: how to write one, the keywords.
+    GSM-7 only (no "°", no curly quote), so it fits one segment and a half,
+    and the stop instruction after it still fits the preview's two."""
+    words = ", ".join(KEYWORDS[c][0].upper() for c in KEYWORDS)
+    return f"Pour signaler : MOT-CLE puis la rue, ex. FEU 12 rue Droite. Mots-cles : {words}. Urgence : 17, 18, 112."
 
 
 def confirmation_text(category: str, alert_id: int, placed: str) -> str:
     """The answer to a report: its category and number, and where it was put
-    ("12 rue Droite" found in the gazetteer, or the home)."""
+    ("placé Rue Droite" from the gazetteer, or "placé au domicile")."""
     label = CATEGORIES[category].label
-    return f"Signalement n°{alert_id} ({label}) recu, {placed}. Urgence : 17, 18, 112."
+    return gsm7(f"Signalement {alert_id} ({label}) recu, {placed}. Urgence : 17, 18, 112.")
+
+
+def gsm7(text: str) -> str:
+    """The text in the GSM 7-bit alphabet: a letter outside it loses its
+    accent ("dépôt" -> "dépot": é is in it, ô is not), so one such letter
+    does not make the whole SMS UCS-2, at 70 characters a segment."""
+    out = []
+    for ch in text:
+        if not is_gsm7(ch):
+            ch = "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c)) or "?"
+        out.append(ch if is_gsm7(ch) else "?")
+    return "".join(out)
 
 
 def stopped_text() -> str:

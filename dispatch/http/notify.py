@@ -11,9 +11,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from dispatch.core.model import RESIDENT_ROLES
+from dispatch.core.model import OPERATOR_ROLES, RESIDENT_ROLES
+from dispatch.core.notify_settings import sms_status_input
+from dispatch.core.validation import InputError, parse_json_object
 from dispatch.http.app_state import services
-from dispatch.http.requests import JSON, principal, read_json
+from dispatch.http.requests import JSON, path_id, principal, read_json
 
 
 async def get_notifications(request: Request) -> Response:
@@ -47,9 +49,33 @@ def signature_ok(secret: str, body: bytes, given: str | None) -> bool:
     return hmac.compare_digest(want, given.strip().lower())
 
 
+async def sms_status(request: Request) -> Response:
+    """The gateway's delivery report, signed like the intake."""
+    svc = services(request)
+    raw = await request.body()
+    if not signature_ok(svc.settings.notify_sms_secret, raw, request.headers.get("x-dispatch-signature")):
+        raise InputError(403, "bad_signature", "the signature does not match the body")
+    ext_id, status = sms_status_input(parse_json_object(raw))
+    # an id we never sent (or already final) is acknowledged too: a gateway
+    # retries what it sees refused, and there is nothing to retry
+    await svc.delivery.sms_status(ext_id, status)
+    return Response(status_code=204)
+
+
+async def receipts(request: Request) -> Response:
+    svc = services(request)
+    await principal(request, OPERATOR_ROLES)
+    bid = path_id(request, "broadcast_id")
+    if await svc.store.get_broadcast(bid) is None:
+        raise InputError(404, "not_found", f"no such broadcast {bid}")
+    return JSON(await svc.delivery.receipts(bid))
+
+
 routes = [
     Route("/api/me/notifications", get_notifications, methods=["GET"]),
     Route("/api/me/notifications", put_notifications, methods=["PUT"]),
     Route("/api/push/key", push_key, methods=["GET"]),
     Route("/api/me/push-subscriptions", add_push_subscription, methods=["POST"]),
+    Route("/api/sms/status", sms_status, methods=["POST"]),
+    Route("/api/broadcasts/{broadcast_id}/receipts", receipts, methods=["GET"]),
 ]

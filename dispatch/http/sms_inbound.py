@@ -3,9 +3,10 @@
 Not a session route: the gateway proves itself by signing the raw body,
 X-Dispatch-Signature = hex HMAC-SHA256(body, notify.sms_secret), compared in
 constant time (hmac.compare_digest). A missing or wrong signature, or a
-server with no secret configured (then nothing can be signed), answers 401
-`bad_signature` before the body is even parsed; an unknown number, 403
-`unknown_number` (dispatch/usecases/sms_intake.py)."""
+server with no secret configured (then nothing can be signed), answers 403
+`bad_signature` before the body is even parsed, as POST /api/sms/status
+does (one gateway, one answer); an unknown number, 403 `unknown_number`
+(dispatch/usecases/sms_intake.py)."""
 
 from __future__ import annotations
 
@@ -20,9 +21,9 @@ from dispatch.http.requests import JSON
 
 
 def signed_body(raw: bytes, signature: str | None, secret: str) -> bytes:
-    """The raw body if its signature is right, else 401 bad_signature."""
+    """The raw body if its signature is right, else 403 bad_signature."""
     if not signature_ok(secret, raw, signature):
-        raise InputError(401, "bad_signature", "X-Dispatch-Signature is missing or wrong")
+        raise InputError(403, "bad_signature", "X-Dispatch-Signature is missing or wrong")
     return raw
 
 

@@ -294,6 +294,10 @@ class Store(Protocol):
         """channel -> status -> how many rows of the message."""
         ...
 
+    async def append_ops_event(self, event_type: str, data: dict[str, Any], now: datetime) -> Event:
+        """Append an event on the ops channel alone (broadcast.receipts)."""
+        ...
+
     async def put_app_receipt(self, broadcast_id: int, worker: str, delivered: int) -> None: ...
     async def app_delivered(self, broadcast_id: int) -> int:
         """Sum over the workers of the resident sockets the broadcast was written to."""

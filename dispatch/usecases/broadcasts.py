@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from dispatch.core.audience import within
@@ -19,13 +20,20 @@ from geo import City
 
 class Broadcasts:
     def __init__(
-        self, city: City, store: Store, publisher: Publisher, sms_number: str = "", sms_max_segments: int = 2
+        self,
+        city: City,
+        store: Store,
+        publisher: Publisher,
+        sms_number: str = "",
+        sms_max_segments: int = 2,
+        on_queued: Callable[[], None] = lambda: None,
     ) -> None:
         self.city = city
         self.store = store
         self.publisher = publisher
         self.sms_number = sms_number
         self.sms_max_segments = sms_max_segments
+        self.on_queued = on_queued  # wakes this worker's delivery
 
     async def audience(self, target: BroadcastInput) -> list[int]:
         """The ids of the validated residents whose home the target reaches:
@@ -66,4 +74,5 @@ class Broadcasts:
         )
         broadcast, event = await self.store.create_broadcast(new)
         await self.publisher.publish(event)
+        self.on_queued()
         return broadcast

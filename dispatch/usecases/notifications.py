@@ -6,6 +6,7 @@ transaction that stores them (usecases.broadcasts: Fanout)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from dispatch.core.model import User, utcnow
@@ -16,7 +17,15 @@ from dispatch.ports.store import Store
 
 
 class Notifications:
-    def __init__(self, store: Store, vapid_public_key: str, sms_number: str, sms_max_segments: int) -> None:
+    def __init__(
+        self,
+        store: Store,
+        vapid_public_key: str,
+        sms_number: str,
+        sms_max_segments: int,
+        on_queued: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.on_queued = on_queued  # wakes this worker's delivery
         self.store = store
         self.vapid_public_key = vapid_public_key
         self.sms_number = sms_number
@@ -50,6 +59,7 @@ class Notifications:
             return False
         body = sms_text(text, self.sms_number, self.sms_max_segments)
         await self.store.enqueue([NewOutbox(kind, ref_id, user_id, "sms", user.phone, "", body, "info")], utcnow())
+        self.on_queued()
         return True
 
     async def stop_sms(self, user_id: int) -> None:
@@ -65,3 +75,4 @@ class Notifications:
         t = decision_texts(validated, reason)
         item = NewOutbox("decision", user.id, user.id, "email", user.email, t.subject, t.email, "info")
         await self.store.enqueue([item], utcnow())
+        self.on_queued()

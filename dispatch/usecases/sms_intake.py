@@ -104,11 +104,11 @@ class SmsIntake:
         minute = int(time.time() // MINUTE_S)
         if isinstance(intent, Stop):
             await self.notifications.stop_sms(user.id)
-            await self.notifications.send_sms(user.id, stopped_text(), minute, kind="sms-stop")
+            await self.notifications.send_sms(user.id, stopped_text(), minute, kind="stop")
             log.info("SMS channel turned off by its owner (account %d)", user.id)
             return Outcome("stopped")
         if not isinstance(intent, Report):
-            await self.notifications.send_sms(user.id, help_text(), minute, kind="sms-help")
+            await self.notifications.send_sms(user.id, help_text(), minute, kind="help")
             return Outcome("help")
         await self.quotas.alert(user.id, None)  # 429 past limits.alerts_per_window
         lat, lon, placed = self.place(user, intent.place)

@@ -1,0 +1,164 @@
+"""Issue 19 acceptance, against a real server and real stand-ins
+(tests/notify_standins.py): a broadcast to one sector reaches every opted-in
+resident there exactly once per channel, nobody opted out and nobody
+outside; an SMS gateway outage delays SMS and loses or doubles none; the
+receipts equal what the stand-ins received."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from email.header import decode_header, make_header
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.browser import PLAGE
+from tests.e2e import CENTRE, PASSWORD, Accounts, embedded_env, server_factory
+from tests.notify_standins import GatewayStandIn, PushStandIn, SmtpStandIn
+from tests.support import login
+
+
+@pytest.fixture
+def standins() -> Iterator[tuple[SmtpStandIn, GatewayStandIn, PushStandIn]]:
+    smtp, gateway, push = SmtpStandIn(), GatewayStandIn(), PushStandIn()
+    yield smtp, gateway, push
+    smtp.stop()
+    gateway.stop()
+    push.stop()
+
+
+def notify_env(tmp_path: Any, smtp: SmtpStandIn, gateway: GatewayStandIn, **extra: str) -> dict[str, str]:
+    return {
+        **embedded_env(tmp_path),
+        "DISPATCH_NOTIFY_SMTP_HOST": "127.0.0.1",
+        "DISPATCH_NOTIFY_SMTP_PORT": str(smtp.port),
+        "DISPATCH_NOTIFY_SMS_URL": gateway.url + "/sms",
+        "DISPATCH_NOTIFY_SMS_TOKEN": "gateway-token",
+        "DISPATCH_NOTIFY_SMS_NUMBER": "+33600000000",
+        "DISPATCH_NOTIFY_VAPID_KEY": str(tmp_path / "vapid.pem"),
+        "DISPATCH_NOTIFY_POLL_S": "0.2",
+        **extra,
+    }
+
+
+async def until(check: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.1)
+
+
+async def opt_in(url: str, email: str, push: PushStandIn, channels: list[str], phone: str) -> None:
+    me = await login(url, email, PASSWORD)
+    r = await me.http.put("/api/me/notifications", json={"channels": channels, "phone": phone})
+    assert r.status_code == 200, r.text
+    if "push" in channels:
+        sub = push.subscriber(email.split("@")[0]).subscription()
+        assert (await me.http.post("/api/me/push-subscriptions", json=sub)).status_code == 201
+    await me.aclose()
+
+
+async def test_a_sector_broadcast_reaches_each_opted_in_resident_once_per_channel(
+    tmp_path, server_factory, standins
+) -> None:
+    smtp, gateway, push = standins
+    env = notify_env(tmp_path, smtp, gateway)
+    server = server_factory(env)
+    accounts = Accounts(env)
+    accounts.add("dispatcher", "disp@example.org")
+    inside = [f"in{i}@example.org" for i in range(4)]
+    for k, email in enumerate(inside):
+        accounts.add("resident", email, CENTRE[0] + 0.001 * k, CENTRE[1])
+    accounts.add("resident", "optout@example.org", *CENTRE)  # the defaults: app only
+    accounts.add("resident", "outside@example.org", *PLAGE)
+    for k, email in enumerate(inside):
+        await opt_in(server.url, email, push, ["app", "email", "sms", "push"], f"+3361234560{k}")
+    await opt_in(server.url, "outside@example.org", push, ["email", "sms", "push"], "+33612345699")
+    disp = await login(server.url, "disp@example.org", PASSWORD)
+    target = {"sectors": ["centre"], "level": "urgent"}
+    preview = (await disp.http.post("/api/broadcasts/preview", json={**target, "text": "Crue : évacuez"})).json()
+    assert preview["recipients"] == 5 and preview["sms"] == {"recipients": 4, "segments": 1}
+    r = await disp.http.post("/api/broadcasts", json={**target, "text": "Crue : évacuez les quais"})
+    assert r.status_code == 201, r.text
+    bid = r.json()["id"]
+    await until(lambda: len(smtp.messages) >= 4 and len(gateway.received) >= 4 and len(push.received) >= 4, 30, "sends")
+    await asyncio.sleep(1.5)  # anything more would be a duplicate
+    assert sorted(m["To"] for m in smtp.messages) == sorted(inside)
+    assert len({m["Message-ID"] for m in smtp.messages}) == 4
+    for m in smtp.messages:
+        assert m["List-Unsubscribe"].startswith("<http")
+        parts = {p.get_content_type(): p.get_payload(decode=True).decode() for p in m.walk() if not p.is_multipart()}
+        assert "Crue : évacuez les quais" in parts["text/plain"] and "<p>" in parts["text/html"]
+    assert sorted(s["to"] for s in gateway.received) == [f"+3361234560{k}" for k in range(4)]
+    assert all(s["text"].endswith("STOP au +33600000000") for s in gateway.received)
+    assert len({s["id"] for s in gateway.received}) == 4
+    assert set(gateway.tokens) == {"Bearer gateway-token"}
+    assert push.errors == []
+    assert sorted(p for p, _ in push.received) == sorted(f"/push/in{k}" for k in range(4))
+    assert all(d == {"level": "urgent", "text": "Crue : évacuez les quais", "id": bid} for _, d in push.received)
+    receipts = (await disp.http.get(f"/api/broadcasts/{bid}/receipts")).json()
+    assert receipts["email"] == {"queued": 0, "sent": 4, "failed": 0}
+    assert receipts["sms"] == {"queued": 0, "sent": 4, "delivered": 0, "failed": 0}
+    assert receipts["push"] == {"queued": 0, "sent": 4, "failed": 0}
+    await disp.aclose()
+
+
+async def test_an_sms_gateway_outage_delays_every_sms_and_doubles_none(tmp_path, server_factory, standins) -> None:
+    smtp, gateway, push = standins
+    # retries capped at 4 s: a 30 s outage is then retried every few seconds
+    env = notify_env(tmp_path, smtp, gateway, DISPATCH_NOTIFY_RETRY_BASE_S="0.5", DISPATCH_NOTIFY_RETRY_CAP_S="4")
+    server = server_factory(env)
+    accounts = Accounts(env)
+    accounts.add("dispatcher", "disp@example.org")
+    emails = [f"r{i}@example.org" for i in range(6)]
+    for k, email in enumerate(emails):
+        accounts.add("resident", email, CENTRE[0] + 0.0005 * k, CENTRE[1])
+        await opt_in(server.url, email, push, ["sms"], f"+3361111110{k}")
+    gateway.down = True
+    disp = await login(server.url, "disp@example.org", PASSWORD)
+    r = await disp.http.post("/api/broadcasts", json={"sectors": ["centre"], "level": "warning", "text": "Coupure"})
+    bid = r.json()["id"]
+    await asyncio.sleep(30)
+    assert gateway.received == []
+    receipts = (await disp.http.get(f"/api/broadcasts/{bid}/receipts")).json()
+    assert receipts["sms"]["queued"] == 6
+    gateway.down = False
+    await until(lambda: len(gateway.received) >= 6, 20, "every SMS after the outage")
+    await asyncio.sleep(2)
+    ids = Counter(s["id"] for s in gateway.received)
+    assert len(ids) == 6 and set(ids.values()) == {1}
+    # the gateway's delivery reports
+    secretless = await httpx.AsyncClient(base_url=server.url).post(
+        "/api/sms/status", json={"id": "x", "status": "failed"}
+    )
+    assert secretless.status_code == 403
+    receipts = (await disp.http.get(f"/api/broadcasts/{bid}/receipts")).json()
+    assert receipts["sms"] == {"queued": 0, "sent": 6, "delivered": 0, "failed": 0}
+    await disp.aclose()
+
+
+async def test_a_moderation_decision_goes_out_by_email(tmp_path, server_factory, standins) -> None:
+    from tests.joining_kit import join
+
+    smtp, gateway, _push = standins
+    env = {**notify_env(tmp_path, smtp, gateway), "DISPATCH_PROOFS_DIR": str(tmp_path / "proofs")}
+    server = server_factory(env)
+    Accounts(env).add("moderator", "mod@example.org")
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+        ok = (await join(http, "joiner@example.org")).json()["id"]
+        no = (await join(http, "other@example.org")).json()["id"]
+    mod = await login(server.url, "mod@example.org", PASSWORD)
+    assert (await mod.http.post(f"/api/moderation/residents/{ok}", json={"decision": "validate"})).status_code == 200
+    r = await mod.http.post(f"/api/moderation/residents/{no}", json={"decision": "reject", "reason": "justificatif"})
+    assert r.status_code == 200
+    await until(lambda: len(smtp.messages) >= 2, 20, "both decisions")
+    by_to = {m["To"]: m for m in smtp.messages}
+    subject = str(make_header(decode_header(by_to["joiner@example.org"]["Subject"])))
+    assert "validé" in subject
+    assert "justificatif" in by_to["other@example.org"].get_body(("plain",)).get_content()
+    await mod.aclose()
