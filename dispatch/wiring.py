@@ -134,13 +134,7 @@ async def start_services(settings: Settings) -> Services:
     alerts = Alerts(city, store, sequencer, settings.alerts_radius_m, settings.city_cell_resolution)
     proofs = ProofFolder(settings.proofs_dir)
     vapid = load_or_create_key(settings.notify_vapid_key)
-    quotas = Quotas(
-        limits,
-        settings.limits_alerts_per_window,
-        settings.limits_flags_per_window,
-        settings.limits_window_minutes * 60,
-        settings.limits_sockets_per_account,
-    )
+    quotas = quotas_for(settings, limits)
     delivery = Delivery(store, sequencer, senders(settings, store, vapid), delivery_policy(settings), worker_name())
     delivery.app_reached = lambda: hub.app_reached
     delivery.start()
@@ -168,6 +162,16 @@ async def start_services(settings: Settings) -> Services:
         notifications=notifications,
         sms_intake=SmsIntake(city, streets(settings), store, alerts, quotas, notifications, settings.notify_sms_secret),
         delivery=delivery,
+    )
+
+
+def quotas_for(settings: Settings, limits: Limits) -> Quotas:
+    return Quotas(
+        limits,
+        settings.limits_alerts_per_window,
+        settings.limits_flags_per_window,
+        settings.limits_window_minutes * 60,
+        settings.limits_sockets_per_account,
     )
 
 

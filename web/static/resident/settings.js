@@ -117,6 +117,12 @@ export async function startSettings() {
     result.textContent = "Réglages indisponibles pour l'instant.";
   }
 
+  // the link every e-mail carries (List-Unsubscribe) opens the page here
+  if (window.location.hash === "#notifications") {
+    $("settings").scrollIntoView();
+    $("settings-title").focus();
+  }
+
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const phone = $("s-phone").value.trim();
