@@ -130,13 +130,7 @@ async def start_services(settings: Settings) -> Services:
     escalation.start()
     alerts = Alerts(city, store, sequencer, settings.alerts_radius_m, settings.city_cell_resolution)
     proofs = ProofFolder(settings.proofs_dir)
-    vapid = load_or_create_key(settings.notify_vapid_key)
-    delivery = Delivery(store, sequencer, senders(settings, store, vapid), delivery_policy(settings), worker_name())
-    delivery.app_reached = lambda: hub.app_reached
-    delivery.start()
-    notifications = Notifications(
-        store, public_key(vapid), settings.notify_sms_number, settings.notify_sms_max_segments, delivery.wake
-    )
+    delivery, notifications = start_delivery(settings, store, sequencer, hub)
     return Services(
         settings=settings,
         city=city,
@@ -164,6 +158,18 @@ async def start_services(settings: Settings) -> Services:
         notifications=notifications,
         delivery=delivery,
     )
+
+
+def start_delivery(settings: Settings, store: Store, sequencer: Sequencer, hub: Hub) -> tuple[Delivery, Notifications]:
+    """The outbox's workers of this process, started, and the use case that queues single messages."""
+    vapid = load_or_create_key(settings.notify_vapid_key)
+    delivery = Delivery(store, sequencer, senders(settings, store, vapid), delivery_policy(settings), worker_name())
+    delivery.app_reached = lambda: hub.app_reached
+    delivery.start()
+    notifications = Notifications(
+        store, public_key(vapid), settings.notify_sms_number, settings.notify_sms_max_segments, delivery.wake
+    )
+    return delivery, notifications
 
 
 def worker_name() -> str:
