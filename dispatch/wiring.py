@@ -128,9 +128,12 @@ async def start_services(settings: Settings) -> Services:
     writer = TriageWriter(store, sequencer)
     escalation = Escalation(store, writer, policy)
     escalation.start()
-    alerts = Alerts(city, store, sequencer, settings.alerts_radius_m, settings.city_cell_resolution)
-    proofs = ProofFolder(settings.proofs_dir)
     delivery, notifications = start_delivery(settings, store, sequencer, hub)
+    sms = (settings.notify_sms_number, settings.notify_sms_max_segments)
+    alerts = Alerts(
+        city, store, sequencer, settings.alerts_radius_m, settings.city_cell_resolution, *sms, delivery.wake
+    )
+    proofs = ProofFolder(settings.proofs_dir)
     return Services(
         settings=settings,
         city=city,
@@ -140,7 +143,7 @@ async def start_services(settings: Settings) -> Services:
         sequencer=sequencer,
         sessions=sessions,
         alerts=alerts,
-        broadcasts=Broadcasts(city, store, sequencer, settings.notify_sms_number, settings.notify_sms_max_segments),
+        broadcasts=Broadcasts(city, store, sequencer, *sms, delivery.wake),
         incidents=Incidents(store, writer, policy),
         units=Units(store, writer),
         reports=Reports(store),

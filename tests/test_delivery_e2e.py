@@ -53,9 +53,14 @@ async def until(check: Callable[[], bool], timeout: float, what: str) -> None:
         await asyncio.sleep(0.1)
 
 
-async def opt_in(url: str, email: str, push: PushStandIn, channels: list[str], phone: str) -> None:
+async def opt_in(
+    url: str, email: str, push: PushStandIn, channels: list[str], phone: str, categories: list[str] | None = None
+) -> None:
     me = await login(url, email, PASSWORD)
-    r = await me.http.put("/api/me/notifications", json={"channels": channels, "phone": phone})
+    body: dict[str, Any] = {"channels": channels, "phone": phone}
+    if categories is not None:
+        body["categories"] = categories
+    r = await me.http.put("/api/me/notifications", json=body)
     assert r.status_code == 200, r.text
     if "push" in channels:
         sub = push.subscriber(email.split("@")[0]).subscription()
@@ -162,3 +167,45 @@ async def test_a_moderation_decision_goes_out_by_email(tmp_path, server_factory,
     assert "validé" in subject
     assert "justificatif" in by_to["other@example.org"].get_body(("plain",)).get_content()
     await mod.aclose()
+
+
+async def test_a_nearby_alert_reaches_those_who_want_its_category_and_says_neither_who_nor_where(
+    tmp_path, server_factory, standins
+) -> None:
+    smtp, gateway, push = standins
+    env = notify_env(tmp_path, smtp, gateway)
+    server = server_factory(env)
+    accounts = Accounts(env)
+    accounts.add("resident", "author@example.org", *CENTRE, name="Jeanne Autrice")
+    accounts.add("resident", "near@example.org", 43.1817, 3.0042)  # 222 m away, in another sector
+    accounts.add("resident", "sector@example.org", 43.1837, 2.9922)  # 973 m away, in the alert's sector
+    accounts.add("resident", "theft@example.org", CENTRE[0] + 0.001, CENTRE[1])  # wants another category
+    accounts.add("resident", "nocat@example.org", CENTRE[0] + 0.001, CENTRE[1])  # e-mail, but no category
+    accounts.add("resident", "default@example.org", CENTRE[0] + 0.001, CENTRE[1])  # never opted in
+    accounts.add("resident", "far@example.org", *PLAGE)  # wants fires, 11 km away
+    everything = ["app", "email", "sms", "push"]
+    await opt_in(server.url, "author@example.org", push, everything, "+33612000001", ["fire"])
+    await opt_in(server.url, "near@example.org", push, everything, "+33612000002", ["fire", "theft"])
+    await opt_in(server.url, "sector@example.org", push, ["app", "email"], "+33612000003", ["fire"])
+    await opt_in(server.url, "theft@example.org", push, everything, "+33612000004", ["theft"])
+    await opt_in(server.url, "nocat@example.org", push, ["email", "sms"], "+33612000005")
+    await opt_in(server.url, "far@example.org", push, everything, "+33612000006", ["fire"])
+    author = await login(server.url, "author@example.org", PASSWORD)
+    r = await author.post_alert(category="fire", lat=CENTRE[0], lon=CENTRE[1], text="Feu rue Droite chez M. Martin")
+    assert r.status_code == 201, r.text
+    alert_id = r.json()["id"]
+    await until(lambda: len(smtp.messages) >= 2 and gateway.received and push.received, 20, "the alert's messages")
+    await asyncio.sleep(1.5)  # anything more would be a message too many
+    assert sorted(m["To"] for m in smtp.messages) == ["near@example.org", "sector@example.org"]
+    assert [s["to"] for s in gateway.received] == ["+33612000002"]
+    assert push.errors == [] and [p for p, _ in push.received] == ["/push/near"]
+    texts = [m.get_body(("plain",)).get_content() for m in smtp.messages]
+    texts += [str(make_header(decode_header(m["Subject"]))) for m in smtp.messages]
+    texts += [s["text"] for s in gateway.received] + [d["text"] for _, d in push.received]
+    for text in texts:
+        assert "Incendie" in text or "Signalement" in text
+        for secret in ("Jeanne", "Autrice", "author", "Martin", "rue Droite", "43.18", "3.004"):
+            assert secret not in text, (secret, text)
+    assert "Centre-ville" in gateway.received[0]["text"]
+    assert push.received[0][1] == {"level": "info", "text": push.received[0][1]["text"], "id": alert_id}
+    await author.aclose()
