@@ -18,7 +18,7 @@ import pytest
 
 from tests.browser import PLAGE
 from tests.e2e import CENTRE, PASSWORD, Accounts, embedded_env, server_factory
-from tests.notify_standins import GatewayStandIn, PushStandIn, SmtpStandIn
+from tests.notify_standins import GatewayStandIn, PushStandIn, SmtpStandIn, Subscriber
 from tests.support import login
 
 
@@ -209,3 +209,44 @@ async def test_a_nearby_alert_reaches_those_who_want_its_category_and_says_neith
     assert "Centre-ville" in gateway.received[0]["text"]
     assert push.received[0][1] == {"level": "info", "text": push.received[0][1]["text"], "id": alert_id}
     await author.aclose()
+
+
+async def test_a_push_service_saying_gone_removes_the_subscription_and_fails_the_row_once(
+    tmp_path, server_factory, standins
+) -> None:
+    smtp, gateway, push = standins
+    env = notify_env(tmp_path, smtp, gateway, DISPATCH_NOTIFY_RETRY_BASE_S="0.2", DISPATCH_NOTIFY_RETRY_CAP_S="0.5")
+    server = server_factory(env)
+    accounts = Accounts(env)
+    accounts.add("dispatcher", "disp@example.org")
+    for name in ("gone", "unknown", "both"):
+        accounts.add("resident", f"{name}@example.org", *CENTRE)
+    await opt_in(server.url, "gone@example.org", push, ["push"], "+33612000010")  # its endpoint answers 410
+    push.gone.add("/push/gone")
+    await opt_in(server.url, "both@example.org", push, ["push"], "+33612000011")  # one live, one gone
+    stale = {"unknown": Subscriber(f"{push.url}/push/nobody"), "both": Subscriber(f"{push.url}/push/old")}
+    await opt_in(server.url, "unknown@example.org", push, ["push"], "+33612000012")  # its endpoint: 404
+    for name, sub in stale.items():
+        me = await login(server.url, f"{name}@example.org", PASSWORD)
+        assert (await me.http.post("/api/me/push-subscriptions", json=sub.subscription())).status_code == 201
+        await me.aclose()
+    push.subscribers.pop("/push/unknown")  # the service forgot the only subscription it had of "unknown"
+    disp = await login(server.url, "disp@example.org", PASSWORD)
+    target = {"sectors": ["centre"], "level": "info"}
+    bid = (await disp.http.post("/api/broadcasts", json={**target, "text": "Un"})).json()["id"]
+    await until(lambda: len(push.received) >= 1 and sum(push.hits.values()) >= 5, 20, "the pushes")
+    await asyncio.sleep(2)  # retries (every 0.5 s at most) would show here
+    assert push.errors == [] and [p for p, _ in push.received] == ["/push/both"]
+    assert push.hits == Counter({"/push/gone": 1, "/push/unknown": 1, "/push/nobody": 1, "/push/old": 1, "/push/both": 1})
+    receipts = (await disp.http.get(f"/api/broadcasts/{bid}/receipts")).json()
+    assert receipts["push"] == {"queued": 0, "sent": 1, "failed": 2}
+    # the gone subscriptions were removed: the next broadcast writes no push
+    # row for those left without one and sends to the live endpoint only
+    push.hits.clear()
+    bid = (await disp.http.post("/api/broadcasts", json={**target, "text": "Deux"})).json()["id"]
+    await until(lambda: len(push.received) >= 2, 20, "the second push")
+    await asyncio.sleep(1.5)
+    assert push.hits == Counter({"/push/both": 1})
+    receipts = (await disp.http.get(f"/api/broadcasts/{bid}/receipts")).json()
+    assert receipts["push"] == {"queued": 0, "sent": 1, "failed": 0}
+    await disp.aclose()
