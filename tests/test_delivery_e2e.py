@@ -237,7 +237,9 @@ async def test_a_push_service_saying_gone_removes_the_subscription_and_fails_the
     await until(lambda: len(push.received) >= 1 and sum(push.hits.values()) >= 5, 20, "the pushes")
     await asyncio.sleep(2)  # retries (every 0.5 s at most) would show here
     assert push.errors == [] and [p for p, _ in push.received] == ["/push/both"]
-    assert push.hits == Counter({"/push/gone": 1, "/push/unknown": 1, "/push/nobody": 1, "/push/old": 1, "/push/both": 1})
+    assert push.hits == Counter(
+        {"/push/gone": 1, "/push/unknown": 1, "/push/nobody": 1, "/push/old": 1, "/push/both": 1}
+    )
     receipts = (await disp.http.get(f"/api/broadcasts/{bid}/receipts")).json()
     assert receipts["push"] == {"queued": 0, "sent": 1, "failed": 2}
     # the gone subscriptions were removed: the next broadcast writes no push
