@@ -131,16 +131,13 @@ async def start_services(settings: Settings) -> Services:
     writer = TriageWriter(store, sequencer)
     escalation = Escalation(store, writer, policy)
     escalation.start()
-    alerts = Alerts(city, store, sequencer, settings.alerts_radius_m, settings.city_cell_resolution)
-    proofs = ProofFolder(settings.proofs_dir)
-    vapid = load_or_create_key(settings.notify_vapid_key)
     quotas = quotas_for(settings, limits)
-    delivery = Delivery(store, sequencer, senders(settings, store, vapid), delivery_policy(settings), worker_name())
-    delivery.app_reached = lambda: hub.app_reached
-    delivery.start()
-    notifications = Notifications(
-        store, public_key(vapid), settings.notify_sms_number, settings.notify_sms_max_segments, delivery.wake
+    delivery, notifications = start_delivery(settings, store, sequencer, hub)
+    sms = (settings.notify_sms_number, settings.notify_sms_max_segments)
+    alerts = Alerts(
+        city, store, sequencer, settings.alerts_radius_m, settings.city_cell_resolution, *sms, delivery.wake
     )
+    proofs = ProofFolder(settings.proofs_dir)
     return Services(
         settings=settings,
         city=city,
@@ -150,7 +147,7 @@ async def start_services(settings: Settings) -> Services:
         sequencer=sequencer,
         sessions=sessions,
         alerts=alerts,
-        broadcasts=Broadcasts(city, store, sequencer, settings.notify_sms_number, settings.notify_sms_max_segments),
+        broadcasts=Broadcasts(city, store, sequencer, *sms, delivery.wake),
         incidents=Incidents(store, writer, policy),
         units=Units(store, writer),
         reports=Reports(store),
@@ -178,6 +175,18 @@ def quotas_for(settings: Settings, limits: Limits) -> Quotas:
 def streets(settings: Settings) -> Gazetteer | None:
     """The SMS intake's street gazetteer (city.streets), if the city has one."""
     return load_streets(settings.city_streets) if settings.city_streets is not None else None
+
+
+def start_delivery(settings: Settings, store: Store, sequencer: Sequencer, hub: Hub) -> tuple[Delivery, Notifications]:
+    """The outbox's workers of this process, started, and the use case that queues single messages."""
+    vapid = load_or_create_key(settings.notify_vapid_key)
+    delivery = Delivery(store, sequencer, senders(settings, store, vapid), delivery_policy(settings), worker_name())
+    delivery.app_reached = lambda: hub.app_reached
+    delivery.start()
+    notifications = Notifications(
+        store, public_key(vapid), settings.notify_sms_number, settings.notify_sms_max_segments, delivery.wake
+    )
+    return delivery, notifications
 
 
 def worker_name() -> str:

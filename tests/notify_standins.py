@@ -15,6 +15,7 @@ import base64
 import json
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import Message
@@ -153,6 +154,7 @@ class PushStandIn(_Http):
         self.received: list[tuple[str, dict[str, Any]]] = []  # (path, decrypted payload)
         self.errors: list[str] = []
         self.gone: set[str] = set()
+        self.hits: Counter[str] = Counter()  # requests per path, whatever the answer
         self.lock = threading.Lock()
         super().__init__()
 
@@ -162,6 +164,8 @@ class PushStandIn(_Http):
         return s
 
     def handle(self, h: BaseHTTPRequestHandler, body: bytes) -> tuple[int, bytes]:
+        with self.lock:
+            self.hits[h.path] += 1
         if h.path in self.gone:
             return 410, b""
         sub = self.subscribers.get(h.path)

@@ -18,7 +18,7 @@ import pytest
 
 from tests.browser import PLAGE
 from tests.e2e import CENTRE, PASSWORD, Accounts, embedded_env, server_factory
-from tests.notify_standins import GatewayStandIn, PushStandIn, SmtpStandIn
+from tests.notify_standins import GatewayStandIn, PushStandIn, SmtpStandIn, Subscriber
 from tests.support import login
 
 
@@ -53,9 +53,14 @@ async def until(check: Callable[[], bool], timeout: float, what: str) -> None:
         await asyncio.sleep(0.1)
 
 
-async def opt_in(url: str, email: str, push: PushStandIn, channels: list[str], phone: str) -> None:
+async def opt_in(
+    url: str, email: str, push: PushStandIn, channels: list[str], phone: str, categories: list[str] | None = None
+) -> None:
     me = await login(url, email, PASSWORD)
-    r = await me.http.put("/api/me/notifications", json={"channels": channels, "phone": phone})
+    body: dict[str, Any] = {"channels": channels, "phone": phone}
+    if categories is not None:
+        body["categories"] = categories
+    r = await me.http.put("/api/me/notifications", json=body)
     assert r.status_code == 200, r.text
     if "push" in channels:
         sub = push.subscriber(email.split("@")[0]).subscription()
@@ -162,3 +167,88 @@ async def test_a_moderation_decision_goes_out_by_email(tmp_path, server_factory,
     assert "validé" in subject
     assert "justificatif" in by_to["other@example.org"].get_body(("plain",)).get_content()
     await mod.aclose()
+
+
+async def test_a_nearby_alert_reaches_those_who_want_its_category_and_says_neither_who_nor_where(
+    tmp_path, server_factory, standins
+) -> None:
+    smtp, gateway, push = standins
+    env = notify_env(tmp_path, smtp, gateway)
+    server = server_factory(env)
+    accounts = Accounts(env)
+    accounts.add("resident", "author@example.org", *CENTRE, name="Jeanne Autrice")
+    accounts.add("resident", "near@example.org", 43.1817, 3.0042)  # 222 m away, in another sector
+    accounts.add("resident", "sector@example.org", 43.1837, 2.9922)  # 973 m away, in the alert's sector
+    accounts.add("resident", "theft@example.org", CENTRE[0] + 0.001, CENTRE[1])  # wants another category
+    accounts.add("resident", "nocat@example.org", CENTRE[0] + 0.001, CENTRE[1])  # e-mail, but no category
+    accounts.add("resident", "default@example.org", CENTRE[0] + 0.001, CENTRE[1])  # never opted in
+    accounts.add("resident", "far@example.org", *PLAGE)  # wants fires, 11 km away
+    everything = ["app", "email", "sms", "push"]
+    await opt_in(server.url, "author@example.org", push, everything, "+33612000001", ["fire"])
+    await opt_in(server.url, "near@example.org", push, everything, "+33612000002", ["fire", "theft"])
+    await opt_in(server.url, "sector@example.org", push, ["app", "email"], "+33612000003", ["fire"])
+    await opt_in(server.url, "theft@example.org", push, everything, "+33612000004", ["theft"])
+    await opt_in(server.url, "nocat@example.org", push, ["email", "sms"], "+33612000005")
+    await opt_in(server.url, "far@example.org", push, everything, "+33612000006", ["fire"])
+    author = await login(server.url, "author@example.org", PASSWORD)
+    r = await author.post_alert(category="fire", lat=CENTRE[0], lon=CENTRE[1], text="Feu rue Droite chez M. Martin")
+    assert r.status_code == 201, r.text
+    alert_id = r.json()["id"]
+    await until(lambda: len(smtp.messages) >= 2 and gateway.received and push.received, 20, "the alert's messages")
+    await asyncio.sleep(1.5)  # anything more would be a message too many
+    assert sorted(m["To"] for m in smtp.messages) == ["near@example.org", "sector@example.org"]
+    assert [s["to"] for s in gateway.received] == ["+33612000002"]
+    assert push.errors == [] and [p for p, _ in push.received] == ["/push/near"]
+    texts = [m.get_body(("plain",)).get_content() for m in smtp.messages]
+    texts += [str(make_header(decode_header(m["Subject"]))) for m in smtp.messages]
+    texts += [s["text"] for s in gateway.received] + [d["text"] for _, d in push.received]
+    for text in texts:
+        assert "Incendie" in text or "Signalement" in text
+        for secret in ("Jeanne", "Autrice", "author", "Martin", "rue Droite", "43.18", "3.004"):
+            assert secret not in text, (secret, text)
+    assert "Centre-ville" in gateway.received[0]["text"]
+    assert push.received[0][1] == {"level": "info", "text": push.received[0][1]["text"], "id": alert_id}
+    await author.aclose()
+
+
+async def test_a_push_service_saying_gone_removes_the_subscription_and_fails_the_row_once(
+    tmp_path, server_factory, standins
+) -> None:
+    smtp, gateway, push = standins
+    env = notify_env(tmp_path, smtp, gateway, DISPATCH_NOTIFY_RETRY_BASE_S="0.2", DISPATCH_NOTIFY_RETRY_CAP_S="0.5")
+    server = server_factory(env)
+    accounts = Accounts(env)
+    accounts.add("dispatcher", "disp@example.org")
+    for name in ("gone", "unknown", "both"):
+        accounts.add("resident", f"{name}@example.org", *CENTRE)
+    await opt_in(server.url, "gone@example.org", push, ["push"], "+33612000010")  # its endpoint answers 410
+    push.gone.add("/push/gone")
+    await opt_in(server.url, "both@example.org", push, ["push"], "+33612000011")  # one live, one gone
+    stale = {"unknown": Subscriber(f"{push.url}/push/nobody"), "both": Subscriber(f"{push.url}/push/old")}
+    await opt_in(server.url, "unknown@example.org", push, ["push"], "+33612000012")  # its endpoint: 404
+    for name, sub in stale.items():
+        me = await login(server.url, f"{name}@example.org", PASSWORD)
+        assert (await me.http.post("/api/me/push-subscriptions", json=sub.subscription())).status_code == 201
+        await me.aclose()
+    push.subscribers.pop("/push/unknown")  # the service forgot the only subscription it had of "unknown"
+    disp = await login(server.url, "disp@example.org", PASSWORD)
+    target = {"sectors": ["centre"], "level": "info"}
+    bid = (await disp.http.post("/api/broadcasts", json={**target, "text": "Un"})).json()["id"]
+    await until(lambda: len(push.received) >= 1 and sum(push.hits.values()) >= 5, 20, "the pushes")
+    await asyncio.sleep(2)  # retries (every 0.5 s at most) would show here
+    assert push.errors == [] and [p for p, _ in push.received] == ["/push/both"]
+    assert push.hits == Counter(
+        {"/push/gone": 1, "/push/unknown": 1, "/push/nobody": 1, "/push/old": 1, "/push/both": 1}
+    )
+    receipts = (await disp.http.get(f"/api/broadcasts/{bid}/receipts")).json()
+    assert receipts["push"] == {"queued": 0, "sent": 1, "failed": 2}
+    # the gone subscriptions were removed: the next broadcast writes no push
+    # row for those left without one and sends to the live endpoint only
+    push.hits.clear()
+    bid = (await disp.http.post("/api/broadcasts", json={**target, "text": "Deux"})).json()["id"]
+    await until(lambda: len(push.received) >= 2, 20, "the second push")
+    await asyncio.sleep(1.5)
+    assert push.hits == Counter({"/push/both": 1})
+    receipts = (await disp.http.get(f"/api/broadcasts/{bid}/receipts")).json()
+    assert receipts["push"] == {"queued": 0, "sent": 1, "failed": 0}
+    await disp.aclose()

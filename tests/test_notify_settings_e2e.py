@@ -79,3 +79,18 @@ async def test_push_key_is_made_once_and_a_subscription_is_kept(tmp_path, server
     again = server_factory(env)  # the same key after a restart
     async with __import__("httpx").AsyncClient(base_url=again.url) as http:
         assert (await http.get("/api/push/key")).json()["public_key"] == public
+
+
+async def test_api_me_shows_the_phone_just_saved(tmp_path, server_factory) -> None:
+    env = {**embedded_env(tmp_path), "DISPATCH_NOTIFY_VAPID_KEY": str(tmp_path / "vapid.pem")}
+    server = server_factory(env)
+    Accounts(env).add("resident", "res@example.org", *CENTRE)
+    me = await login(server.url, "res@example.org", PASSWORD)
+    assert "phone" not in (await me.http.get("/api/me")).json()  # the session is cached from here on
+    r = await me.http.put("/api/me/notifications", json={"channels": ["app", "sms"], "phone": "06 12 34 56 78"})
+    assert r.status_code == 200, r.text
+    assert (await me.http.get("/api/me")).json()["phone"] == "+33612345678"
+    r = await me.http.put("/api/me/notifications", json={"channels": ["app"], "phone": None})
+    assert r.status_code == 200, r.text
+    assert "phone" not in (await me.http.get("/api/me")).json()
+    await me.aclose()

@@ -28,7 +28,7 @@ from dispatch.adapters.store_common import (
     user_from_row,
 )
 from dispatch.adapters.store_moderation import ModerationMethods
-from dispatch.adapters.store_outbox import OutboxMethods
+from dispatch.adapters.store_outbox import OutboxMethods, enqueue_fanout
 from dispatch.adapters.tx import Tx
 from dispatch.core.changes import Change, Saved, TriageState
 from dispatch.core.model import (
@@ -184,6 +184,10 @@ class SqlStore(ModerationMethods, OutboxMethods, ABC):
         mine = [Draft(a.seq, "alert.created", alert_staff(a), a.created_at, batch[i].channels) for i, a in created]
         theirs = await triage_sql.drafts(tx, *grouped) if grouped else []
         events = await tx.append(mine + theirs)
+        for i, a in created:  # the nearby residents' outbox rows, in this transaction
+            fanout = batch[i].fanout
+            if fanout is not None and fanout.audience:
+                await enqueue_fanout(tx, fanout, a.id, a.created_at)
         return created, events[: len(mine)], events[len(mine) :]
 
     # -- the event log ------------------------------------------------------

@@ -16,8 +16,9 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from dispatch.adapters.dialect import Dialect, Sql
-from dispatch.adapters.store_common import Draft, Row, dumps, loads, to_utc
+from dispatch.adapters.store_common import RESIDENT_ROLES_SQL, Draft, Row, dumps, loads, to_utc
 from dispatch.adapters.tx import Tx
+from dispatch.core.audience import box_around
 from dispatch.core.model import Event
 from dispatch.core.notify_settings import NotifySettings
 from dispatch.core.outbox import Fanout, NewOutbox, OutboxItem, Recipient, plan
@@ -48,6 +49,17 @@ OPTED_IN = Sql(
         " FROM notify_settings n JOIN users u ON u.id = n.user_id"
         f" WHERE {d.in_ints('n.user_id')} AND u.status = 'validated' AND u.disabled_at IS NULL"
     )
+)
+# the homes of residents who want a nearby alert's category outside the app:
+# candidates only (the alert's sector, or a box around the point); the exact
+# rule is core.audience's. Categories are a JSON list of known keys, so the
+# quoted key is found by LIKE (an "_" in a key matches more: a superset, and
+# core.outbox.plan checks the category again).
+ALERT_WATCHERS = Sql(
+    "SELECT u.id, u.home_lat, u.home_lon, u.home_sector FROM notify_settings n JOIN users u ON u.id = n.user_id"
+    f" WHERE n.categories LIKE ? AND u.status = 'validated' AND u.disabled_at IS NULL AND u.role IN {RESIDENT_ROLES_SQL}"
+    " AND u.home_lat IS NOT NULL AND u.home_lon IS NOT NULL"
+    " AND (u.home_sector = ? OR (u.home_lat BETWEEN ? AND ? AND u.home_lon BETWEEN ? AND ?))"
 )
 INSERT_OUTBOX = Sql(
     "INSERT INTO outbox (kind, ref_id, user_id, channel, ext_id, dest, subject, body, level, status, attempts,"
@@ -147,6 +159,14 @@ class OutboxMethods:
         async with self._read_tx() as tx:
             found = await opted_in(tx, audience)
         return sum(1 for _, _, phone, s, _ in found if phone and "sms" in s.for_broadcast(level))
+
+    async def alert_watchers(
+        self, category: str, lat: float, lon: float, sector: str | None, radius_m: float
+    ) -> list[tuple[int, float, float, str | None]]:
+        south, west, north, east = box_around(lat, lon, radius_m)
+        async with self._read_tx() as tx:
+            rows = await tx.rows(ALERT_WATCHERS.on(tx.dialect), f'%"{category}"%', sector, south, north, west, east)
+        return [(int(r[0]), float(r[1]), float(r[2]), r[3]) for r in rows]
 
     async def notify_settings(self, user_id: int) -> NotifySettings | None:
         async with self._read_tx() as tx:

@@ -162,6 +162,8 @@ class NewAlert:
     created_at: datetime
     # bus channels its event is published on (core.routing)
     channels: tuple[str, ...] = ()
+    # the outbox rows to write with it (issue 19): residents nearby who opted in to its category
+    fanout: Fanout | None = None
 
 
 @dataclass(frozen=True)

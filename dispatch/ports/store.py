@@ -248,6 +248,15 @@ class Store(Protocol):
         """How many of `audience` a broadcast of `level` would reach by SMS."""
         ...
 
+    async def alert_watchers(
+        self, category: str, lat: float, lon: float, sector: str | None, radius_m: float
+    ) -> list[tuple[int, float, float, str | None]]:
+        """(user_id, home lat, lon, home sector) of validated residents who want
+        alerts of `category` outside the app and whose home may be within
+        radius_m of (lat, lon) or in `sector`: candidates, a superset of
+        those core.audience.nearby_residents keeps."""
+        ...
+
     async def notify_settings(self, user_id: int) -> NotifySettings | None:
         """The account's saved settings, or None (the defaults apply)."""
         ...
