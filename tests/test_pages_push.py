@@ -79,8 +79,47 @@ async def test_the_worker_is_registered_push_is_offered_and_a_push_rings(browser
     ]
     # and the open page heard of it from the worker
     await page.wait_for_function(
-        "document.getElementById('settings-result').textContent.includes('Notification affichée')", timeout=5_000
+        "() => document.getElementById('settings-result').textContent.includes('Notification affichée')", timeout=5_000
     )
     assert await run_axe(page, axe) == []
     assert tab.console_errors() == []
+    await tab.close()
+
+
+async def test_the_settings_screen_saves_what_the_resident_ticks(browser: Any, site: Site) -> None:
+    who = site.residents[1]
+    tab = await open_tab(browser, site, "/", who, size=PHONE_SIZE)
+    page = tab.page
+    await wait_live(page)
+    await page.wait_for_selector('#s-channels input[value="sms"]')
+    # SMS without a phone: the server says which field, the page says it there
+    await page.check('#s-channels input[value="sms"]')
+    await page.fill("#s-phone", "")
+    await page.click("#settings-save")
+    await page.wait_for_function("() => document.getElementById('s-phone-error').textContent.length > 0", timeout=5_000)
+    assert await page.get_attribute("#s-phone", "aria-invalid") == "true"
+    await page.fill("#s-phone", "06 12 34 56 99")
+    await page.uncheck('#s-levels input[value="info"]')
+    await page.check('#s-categories input[value="fire"]')
+    await page.click("#settings-save")
+    await page.wait_for_function(
+        "() => document.getElementById('settings-result').textContent === 'Réglages enregistrés.'", timeout=5_000
+    )
+    async with site.http(who) as http:
+        saved = (await http.get("/api/me/notifications")).json()
+    assert saved == {
+        "channels": ["app", "sms"],
+        "levels": ["warning", "urgent"],
+        "categories": ["fire"],
+        "phone": "+33612345699",
+    }
+    assert await page.input_value("#s-phone") == "+33612345699"  # as the server normalised it
+    # a reload shows what was saved
+    await page.reload()
+    await wait_live(page)
+    await page.wait_for_function("() => document.getElementById('s-phone').value === '+33612345699'", timeout=5_000)
+    assert await page.is_checked('#s-channels input[value="sms"]')
+    assert not await page.is_checked('#s-levels input[value="info"]')
+    assert await page.is_checked('#s-categories input[value="fire"]')
+    assert tab.console_errors(ignore=("status of 422",)) == []
     await tab.close()

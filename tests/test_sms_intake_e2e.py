@@ -183,3 +183,19 @@ async def test_stop_turns_sms_off_and_nonsense_gets_help(env, server_factory, ga
     receipts = (await disp.http.get(f"/api/broadcasts/{sent.json()['id']}/receipts")).json()
     assert sum(receipts["sms"].values()) == 0
     await disp.aclose()
+
+
+async def test_the_alert_limit_applies_to_sms_too(tmp_path, server_factory, gateway) -> None:
+    env = {
+        **embedded_env(tmp_path),
+        "DISPATCH_NOTIFY_SMS_SECRET": SECRET,
+        "DISPATCH_NOTIFY_VAPID_KEY": str(tmp_path / "vapid.pem"),
+        "DISPATCH_LIMITS_ALERTS_PER_WINDOW": "1",
+    }
+    server = server_factory(env)
+    await resident_with_phone(server.url, env)
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        assert (await inbound(http, PHONE, "FEU")).status_code == 201
+        second = await inbound(http, PHONE, "FEU")
+    assert (second.status_code, second.json()["error"]["code"]) == (429, "rate_limited")
+    assert int(second.headers["retry-after"]) >= 1
