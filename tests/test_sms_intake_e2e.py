@@ -19,7 +19,7 @@ import pytest
 
 from dispatch.settings import load_settings
 from geo.streets import load_streets
-from tests.e2e import CENTRE, PASSWORD, Accounts, embedded_env, production_env, server_factory
+from tests.e2e import CENTRE, PASSWORD, Accounts, embedded_env, production_env, server_factory, store_env
 from tests.notify_standins import GatewayStandIn
 from tests.support import login, next_message, stream
 from tests.test_delivery_e2e import until
@@ -39,15 +39,7 @@ def gateway() -> Iterator[GatewayStandIn]:
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def env(request: pytest.FixtureRequest, tmp_path: Path, gateway: GatewayStandIn) -> dict[str, str]:
-    base = (
-        embedded_env(tmp_path)
-        if request.param == "sqlite"
-        else production_env(
-            request.getfixturevalue("pg_url"),
-            request.getfixturevalue("redis_url"),
-            request.getfixturevalue("bus_prefix"),
-        )
-    )
+    base = store_env(request, tmp_path)
     return {
         **base,
         "DISPATCH_NOTIFY_SMS_SECRET": SECRET,

@@ -141,8 +141,9 @@ def page_config() -> dict[str, Any]:
             "password_min_length": PASSWORD_MIN_LENGTH,
         },
         "proof": {"types": list(PROOF_TYPES), "max_bytes": MAX_PROOF_BYTES},
-        "levels": {"ids": list(BROADCAST_LEVELS), "labels": {lv: LEVEL_LABELS.get(lv, lv) for lv in BROADCAST_LEVELS}},
-        "channels": {"ids": list(CHANNELS), "labels": {c: CHANNEL_LABELS.get(c, c) for c in CHANNELS}},
+        # lists of {id, label} like the bands: a channel named "email" is no key
+        "levels": [{"id": lv, "label": LEVEL_LABELS.get(lv, lv)} for lv in BROADCAST_LEVELS],
+        "channels": [{"id": c, "label": CHANNEL_LABELS.get(c, c)} for c in CHANNELS],
     }
 
 

@@ -18,7 +18,8 @@ async function levelLabel(level) {
   if (levelWords === null) {
     try {
       const resp = await fetch("/config", { credentials: "same-origin" });
-      levelWords = resp.ok ? ((await resp.json()).levels || {}).labels || {} : {};
+      const levels = resp.ok ? (await resp.json()).levels || [] : [];
+      levelWords = Object.fromEntries(levels.map((l) => [l.id, l.label]));
     } catch (e) {
       levelWords = {}; // offline: the level's own name will do
     }

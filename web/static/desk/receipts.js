@@ -27,8 +27,8 @@ export function showSmsPreview(sms) {
 
 function table(id) {
   const head = el("tr", {}, el("th", { scope: "col", text: "Canal" }), ...STATES.map(([, word]) => el("th", { scope: "col", text: word })));
-  const rows = CHANNELS.ids.map((ch) => el("tr", { dataset: { channel: ch } },
-    el("th", { scope: "row", text: CHANNELS.labels[ch] || ch }),
+  const rows = CHANNELS.map(({ id: ch, label }) => el("tr", { dataset: { channel: ch } },
+    el("th", { scope: "row", text: label }),
     ...STATES.map(([state]) => el("td", { dataset: { state }, text: "—" }))));
   return el("table", { class: "receipts-table", "aria-describedby": `r-title-${id}` }, el("thead", {}, head), el("tbody", {}, ...rows));
 }
@@ -57,7 +57,7 @@ export function createReceipts() {
 
   function add(b) {
     if (items.has(b.id)) return;
-    const level = LEVELS.labels[b.level] || b.level;
+    const level = (LEVELS.find((l) => l.id === b.level) || { label: b.level }).label;
     const when = b.created_at ? shortTime.format(new Date(b.created_at)) : "";
     const item = el("li", { class: "receipt", dataset: { broadcast: b.id } },
       el("p", { id: `r-title-${b.id}`, class: "receipt-title" }, el("strong", { text: `${level} n°${b.id}` }), ` ${when} — ${b.text || ""}`),

@@ -92,10 +92,10 @@ function createPush(form) {
 export async function startSettings() {
   const form = $("settings-form");
   const result = $("settings-result");
-  boxes($("s-channels"), "channels", CHANNELS.ids.map((id) => ({ id, label: CHANNELS.labels[id] || id })));
+  boxes($("s-channels"), "channels", CHANNELS);
   const always = form.querySelector(`input[name="channels"][value="${ALWAYS}"]`);
   if (always) { always.checked = true; always.disabled = true; }
-  boxes($("s-levels"), "levels", LEVELS.ids.map((id) => ({ id, label: LEVELS.labels[id] || id })));
+  boxes($("s-levels"), "levels", LEVELS);
   boxes($("s-categories"), "categories", CATEGORIES.map((c) => ({ id: c.id, label: `${c.pictogram} ${c.label}` })));
 
   const push = createPush(form);
