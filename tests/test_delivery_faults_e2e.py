@@ -102,3 +102,46 @@ async def test_kill_9_mid_delivery_then_restart_delivers_each_message_once(tmp_p
         receipts = (await http.get(f"/api/broadcasts/{bid}/receipts")).json()
     assert receipts["sms"] == {"queued": 0, "sent": n, "delivered": 0, "failed": 0}
     assert receipts["email"] == {"queued": 0, "sent": n, "failed": 0}
+
+
+async def test_two_workers_on_postgres_and_redis_send_each_message_once(
+    tmp_path, server_factory, standins, pg_url, redis_url, bus_prefix
+) -> None:
+    smtp, gateway, push = standins
+    smtp.delay_s = gateway.delay_s = 0.2  # slow enough that both workers' batches overlap
+    env = {
+        **notify_env(tmp_path, smtp, gateway, DISPATCH_NOTIFY_BATCH=str(BATCH), DISPATCH_NOTIFY_CONCURRENCY="5"),
+        **production_env(pg_url, redis_url, bus_prefix),
+    }
+    server = server_factory(env, workers=2)
+    n = 80
+    subs = [push.subscriber(f"r{i}").subscription() for i in range(n)]
+    people = await seed_notify(
+        pg_url,
+        homes(n),
+        secrets.token_hex(3),
+        ["app", "email", "sms", "push"],
+        [(s["endpoint"], s["keys"]["p256dh"], s["keys"]["auth"]) for s in subs],
+    )
+    _, (disp,) = await seed(pg_url, CITY, [], staff=["dispatcher"])
+    async with httpx.AsyncClient(base_url=server.url, headers={"Authorization": f"Bearer {disp.token}"}) as http:
+        r = await http.post(
+            "/api/broadcasts", json={"sectors": ["centre"], "level": "warning", "text": "Coupure d'eau"}
+        )
+        assert r.status_code == 201, r.text
+        bid = r.json()["id"]
+        done = lambda: len(gateway.received) >= n and len(smtp.messages) >= n and len(push.received) >= n  # noqa: E731
+        await until(done, 60, "every message")
+        await asyncio.sleep(2)  # anything more would be a duplicate
+        receipts = (await http.get(f"/api/broadcasts/{bid}/receipts")).json()
+    sms = Counter(sms_keys(gateway))
+    assert set(sms.values()) == {1} and {to for to, _ in sms} == {p for _, _, p in people}
+    email = Counter(email_keys(smtp))
+    assert set(email.values()) == {1} and {to for to, _ in email} == {e for _, e, _ in people}
+    assert push.errors == []
+    assert sorted(p for p, _ in push.received) == sorted(f"/push/r{i}" for i in range(n))
+    # both workers sent: more requests at once than one worker's notify.concurrency
+    assert gateway.inflight.most > 5 and smtp.inflight.most > 5, (gateway.inflight.most, smtp.inflight.most)
+    assert receipts["sms"] == {"queued": 0, "sent": n, "delivered": 0, "failed": 0}
+    assert receipts["email"] == {"queued": 0, "sent": n, "failed": 0}
+    assert receipts["push"] == {"queued": 0, "sent": n, "failed": 0}
