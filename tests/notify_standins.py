@@ -11,6 +11,7 @@ each listening on a free port in a thread of the test process:
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import threading
@@ -39,16 +40,48 @@ def b64e(b: bytes) -> str:
     return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
 
 
+class InFlight:
+    """How many requests a stand-in is answering at once, and the most so far
+    (two server workers sending together show more than one worker's
+    notify.concurrency)."""
+
+    def __init__(self) -> None:
+        self.now = 0
+        self.most = 0
+        self.lock = threading.Lock()
+
+    def enter(self) -> None:
+        with self.lock:
+            self.now += 1
+            self.most = max(self.most, self.now)
+
+    def leave(self) -> None:
+        with self.lock:
+            self.now -= 1
+
+
 class SmtpStandIn:
+    """`messages`: every message whose DATA arrived, recorded on arrival,
+    before the answer (delayed by `delay_s`): a sender killed while waiting
+    for the 250 has had its message taken all the same, as with a real relay."""
+
     def __init__(self) -> None:
         self.messages: list[Message] = []
         self.lock = threading.Lock()
+        self.delay_s = 0.0
+        self.inflight = InFlight()
         outer = self
 
         class Handler:
             async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-                with outer.lock:
-                    outer.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+                outer.inflight.enter()
+                try:
+                    with outer.lock:
+                        outer.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+                    if outer.delay_s:
+                        await asyncio.sleep(outer.delay_s)
+                finally:
+                    outer.inflight.leave()
                 return "250 OK"
 
         self.port = free_port()
@@ -101,19 +134,33 @@ class _Http:
 
 
 class GatewayStandIn(_Http):
+    """`received`: the body of every request it accepted, in arrival order,
+    recorded on arrival, before the answer (delayed by `delay_s`): a sender
+    killed while waiting for the 202 has had its SMS taken all the same. So an
+    `id` appears twice when a retry repeats a request whose answer was lost;
+    a real gateway sends the SMS once per `id` (what the tests count)."""
+
     def __init__(self) -> None:
         self.received: list[dict[str, Any]] = []
         self.tokens: list[str] = []
         self.down = False
+        self.delay_s = 0.0
+        self.inflight = InFlight()
         self.lock = threading.Lock()
         super().__init__()
 
     def handle(self, h: BaseHTTPRequestHandler, body: bytes) -> tuple[int, bytes]:
         if self.down:
             return 503, b"down"
-        with self.lock:
-            self.received.append(json.loads(body))
-            self.tokens.append(h.headers.get("authorization", ""))
+        self.inflight.enter()
+        try:
+            with self.lock:
+                self.received.append(json.loads(body))
+                self.tokens.append(h.headers.get("authorization", ""))
+            if self.delay_s:
+                time.sleep(self.delay_s)
+        finally:
+            self.inflight.leave()
         return 202, b"{}"
 
 
