@@ -42,6 +42,7 @@ class Settings:
     city_name: str
     city_sectors: Path
     city_cell_resolution: int
+    city_streets: Path | None
     alerts_radius_m: float
     server_host: str
     server_port: int
@@ -65,6 +66,26 @@ class Settings:
     privacy_min_circle_m: float
     broadcasts_history_days: float
     proofs_dir: Path
+    notify_smtp_host: str = ""
+    notify_smtp_port: int = 25
+    notify_smtp_from: str = "no-reply@localhost"
+    notify_smtp_tls: str = "none"
+    notify_smtp_user: str = ""
+    notify_smtp_password: str = ""
+    notify_sms_url: str = ""
+    notify_sms_token: str = ""
+    notify_sms_secret: str = ""
+    notify_sms_number: str = ""
+    notify_sms_max_segments: int = 2
+    notify_vapid_key: Path = Path("var/vapid.pem")
+    notify_vapid_subject: str = "mailto:no-reply@localhost"
+    notify_batch: int = 200
+    notify_concurrency: int = 50
+    notify_lease_s: float = 60.0
+    notify_poll_s: float = 1.0
+    notify_retry_base_s: float = 2.0
+    notify_retry_cap_s: float = 300.0
+    notify_max_attempts: int = 50
     triage: Mapping[str, Any] = field(default_factory=dict)
     config_path: Path = DEFAULT_CONFIG
 
@@ -72,6 +93,9 @@ class Settings:
         fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         fields["database_url"] = _mask_url(self.database_url)
         fields["bus_url"] = _mask_url(self.bus_url)
+        for secret in ("notify_smtp_password", "notify_sms_token", "notify_sms_secret"):
+            if fields[secret]:
+                fields[secret] = "***"
         inner = ", ".join(f"{k}={v!r}" for k, v in fields.items())
         return f"Settings({inner})"
 
@@ -120,6 +144,7 @@ KEYS: dict[tuple[str, str], tuple[str, type]] = {
     ("city", "name"): ("city_name", str),
     ("city", "sectors"): ("city_sectors", Path),
     ("city", "cell_resolution"): ("city_cell_resolution", int),
+    ("city", "streets"): ("city_streets", str),
     ("alerts", "radius_m"): ("alerts_radius_m", float),
     ("server", "host"): ("server_host", str),
     ("server", "port"): ("server_port", int),
@@ -143,6 +168,26 @@ KEYS: dict[tuple[str, str], tuple[str, type]] = {
     ("privacy", "min_circle_m"): ("privacy_min_circle_m", float),
     ("broadcasts", "history_days"): ("broadcasts_history_days", float),
     ("proofs", "dir"): ("proofs_dir", Path),
+    ("notify", "smtp_host"): ("notify_smtp_host", str),
+    ("notify", "smtp_port"): ("notify_smtp_port", int),
+    ("notify", "smtp_from"): ("notify_smtp_from", str),
+    ("notify", "smtp_tls"): ("notify_smtp_tls", str),
+    ("notify", "smtp_user"): ("notify_smtp_user", str),
+    ("notify", "smtp_password"): ("notify_smtp_password", str),
+    ("notify", "sms_url"): ("notify_sms_url", str),
+    ("notify", "sms_token"): ("notify_sms_token", str),
+    ("notify", "sms_secret"): ("notify_sms_secret", str),
+    ("notify", "sms_number"): ("notify_sms_number", str),
+    ("notify", "sms_max_segments"): ("notify_sms_max_segments", int),
+    ("notify", "vapid_key"): ("notify_vapid_key", Path),
+    ("notify", "vapid_subject"): ("notify_vapid_subject", str),
+    ("notify", "batch"): ("notify_batch", int),
+    ("notify", "concurrency"): ("notify_concurrency", int),
+    ("notify", "lease_s"): ("notify_lease_s", float),
+    ("notify", "poll_s"): ("notify_poll_s", float),
+    ("notify", "retry_base_s"): ("notify_retry_base_s", float),
+    ("notify", "retry_cap_s"): ("notify_retry_cap_s", float),
+    ("notify", "max_attempts"): ("notify_max_attempts", int),
 }
 
 
@@ -184,8 +229,12 @@ def load_settings(path: str | os.PathLike[str] | None = None, env: Mapping[str, 
         else:
             raise ConfigError(f"config file {path}: missing key {name}")
         values[attr] = _coerce(raw, typ, name)
-    for attr in ("city_sectors", "proofs_dir"):
-        if not values[attr].is_absolute():
+    if values["notify_smtp_tls"] not in ("none", "starttls", "tls"):
+        raise ConfigError(f"notify.smtp_tls must be none, starttls or tls, got {values['notify_smtp_tls']!r}")
+    # optional: the SMS intake's street gazetteer; empty means none (the home)
+    values["city_streets"] = Path(values["city_streets"]) if values["city_streets"] else None
+    for attr in ("city_sectors", "proofs_dir", "notify_vapid_key", "city_streets"):
+        if values[attr] is not None and not values[attr].is_absolute():
             values[attr] = (base / values[attr]).resolve()
     url = values["database_url"]
     if url.startswith("sqlite:///"):

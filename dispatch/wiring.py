@@ -9,12 +9,19 @@ dispatch.adapters, dispatch.usecases, dispatch.live, dispatch.settings, geo.
 from __future__ import annotations
 
 import logging
+import os
+import secrets
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from dispatch.adapters import open_bus, open_limits, open_store
 from dispatch.adapters.proof_files import ProofFolder
+from dispatch.adapters.sms_gateway import SmsGateway
+from dispatch.adapters.smtp_sender import SmtpSender
+from dispatch.adapters.web_push import WebPushSender, load_or_create_key, public_key
 from dispatch.core.incident_grouping import PolicyGrouping
 from dispatch.core.routing import CONTROL
 from dispatch.core.triage_policy import build_policy
@@ -22,21 +29,26 @@ from dispatch.live.hub import Hub
 from dispatch.live.sequencer import Sequencer
 from dispatch.ports.bus import Bus
 from dispatch.ports.limits import Limits
+from dispatch.ports.notifier import Sender
 from dispatch.ports.store import Store
 from dispatch.settings import Settings
 from dispatch.usecases.alerts import Alerts
 from dispatch.usecases.broadcasts import Broadcasts
+from dispatch.usecases.delivery import Delivery, DeliveryPolicy
 from dispatch.usecases.escalation import Escalation
 from dispatch.usecases.incidents import Incidents
 from dispatch.usecases.joining import Joining
 from dispatch.usecases.login_guard import LoginGuard, LoginPolicy
 from dispatch.usecases.moderation import Moderation
+from dispatch.usecases.notifications import Notifications
 from dispatch.usecases.quotas import Quotas
 from dispatch.usecases.reports import Reports
 from dispatch.usecases.sessions import Sessions
+from dispatch.usecases.sms_intake import SmsIntake
 from dispatch.usecases.triage_writes import TriageWriter
 from dispatch.usecases.units import Units
 from geo import City, load_city
+from geo.streets import Gazetteer, load_streets
 
 log = logging.getLogger("dispatch")
 
@@ -60,6 +72,9 @@ class Services:
     moderation: Moderation
     limits: Limits
     quotas: Quotas
+    notifications: Notifications
+    sms_intake: SmsIntake
+    delivery: Delivery
 
     @property
     def store_kind(self) -> str:
@@ -82,6 +97,7 @@ class Services:
         return problems
 
     async def stop(self) -> None:
+        await self.delivery.stop()
         await self.escalation.stop()
         await self.sequencer.stop()
         await self.bus.close()
@@ -115,7 +131,12 @@ async def start_services(settings: Settings) -> Services:
     writer = TriageWriter(store, sequencer)
     escalation = Escalation(store, writer, policy)
     escalation.start()
-    alerts = Alerts(city, store, sequencer, settings.alerts_radius_m, settings.city_cell_resolution)
+    quotas = quotas_for(settings, limits)
+    delivery, notifications = start_delivery(settings, store, sequencer, hub)
+    sms = (settings.notify_sms_number, settings.notify_sms_max_segments)
+    alerts = Alerts(
+        city, store, sequencer, settings.alerts_radius_m, settings.city_cell_resolution, *sms, delivery.wake
+    )
     proofs = ProofFolder(settings.proofs_dir)
     return Services(
         settings=settings,
@@ -126,22 +147,90 @@ async def start_services(settings: Settings) -> Services:
         sequencer=sequencer,
         sessions=sessions,
         alerts=alerts,
-        broadcasts=Broadcasts(city, store, sequencer),
+        broadcasts=Broadcasts(city, store, sequencer, *sms, delivery.wake),
         incidents=Incidents(store, writer, policy),
         units=Units(store, writer),
         reports=Reports(store),
         escalation=escalation,
         joining=Joining(city, store, proofs),
-        moderation=Moderation(store, proofs, sequencer, sessions, alerts),
+        moderation=Moderation(store, proofs, sequencer, sessions, alerts, notifications),
         limits=limits,
-        quotas=Quotas(
-            limits,
-            settings.limits_alerts_per_window,
-            settings.limits_flags_per_window,
-            settings.limits_window_minutes * 60,
-            settings.limits_sockets_per_account,
-        ),
+        quotas=quotas,
+        notifications=notifications,
+        sms_intake=SmsIntake(city, streets(settings), store, alerts, quotas, notifications, settings.notify_sms_secret),
+        delivery=delivery,
     )
+
+
+def quotas_for(settings: Settings, limits: Limits) -> Quotas:
+    return Quotas(
+        limits,
+        settings.limits_alerts_per_window,
+        settings.limits_flags_per_window,
+        settings.limits_window_minutes * 60,
+        settings.limits_sockets_per_account,
+    )
+
+
+def streets(settings: Settings) -> Gazetteer | None:
+    """The SMS intake's street gazetteer (city.streets), if the city has one."""
+    return load_streets(settings.city_streets) if settings.city_streets is not None else None
+
+
+def start_delivery(settings: Settings, store: Store, sequencer: Sequencer, hub: Hub) -> tuple[Delivery, Notifications]:
+    """The outbox's workers of this process, started, and the use case that queues single messages."""
+    vapid = load_or_create_key(settings.notify_vapid_key)
+    delivery = Delivery(store, sequencer, senders(settings, store, vapid), delivery_policy(settings), worker_name())
+    delivery.app_reached = lambda: hub.app_reached
+    delivery.start()
+    notifications = Notifications(
+        store, public_key(vapid), settings.notify_sms_number, settings.notify_sms_max_segments, delivery.wake
+    )
+    return delivery, notifications
+
+
+def worker_name() -> str:
+    """Names this process in the outbox leases it holds."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+def delivery_policy(settings: Settings) -> DeliveryPolicy:
+    return DeliveryPolicy(
+        batch=settings.notify_batch,
+        concurrency=settings.notify_concurrency,
+        lease_s=settings.notify_lease_s,
+        poll_s=settings.notify_poll_s,
+        retry_base_s=settings.notify_retry_base_s,
+        retry_cap_s=settings.notify_retry_cap_s,
+        max_attempts=settings.notify_max_attempts,
+    )
+
+
+def senders(settings: Settings, store: Store, vapid: Any) -> list[Sender]:
+    """A sender for each configured channel; an unconfigured one is off and
+    its rows wait (docs/reference.md, Delivery). Push needs no server of
+    ours: it is always on."""
+    out: list[Sender] = []
+    if settings.notify_smtp_host:
+        s = settings
+        unsubscribe = (s.server_public_url or f"http://{s.server_host}:{s.server_port}").rstrip("/") + "/#notifications"
+        out.append(
+            SmtpSender(
+                s.notify_smtp_host,
+                s.notify_smtp_port,
+                s.notify_smtp_from,
+                s.notify_smtp_tls,
+                s.notify_smtp_user,
+                s.notify_smtp_password,
+                unsubscribe,
+            )
+        )
+    if settings.notify_sms_url:
+        out.append(
+            SmsGateway(settings.notify_sms_url, settings.notify_sms_token, connections=settings.notify_concurrency)
+        )
+    out.append(WebPushSender(vapid, settings.notify_vapid_subject, store))
+    return out
 
 
 def login_policy(settings: Settings) -> LoginPolicy:

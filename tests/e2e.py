@@ -54,6 +54,15 @@ def production_env(pg_url: str, redis_url: str, prefix: str) -> dict[str, str]:
     }
 
 
+def store_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
+    """For a fixture parametrized over ["sqlite", "postgres"]: the embedded
+    environment, or PostgreSQL + Redis from the conftest fixtures."""
+    if request.param == "sqlite":
+        return embedded_env(tmp_path)
+    fixtures = [request.getfixturevalue(n) for n in ("pg_url", "redis_url", "bus_prefix")]
+    return production_env(*fixtures)
+
+
 @pytest.fixture
 def server_factory(tmp_path: Path) -> Iterator[object]:
     servers: list[Server] = []

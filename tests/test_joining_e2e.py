@@ -14,7 +14,7 @@ import pytest
 import websockets
 
 from dispatch.adapters import open_store
-from tests.e2e import CENTRE, PASSWORD, Accounts, embedded_env, production_env, server_factory
+from tests.e2e import CENTRE, PASSWORD, Accounts, embedded_env, production_env, server_factory, store_env
 from tests.joining_kit import join, real_jpeg, real_pdf, real_png
 from tests.support import login, stream
 
@@ -24,15 +24,7 @@ MZ = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00" + bytes(range(256)) * 8
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
-    base = (
-        embedded_env(tmp_path)
-        if request.param == "sqlite"
-        else production_env(
-            request.getfixturevalue("pg_url"),
-            request.getfixturevalue("redis_url"),
-            request.getfixturevalue("bus_prefix"),
-        )
-    )
+    base = store_env(request, tmp_path)
     return {**base, "DISPATCH_PROOFS_DIR": str(tmp_path / "proofs")}
 
 

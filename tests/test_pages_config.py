@@ -23,12 +23,14 @@ from dispatch.core.lifecycle import CLOSED, OPEN, STATUSES
 from dispatch.core.model import (
     ACCOUNT_ADMIN_ROLES,
     ACCOUNT_STATUSES,
+    BROADCAST_LEVELS,
     MODERATOR_ROLES,
     OPERATOR_ROLES,
     RESIDENT_ROLES,
     ROLES,
     STAFF_ROLES,
 )
+from dispatch.core.notify_settings import CHANNELS
 from dispatch.core.scoring import PRIORITY_BANDS
 from dispatch.http.pages import ACCOUNT_LABELS, BAND_LABELS, RESIDENT_STATUS_LABELS, STATUS_LABELS, page_config
 from tests.browser import CENTRE, PHONE_SIZE, Site, browser, open_tab, post_alert, site, wait_live
@@ -77,6 +79,10 @@ def test_config_is_the_python_constants() -> None:
     assert set(BAND_LABELS) == {b for b, _ in PRIORITY_BANDS}
     assert [b["label"] for b in cfg["bands"]] == [BAND_LABELS[b] for b, _ in PRIORITY_BANDS]
     assert cfg["categories"] == [c.as_dict() for c in CATEGORIES.values()]
+    # issue 19: broadcast levels and delivery channels, each with its word
+    assert [lv["id"] for lv in cfg["levels"]] == list(BROADCAST_LEVELS)
+    assert [c["id"] for c in cfg["channels"]] == list(CHANNELS)
+    assert all(x["label"] != x["id"] for x in [*cfg["levels"], *cfg["channels"]])
     json.dumps(cfg, allow_nan=False)  # plain JSON: no infinity for the last band
 
 

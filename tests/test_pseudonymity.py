@@ -19,7 +19,7 @@ import pytest
 import websockets
 
 from dispatch.core.events import RESIDENT_MESSAGES
-from tests.e2e import PASSWORD, Accounts, embedded_env, production_env, server_factory
+from tests.e2e import PASSWORD, Accounts, embedded_env, production_env, server_factory, store_env
 from tests.joining_kit import decide, join
 from tests.support import Client, drain, login, stream
 
@@ -189,11 +189,7 @@ def _check(viewer: Person, people: dict[str, Person], seen: Seen) -> None:
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def env(request: pytest.FixtureRequest, tmp_path: Any) -> dict[str, str]:
-    if request.param == "sqlite":
-        base = embedded_env(tmp_path)
-    else:
-        fixtures = [request.getfixturevalue(n) for n in ("pg_url", "redis_url", "bus_prefix")]
-        base = production_env(*fixtures)
+    base = store_env(request, tmp_path)
     return {**base, "DISPATCH_PROOFS_DIR": str(tmp_path / "proofs")}
 
 

@@ -7,6 +7,8 @@ for every cookie-authenticated change and both handshakes, a foreign Origin."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import itertools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -24,7 +26,17 @@ from tests.test_docs import _walk, path_shape, reference, rows, section
 
 EVIL = "https://evil.example"
 # changes that need no session, or are not changes (docs/reference.md, HTTP)
-NOT_CSRF_CHECKED = {"POST /api/auth/login", "POST /api/residents", "POST /api/broadcasts/preview"}
+NOT_CSRF_CHECKED = {
+    "POST /api/auth/login",
+    "POST /api/residents",
+    "POST /api/broadcasts/preview",
+    "POST /api/sms/status",  # signed by the gateway, never cookie-authenticated
+}
+SMS_SECRET = "matrix-secret"
+# the intake is signed too; called here unsigned, so every caller, logged in
+# or not, gets 403 bad_signature
+SIGNED = {"POST /api/sms/inbound"}
+NOT_CSRF_CHECKED |= SIGNED
 
 
 def documented() -> dict[str, dict[str, int]]:
@@ -67,6 +79,7 @@ class Fixtures:
     merges: dict[str, tuple[int, int]] = field(default_factory=dict)
     splits: dict[str, tuple[int, int]] = field(default_factory=dict)
     unit: int = 0
+    broadcast: int = 0
     applicant: int = 0
     targets: dict[str, int] = field(default_factory=dict)
     counter: itertools.count[int] = field(default_factory=itertools.count)
@@ -96,6 +109,8 @@ async def prepare(url: str, env: dict[str, str]) -> Fixtures:
     fx.unit = int(dispatch_cli("unit", "add", "Patrouille 1", env=env).stdout.strip())
     async with httpx.AsyncClient(base_url=url, timeout=30) as http:
         fx.applicant = (await join(http, "applicant@example.org")).json()["id"]
+    async with httpx.AsyncClient(base_url=url, headers=fx.roster.headers("dispatcher"), timeout=30) as http:
+        fx.broadcast = (await http.post("/api/broadcasts", json=BROADCAST)).json()["id"]
     accounts = Accounts(env)
     for role in ("moderator", "admin"):
         fx.targets[role] = accounts.add("resident", f"target-{role}@example.org", *CENTRE)
@@ -157,9 +172,29 @@ def _suspend(http: httpx.AsyncClient, role: str, fx: Fixtures) -> Awaitable[http
 
 
 BROADCAST = {"text": "Essai", "level": "info", "sectors": ["centre"]}
+
+
+async def _sms_status(http: httpx.AsyncClient, role: str, fx: Fixtures) -> httpx.Response:
+    body = b'{"id": "b1-1-sms", "status": "delivered"}'
+    signature = hmac.new(SMS_SECRET.encode(), body, hashlib.sha256).hexdigest()
+    headers = {"X-Dispatch-Signature": signature, "Content-Type": "application/json"}
+    return await http.post("/api/sms/status", content=body, headers=headers)
+
+
+# a PushSubscription's shape (the key is a valid P-256 point; nothing is sent to it)
+SUBSCRIPTION = {
+    "endpoint": "https://push.example/matrix",
+    "keys": {
+        "p256dh": "BPdgbipri9VI-yzcJL-p5qdGd7QKaI1nIQVKGiPPy8B1r90XmX8TxZN0_aCStH7vTCu09CZxCQAZ4x6dfu1sKEM",
+        "auth": "MDEyMzQ1Njc4OWFiY2RlZg",
+    },
+}
 CALLS: dict[str, Call] = {
     "GET /healthz": get("/healthz"),
     "GET /config": get("/config"),
+    "GET /sw.js": get("/sw.js"),
+    # a session is no signature: every caller is refused alike
+    "POST /api/sms/inbound": send("POST", "/api/sms/inbound", lambda r, fx: {"from": "+33612345678", "text": "FEU"}),
     "GET /api/sectors": get("/api/sectors"),
     "GET /api/categories": get("/api/categories"),
     "GET /": get("/"),
@@ -207,6 +242,12 @@ CALLS: dict[str, Call] = {
         "POST", "/api/moderation/alerts/{fx.hidden}", lambda r, fx: {"action": "hide", "reason": "matrice"}
     ),
     "POST /api/moderation/accounts/{}": _suspend,
+    "GET /api/me/notifications": get("/api/me/notifications"),
+    "PUT /api/me/notifications": send("PUT", "/api/me/notifications", lambda r, fx: {"channels": ["app", "email"]}),
+    "GET /api/push/key": get("/api/push/key"),
+    "POST /api/me/push-subscriptions": send("POST", "/api/me/push-subscriptions", lambda r, fx: SUBSCRIPTION),
+    "POST /api/sms/status": _sms_status,
+    "GET /api/broadcasts/{}/receipts": get("/api/broadcasts/{fx.broadcast}/receipts"),
 }
 
 
@@ -229,7 +270,12 @@ def expected_code(status: int, role: str) -> str | None:
 
 
 async def test_every_role_gets_exactly_what_the_table_says(tmp_path, server_factory) -> None:
-    env = {**embedded_env(tmp_path), "DISPATCH_PROOFS_DIR": str(tmp_path / "proofs")}
+    env = {
+        **embedded_env(tmp_path),
+        "DISPATCH_PROOFS_DIR": str(tmp_path / "proofs"),
+        "DISPATCH_NOTIFY_SMS_SECRET": SMS_SECRET,
+        "DISPATCH_NOTIFY_VAPID_KEY": str(tmp_path / "vapid.pem"),
+    }
     server = server_factory(env)
     fx = await prepare(server.url, env)
     matrix = documented()
@@ -240,7 +286,7 @@ async def test_every_role_gets_exactly_what_the_table_says(tmp_path, server_fact
             async with httpx.AsyncClient(base_url=server.url, headers=fx.roster.headers(role), timeout=30) as http:
                 r = await call(http, role, fx)
             want = matrix[route][role]
-            code = expected_code(want, role)
+            code = "bad_signature" if route in SIGNED else expected_code(want, role)
             got_code = r.json().get("error", {}).get("code") if r.status_code >= 400 else None
             login_refused = route == "POST /api/auth/login" and role == "none"
             if r.status_code != want or (code is not None and not login_refused and got_code != code):
@@ -255,11 +301,16 @@ async def test_every_role_gets_exactly_what_the_table_says(tmp_path, server_fact
 
 
 async def test_a_foreign_origin_is_refused_on_every_cookie_write(tmp_path, server_factory) -> None:
-    env = {**embedded_env(tmp_path), "DISPATCH_PROOFS_DIR": str(tmp_path / "proofs")}
+    env = {
+        **embedded_env(tmp_path),
+        "DISPATCH_PROOFS_DIR": str(tmp_path / "proofs"),
+        "DISPATCH_NOTIFY_SMS_SECRET": SMS_SECRET,
+        "DISPATCH_NOTIFY_VAPID_KEY": str(tmp_path / "vapid.pem"),
+    }
     server = server_factory(env)
     fx = await prepare(server.url, env)
     matrix = documented()
-    writes = [r for r in CALLS if r.split(" ")[0] in ("POST", "PATCH", "DELETE") and r not in NOT_CSRF_CHECKED]
+    writes = [r for r in CALLS if r.split(" ")[0] in ("POST", "PUT", "PATCH", "DELETE") and r not in NOT_CSRF_CHECKED]
     assert len(writes) >= 13
     for route in writes:
         role = next(r for r in ROLES if 200 <= matrix[route][r] < 300)  # one allowed to do it

@@ -29,6 +29,8 @@ from dispatch.core.model import (
     NewBroadcast,
     NewUser,
 )
+from dispatch.core.notify_settings import NotifySettings
+from dispatch.core.outbox import Fanout, NewOutbox, Texts
 from dispatch.core.views import alert_staff, broadcast_view
 from dispatch.ports.store import DuplicateEmail, NotFound, Store
 
@@ -1088,3 +1090,147 @@ async def test_migration_4_keeps_each_accounts_standing(db_url: str, monkeypatch
         assert not alert.hidden and await s.list_alerts(AlertQuery(visible_only=True)) == [alert]
     finally:
         await s.close()
+
+
+# -- the outbox (issue 19) ---------------------------------------------------
+
+
+def sms_row(ref_id: int, user_id: int, kind: str = "reply") -> NewOutbox:
+    return NewOutbox(kind, ref_id, user_id, "sms", "+33612345678", "", f"Texte {ref_id} STOP", "info")
+
+
+async def residents_with_settings(store: Store, n: int, categories: tuple[str, ...] = ()) -> list[int]:
+    ids = await store.add_users(
+        [
+            user(f"o{i}@x.org", home_lat=43.18, home_lon=3.0, home_sector="centre", phone="+33612345678")
+            for i in range(n)
+        ]
+    )
+    settings = NotifySettings(("app", "email", "sms"), ("info", "warning", "urgent"), categories)
+    for uid in ids:
+        await store.put_notify_settings(uid, settings, "+33612345678", True, T0)
+    return ids
+
+
+async def test_outbox_rows_are_claimed_by_one_claimer_each(store: Store, db_url: str) -> None:
+    (uid,) = await residents_with_settings(store, 1)
+    rows = [sms_row(k, uid) for k in range(40)]
+    await store.enqueue(rows, T0)
+    await store.enqueue(rows[:5], T0)  # queueing the same messages again writes nothing
+    other = make(db_url)  # a second worker: its own connections
+    await other.connect()
+    try:
+        lease = T0 + timedelta(seconds=30)
+        a, b = await asyncio.gather(
+            store.claim_outbox("sms", 40, "A", T0, lease), other.claim_outbox("sms", 40, "B", T0, lease)
+        )
+    finally:
+        await other.close()
+    got = [i.ref_id for i in a] + [i.ref_id for i in b]
+    assert sorted(got) == list(range(40))  # every row once, by one of them
+    assert {i.ext_id for i in [*a, *b]} == {r.ext_id for r in rows}
+    assert all(i.attempts == 1 and i.channel == "sms" and i.dest == "+33612345678" for i in [*a, *b])
+    assert await store.claim_outbox("sms", 40, "C", T0, lease) == []  # all leased
+    assert await store.claim_outbox("email", 40, "C", T0, lease) == []  # another channel's rows only
+    assert await store.outbox_counts("reply", 3) == {"sms": {"queued": 1}}
+
+
+async def test_an_expired_lease_is_claimed_again_and_only_the_holder_finishes(store: Store) -> None:
+    (uid,) = await residents_with_settings(store, 1)
+    await store.enqueue([sms_row(1, uid)], T0)
+    (first,) = await store.claim_outbox("sms", 10, "A", T0, T0 + timedelta(seconds=30))
+    assert await store.claim_outbox("sms", 10, "B", T0 + timedelta(seconds=29), T0 + timedelta(seconds=59)) == []
+    # A died: its lease expires and B takes the row, with the same ext_id
+    later = T0 + timedelta(seconds=31)
+    (again,) = await store.claim_outbox("sms", 10, "B", later, later + timedelta(seconds=30))
+    assert (again.id, again.ext_id, again.attempts) == (first.id, first.ext_id, 2)
+    await store.finish_outbox("A", [(first.id, "failed", later, None, "late")])  # not A's any more
+    assert await store.outbox_counts("reply", 1) == {"sms": {"queued": 1}}
+    await store.finish_outbox("B", [(again.id, "sent", later, later, None)])
+    assert await store.outbox_counts("reply", 1) == {"sms": {"sent": 1}}
+    assert await store.claim_outbox("sms", 10, "C", later + timedelta(hours=1), later + timedelta(hours=2)) == []
+
+
+async def test_finishing_rows_sent_failed_or_later(store: Store) -> None:
+    (uid,) = await residents_with_settings(store, 1)
+    await store.enqueue([sms_row(k, uid, "broadcast") for k in (1, 2, 3)], T0)
+    claimed = await store.claim_outbox("sms", 10, "A", T0, T0 + timedelta(seconds=30))
+    by_ref = {i.ref_id: i for i in claimed}
+    retry_at = T0 + timedelta(seconds=60)
+    await store.finish_outbox(
+        "A",
+        [
+            (by_ref[1].id, "sent", T0, T0, None),
+            (by_ref[2].id, "failed", T0, None, "HTTP 400"),
+            (by_ref[3].id, "queued", retry_at, None, "HTTP 503"),
+        ],
+    )
+    assert [await store.outbox_counts("broadcast", k) for k in (1, 2, 3)] == [
+        {"sms": {"sent": 1}},
+        {"sms": {"failed": 1}},
+        {"sms": {"queued": 1}},
+    ]
+    # the retry is due at next_at, not before, and counts its attempts
+    assert await store.claim_outbox("sms", 10, "B", retry_at - timedelta(seconds=1), retry_at) == []
+    (retry,) = await store.claim_outbox("sms", 10, "B", retry_at, retry_at + timedelta(seconds=30))
+    assert (retry.ref_id, retry.attempts) == (3, 2)
+
+
+async def test_sms_reports_and_receipts(store: Store) -> None:
+    uids = await residents_with_settings(store, 3)
+    await store.enqueue([sms_row(7, u, "broadcast") for u in uids], T0)
+    items = await store.claim_outbox("sms", 10, "A", T0, T0 + timedelta(seconds=30))
+    assert len(items) == 3
+    # the gateway's report may come before the worker marks the row sent: it stays delivered
+    assert await store.sms_status(items[0].ext_id, "delivered") == ("broadcast", 7)
+    await store.finish_outbox("A", [(i.id, "sent", T0, T0, None) for i in items])
+    assert await store.sms_status(items[1].ext_id, "failed") == ("broadcast", 7)
+    assert await store.sms_status("nobody-sent-this", "delivered") is None
+    assert await store.sms_status(items[0].ext_id, "failed") is None  # final already
+    assert await store.outbox_counts("broadcast", 7) == {"sms": {"delivered": 1, "failed": 1, "sent": 1}}
+    await store.put_app_receipt(7, "w1", 2)
+    await store.put_app_receipt(7, "w1", 3)  # added to what that worker stored before
+    await store.put_app_receipt(7, "w2", 1)
+    assert await store.app_delivered(7) == 6
+    assert await store.app_delivered(8) == 0
+
+
+async def test_a_broadcast_and_an_alert_write_their_outbox_rows_with_them(store: Store) -> None:
+    uids = await residents_with_settings(store, 2, categories=("noise",))
+    texts = Texts("Sujet", "Courriel", "SMS STOP", "Push")
+    fanout = Fanout("broadcast", (*uids, 999_999), "urgent", None, texts)  # an unknown id is nobody
+    new = NewBroadcast(uids[0], ("centre",), None, "Crue", "urgent", 2, T0, fanout=fanout)
+    b, _ = await store.create_broadcast(new)
+    assert await store.outbox_counts("broadcast", b.id) == {"email": {"queued": 2}, "sms": {"queued": 2}}
+    assert await store.sms_recipients(uids, "urgent") == 2
+    author = await store.add_users([user("author@x.org")])
+    alert, _ = await create_alert(
+        store, new_alert(author[0], fanout=Fanout("alert", (uids[0],), "info", "noise", texts))
+    )
+    assert await store.outbox_counts("alert", alert.id) == {"email": {"queued": 1}, "sms": {"queued": 1}}
+    other, _ = await create_alert(
+        store, new_alert(author[0], category="fire", fanout=Fanout("alert", (uids[0],), "info", "fire", texts))
+    )
+    assert await store.outbox_counts("alert", other.id) == {}  # nobody wants fires
+    items = await store.claim_outbox("email", 10, "A", T0 + timedelta(seconds=1), T0 + timedelta(seconds=30))
+    assert sorted((i.kind, i.user_id, i.body, i.level) for i in items) == sorted(
+        [("broadcast", uids[0], "Courriel", "urgent"), ("broadcast", uids[1], "Courriel", "urgent")]
+        + [("alert", uids[0], "Courriel", "info")]
+    )
+
+
+async def test_alert_watchers_are_the_candidates_by_category_sector_and_box(store: Store) -> None:
+    ids = await store.add_users(
+        [
+            user("near@x.org", home_lat=43.1840, home_lon=3.0040, home_sector="bourg"),
+            user("sector@x.org", home_lat=43.1900, home_lon=2.9800, home_sector="centre"),
+            user("far@x.org", home_lat=43.1600, home_lon=3.1450, home_sector="plage"),
+            user("other@x.org", home_lat=43.1840, home_lon=3.0040, home_sector="centre"),
+            user("pending@x.org", home_lat=43.1840, home_lon=3.0040, home_sector="centre", validated=False),
+        ]
+    )
+    for uid, cats in zip(ids, [("fire",), ("fire", "theft"), ("fire",), ("theft",), ("fire",)]):
+        await store.put_notify_settings(uid, NotifySettings(("email",), ("info",), cats), None, False, T0)
+    found = await store.alert_watchers("fire", 43.1837, 3.0042, "centre", 500)
+    assert sorted(found) == [(ids[0], 43.1840, 3.0040, "bourg"), (ids[1], 43.1900, 2.9800, "centre")]
+    assert await store.alert_watchers("weather", 43.1837, 3.0042, "centre", 500) == []

@@ -18,6 +18,7 @@ import sqlite3
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from dispatch.adapters.schema_moderation import POSTGRES_V4, SQLITE_V4
+from dispatch.adapters.schema_notify import POSTGRES_V9, SQLITE_V9
 
 if TYPE_CHECKING:
     import aiosqlite
@@ -30,6 +31,9 @@ class Migration(NamedTuple):
     sqlite_sql: str
     postgres_sql: str
 
+
+# Issue 19: the SMS intake finds the sender by users.phone, once per text.
+_PHONE_INDEX = "CREATE INDEX IF NOT EXISTS users_phone ON users (phone) WHERE phone IS NOT NULL;"
 
 # Arbitrary constant: "disp" in ASCII. Shared by every process of a deployment.
 MIGRATION_LOCK_KEY = 0x64697370
@@ -316,6 +320,13 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(5, "sessions: last_used_at, wall; users.disabled_at", _SQLITE_V5, _POSTGRES_V5),
     Migration(6, "broadcasts.polygon: drawn zones as targets", _SQLITE_V6, _POSTGRES_V6),
+    Migration(
+        9,
+        "out-of-band delivery: notification settings, push subscriptions, outbox, app receipts",
+        SQLITE_V9,
+        POSTGRES_V9,
+    ),
+    Migration(10, "SMS intake: find an account by its phone", _PHONE_INDEX, _PHONE_INDEX),
 )
 
 

@@ -29,6 +29,7 @@ from dispatch.adapters.store_common import (
     user_from_row,
 )
 from dispatch.adapters.store_moderation import ModerationMethods
+from dispatch.adapters.store_outbox import OutboxMethods, enqueue_fanout
 from dispatch.adapters.tx import Tx
 from dispatch.core.changes import Change, Saved, TriageState
 from dispatch.core.model import (
@@ -50,7 +51,7 @@ from dispatch.ports.grouping import Grouping
 from dispatch.ports.store import DuplicateUnit
 
 
-class SqlStore(ModerationMethods, ABC):
+class SqlStore(ModerationMethods, OutboxMethods, ABC):
     dialect: ClassVar[Dialect]
 
     def __init__(self, grouping: Grouping | None) -> None:
@@ -82,6 +83,11 @@ class SqlStore(ModerationMethods, ABC):
     async def user_by_id(self, user_id: int) -> User | None:
         d = self.dialect
         row = await self._row(sql.USER_BY_ID.on(d), user_id)
+        return None if row is None else user_from_row(row, d.ts_column)
+
+    async def user_by_phone(self, phone: str) -> User | None:
+        d = self.dialect
+        row = await self._row(sql.USER_BY_PHONE.on(d), phone)
         return None if row is None else user_from_row(row, d.ts_column)
 
     async def session_user(self, token_hash: str, now: datetime) -> User | None:
@@ -184,6 +190,10 @@ class SqlStore(ModerationMethods, ABC):
         mine = [Draft(a.seq, "alert.created", alert_staff(a), a.created_at, batch[i].channels) for i, a in created]
         theirs = await triage_sql.drafts(tx, *grouped) if grouped else []
         events = await tx.append(mine + theirs)
+        for i, a in created:  # the nearby residents' outbox rows, in this transaction
+            fanout = batch[i].fanout
+            if fanout is not None and fanout.audience:
+                await enqueue_fanout(tx, fanout, a.id, a.created_at)
         return created, events[: len(mine)], events[len(mine) :]
 
     # -- the event log ------------------------------------------------------

@@ -43,6 +43,7 @@ from dispatch.adapters.store_common import (
     ts_identity,
     user_record,
 )
+from dispatch.adapters.store_outbox import enqueue_fanout
 from dispatch.adapters.store_postgres_sql import (
     ADD_USERS,
     CREATE_ALERTS,
@@ -230,4 +231,6 @@ class PostgresStore(SqlStore):
             (event,) = await append_events(
                 con, [Draft(b.seq, "broadcast.sent", broadcast_view(b), b.created_at, new.channels)]
             )
+            if new.fanout is not None:
+                await enqueue_fanout(PostgresTx(con), new.fanout, b.id, b.created_at)
         return b, event

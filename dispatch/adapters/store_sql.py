@@ -28,6 +28,12 @@ def _qualified(alias: str, columns: str) -> str:
 # the account that may log in with this e-mail: a disabled one may not
 USER_BY_EMAIL = Sql(f"SELECT {USER_COLUMNS} FROM users WHERE email = ? AND disabled_at IS NULL")
 USER_BY_ID = Sql(f"SELECT {USER_COLUMNS} FROM users WHERE id = ?")
+# several accounts may give one phone (a proxy and its relative's): the
+# oldest validated one is the sender (an SMS says nothing more)
+USER_BY_PHONE = Sql(
+    f"SELECT {USER_COLUMNS} FROM users WHERE phone = ? AND disabled_at IS NULL AND status = 'validated'"
+    " ORDER BY created_at, id LIMIT 1"
+)
 TAKEN_EMAILS = Sql(lambda d: f"SELECT email FROM users WHERE {d.in_texts('email')}")
 END_SESSIONS_OF_USER = Sql("DELETE FROM sessions WHERE user_id = ?")
 END_SESSION = Sql("DELETE FROM sessions WHERE token_hash = ?")

@@ -38,6 +38,7 @@ from dispatch.adapters.store_common import (
     ts_text,
     user_record,
 )
+from dispatch.adapters.store_outbox import enqueue_fanout
 from dispatch.adapters.store_sqlite_sql import (
     INSERT_BROADCAST,
     INSERT_USERS,
@@ -233,4 +234,6 @@ class SqliteStore(SqlStore):
             (event,) = await append_events(
                 db, [Draft(seq, "broadcast.sent", broadcast_view(b), created_at, new.channels)]
             )
+            if new.fanout is not None:
+                await enqueue_fanout(SqliteTx(db), new.fanout, bid, created_at)
         return b, event

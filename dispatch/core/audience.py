@@ -269,6 +269,27 @@ class HomeIndex(Generic[K]):
         return out
 
 
+def box_around(lat: float, lon: float, radius_m: float) -> tuple[float, float, float, float]:
+    """(south, west, north, east) holding every point within radius_m (a
+    little more): a store's candidate filter before the exact rule."""
+    dlat = math.degrees(radius_m / EARTH_RADIUS_M) * 1.01
+    dlon = dlat / max(math.cos(math.radians(min(abs(lat) + dlat, 89.0))), 1e-6)
+    return lat - dlat, lon - dlon, lat + dlat, lon + dlon
+
+
+def nearby_residents(
+    homes: Iterable[tuple[int, float, float, str | None]], lat: float, lon: float, sector: str | None, radius_m: float
+) -> set[int]:
+    """The residents (user id, home lat, lon, sector) an alert at (lat, lon)
+    in `sector` reaches: the rule of the live path (resident_audience over a
+    HomeIndex), for the out-of-band delivery of nearby alerts."""
+    index: HomeIndex[int] = HomeIndex()
+    for uid, hlat, hlon, hsector in homes:
+        index.add(uid, hlat, hlon, hsector)
+    data = {"lat": lat, "lon": lon, "sector": sector}
+    return set(resident_audience(index, {}, "alert.created", data, radius_m))
+
+
 def resident_audience(
     index: HomeIndex[K], by_author: Mapping[int, Iterable[K]], event_type: str, data: dict[str, Any], radius_m: float
 ) -> Iterable[K]:

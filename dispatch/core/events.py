@@ -12,7 +12,15 @@ from dispatch.core.views import alert_removed_resident, alert_resident, alert_st
 
 # Event types the ops screens receive as they are.
 OPS_TYPES = frozenset(
-    {"alert.created", "alert.updated", "broadcast.sent", "incident.created", "incident.updated", "unit.updated"}
+    {
+        "alert.created",
+        "alert.updated",
+        "broadcast.sent",
+        "broadcast.receipts",
+        "incident.created",
+        "incident.updated",
+        "unit.updated",
+    }
 )
 
 # Resident messages: event type -> message type. Who gets them is

@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from geo.polygon import Polygon
+
+if TYPE_CHECKING:
+    from dispatch.core.outbox import Fanout
 
 ROLES = ("resident", "referent", "dispatcher", "supervisor", "moderator", "admin")
 STAFF_ROLES = frozenset({"dispatcher", "supervisor", "moderator", "admin"})
@@ -161,6 +164,8 @@ class NewAlert:
     created_at: datetime
     # bus channels its event is published on (core.routing)
     channels: tuple[str, ...] = ()
+    # the outbox rows to write with it (issue 19): residents nearby who opted in to its category
+    fanout: Fanout | None = None
 
 
 @dataclass(frozen=True)
@@ -204,6 +209,8 @@ class NewBroadcast:
     created_at: datetime
     channels: tuple[str, ...] = ()
     polygon: Polygon | None = None  # rings of (lon, lat), outer first (core/zones.py)
+    # the outbox rows to write with it (issue 19): core.outbox.Fanout
+    fanout: Fanout | None = None
 
 
 @dataclass(frozen=True)

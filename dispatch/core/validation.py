@@ -282,3 +282,13 @@ def unit_status_input(data: dict[str, Any]) -> str:
     if status not in UNIT_STATUSES:
         raise InputError(422, "unknown_status", "status must be available, busy or off_duty", "status")
     return status
+
+
+MAX_SMS_TEXT = 1600  # ten concatenated segments: longer is no text message
+_SMS_FIELDS = frozenset({"from", "text"})
+
+
+def sms_inbound_input(data: dict[str, Any]) -> tuple[str, str]:
+    """POST /api/sms/inbound: (the sender's number as the gateway wrote it, the text)."""
+    _reject_unknown(data, _SMS_FIELDS)
+    return _string(_require(data, "from"), "from", 32, 1), _string(_require(data, "text"), "text", MAX_SMS_TEXT)

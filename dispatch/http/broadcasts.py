@@ -27,7 +27,7 @@ async def preview_broadcast(request: Request) -> Response:
     data.setdefault("text", "preview")
     data.setdefault("level", "info")
     body = broadcast_input(data, svc.city.sector_ids, svc.settings.privacy_min_circle_m)
-    return JSON({"recipients": await svc.broadcasts.recipients(body)})
+    return JSON(await svc.broadcasts.preview(body))
 
 
 async def list_broadcasts(request: Request) -> Response:

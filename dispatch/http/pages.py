@@ -45,7 +45,7 @@ from urllib.parse import urlsplit
 import h3
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -57,6 +57,7 @@ from dispatch.core.lifecycle import CLOSED, OPEN, RESIDENT_STATUS, RESIDENT_STAT
 from dispatch.core.model import (
     ACCOUNT_ADMIN_ROLES,
     ACCOUNT_STATUSES,
+    BROADCAST_LEVELS,
     MODERATOR_ROLES,
     OPERATOR_ROLES,
     OPS_VIEW_ROLES,
@@ -65,6 +66,7 @@ from dispatch.core.model import (
     STAFF_ROLES,
     AlertQuery,
 )
+from dispatch.core.notify_settings import CHANNELS
 from dispatch.core.passwords import MIN_LENGTH as PASSWORD_MIN_LENGTH
 from dispatch.core.scoring import PRIORITY_BANDS
 from dispatch.core.validation import InputError
@@ -130,6 +132,9 @@ ACCOUNT_LABELS = {
     "rejected": "Demande refusée",
     "suspended": "Compte suspendu",
 }
+# a broadcast's level, and the channels a resident may be reached on (issue 19)
+LEVEL_LABELS = {"info": "Information", "warning": "Vigilance", "urgent": "Urgent"}
+CHANNEL_LABELS = {"app": "Dans l'application", "email": "E-mail", "sms": "SMS", "push": "Notification sur cet appareil"}
 
 
 def _in_order(roles: frozenset[str]) -> list[str]:
@@ -168,6 +173,9 @@ def page_config() -> dict[str, Any]:
             "password_min_length": PASSWORD_MIN_LENGTH,
         },
         "proof": {"types": list(PROOF_TYPES), "max_bytes": MAX_PROOF_BYTES},
+        # lists of {id, label} like the bands: a channel named "email" is no key
+        "levels": [{"id": lv, "label": LEVEL_LABELS.get(lv, lv)} for lv in BROADCAST_LEVELS],
+        "channels": [{"id": c, "label": CHANNEL_LABELS.get(c, c)} for c in CHANNELS],
     }
 
 
@@ -302,6 +310,13 @@ async def config(request: Request) -> Response:
     return JSON(PAGE_CONFIG, headers={"cache-control": "no-store"})
 
 
+async def service_worker(request: Request) -> Response:
+    """The residents' service worker, from the site's root so that its
+    scope is the whole site (a worker's scope may not be above its own
+    path). no-cache: the browser checks for a new version on every visit."""
+    return FileResponse(WEB / "static" / "sw.js", media_type="text/javascript", headers={"cache-control": "no-cache"})
+
+
 async def session(request: Request) -> Response:
     """GET /api/me, but 200 with null when nobody is logged in: a page that
     opens on its login form is normal, and Chromium logs every 4xx answer as
@@ -339,4 +354,5 @@ routes = [
     Route("/map/cells", cells),
     Route("/session", session),
     Route("/config", config),
+    Route("/sw.js", service_worker),
 ]

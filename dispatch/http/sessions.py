@@ -48,8 +48,12 @@ async def logout(request: Request) -> Response:
 async def me(request: Request) -> Response:
     """Any account, whatever its status: a pending, rejected or suspended
     one reads here where it stands (and nothing else)."""
+    svc = services(request)
     session = await principal_session(request, ROLES, allow_unvalidated=True)
-    body = me_view(session.user)
+    # the account as stored now, not as the session cache holds it: a phone
+    # just saved (PUT /api/me/notifications) shows here at once, whichever
+    # worker answers
+    body = me_view(await svc.store.user_by_id(session.user.id) or session.user)
     if session.wall:
         body["wall"] = True  # read-only: the desk asks for a login of its own
     return JSON(body)

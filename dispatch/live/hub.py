@@ -68,6 +68,9 @@ class Hub:
         self.dropped_slow = 0
         self.delivered = 0
         self._encoded: dict[tuple[int, str], Item] = {}
+        # broadcast id -> the resident accounts whose socket on this worker it
+        # was written to: the "app" receipt (usecases.delivery stores it)
+        self.app_reached: dict[int, set[int]] = {}
         self.on_empty: Callable[[str], None] = lambda channel: None
         # (user id, token hash or None): the session cache must forget them
         self.on_session_ended: Callable[[int, str | None], None] = lambda user, token: None
@@ -161,6 +164,8 @@ class Hub:
             return
         audience = resident_audience(index, self.by_user, event.type, event.data, self.radius_m)
         if audience:
+            if event.type == "broadcast.sent":
+                self.app_reached.setdefault(event.data["id"], set()).update(c.user_id for c in audience)
             self._send(audience, event.seq, self._resident_item(event))
 
     def _resident_item(self, event: Event) -> Item:

@@ -29,6 +29,8 @@ from dispatch.core.model import (
     Unit,
     User,
 )
+from dispatch.core.notify_settings import NotifySettings
+from dispatch.core.outbox import NewOutbox, OutboxItem
 
 
 class DuplicateEmail(Exception):
@@ -83,6 +85,11 @@ class Store(Protocol):
         ...
 
     async def user_by_id(self, user_id: int) -> User | None: ...
+    async def user_by_phone(self, phone: str) -> User | None:
+        """The validated, enabled account with this E.164 phone (the oldest
+        if several), for the SMS intake."""
+        ...
+
     async def add_session(self, token_hash: str, user_id: int, expires_at: datetime, wall: bool = False) -> None: ...
     async def session_user(self, token_hash: str, now: datetime) -> User | None: ...
     async def session(self, token_hash: str, now: datetime) -> Session | None:
@@ -237,4 +244,73 @@ class Store(Protocol):
 
     async def head_seq(self) -> int:
         """The highest committed seq (0 when empty)."""
+        ...
+
+    # out-of-band delivery (issue 19; dispatch.adapters.store_outbox)
+    async def sms_recipients(self, audience: Sequence[int], level: str) -> int:
+        """How many of `audience` a broadcast of `level` would reach by SMS."""
+        ...
+
+    async def alert_watchers(
+        self, category: str, lat: float, lon: float, sector: str | None, radius_m: float
+    ) -> list[tuple[int, float, float, str | None]]:
+        """(user_id, home lat, lon, home sector) of validated residents who want
+        alerts of `category` outside the app and whose home may be within
+        radius_m of (lat, lon) or in `sector`: candidates, a superset of
+        those core.audience.nearby_residents keeps."""
+        ...
+
+    async def notify_settings(self, user_id: int) -> NotifySettings | None:
+        """The account's saved settings, or None (the defaults apply)."""
+        ...
+
+    async def put_notify_settings(
+        self, user_id: int, settings: NotifySettings, phone: str | None, set_phone: bool, now: datetime
+    ) -> None:
+        """Save the settings, and the account's phone when `set_phone`."""
+        ...
+
+    async def add_push_subscription(self, user_id: int, endpoint: str, p256dh: str, auth: str, now: datetime) -> int:
+        """Keep a browser's subscription (an endpoint registered again moves to this account)."""
+        ...
+
+    async def push_subscriptions(self, user_id: int) -> list[tuple[str, str, str]]:
+        """(endpoint, p256dh, auth) of each of the account's subscriptions."""
+        ...
+
+    async def drop_push_subscription(self, endpoint: str) -> None: ...
+    async def enqueue(self, items: Sequence[NewOutbox], now: datetime) -> None:
+        """Queue outbox rows in one transaction; a row whose (message,
+        recipient, channel) is queued already is left as it is."""
+        ...
+
+    async def claim_outbox(
+        self, channel: str, limit: int, owner: str, now: datetime, lease_until: datetime
+    ) -> list[OutboxItem]:
+        """Lease up to `limit` due rows of the channel to `owner` until
+        `lease_until`; no other claim returns them before the lease ends."""
+        ...
+
+    async def finish_outbox(
+        self, owner: str, results: Sequence[tuple[int, str, datetime, datetime | None, str | None]]
+    ) -> None:
+        """(id, status, next_at, sent_at, error) of rows `owner` holds: the
+        lease ends; `queued` again with next_at is a retry."""
+        ...
+
+    async def sms_status(self, ext_id: str, status: str) -> tuple[str, int] | None:
+        """A gateway's report: the SMS `delivered` or `failed`; (kind, ref_id) of its message."""
+        ...
+
+    async def outbox_counts(self, kind: str, ref_id: int) -> dict[str, dict[str, int]]:
+        """channel -> status -> how many rows of the message."""
+        ...
+
+    async def append_ops_event(self, event_type: str, data: dict[str, Any], now: datetime) -> Event:
+        """Append an event on the ops channel alone (broadcast.receipts)."""
+        ...
+
+    async def put_app_receipt(self, broadcast_id: int, worker: str, delivered: int) -> None: ...
+    async def app_delivered(self, broadcast_id: int) -> int:
+        """Sum over the workers of the resident sockets the broadcast was written to."""
         ...

@@ -3,11 +3,14 @@ then publish), and list what a caller may see of them."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from dispatch.core.audience import resident_wants
+from dispatch.core.audience import nearby_residents, resident_wants
 from dispatch.core.categories import initial_priority
 from dispatch.core.model import OPS_VIEW_ROLES, Alert, AlertQuery, NewAlert, User, evolve, utcnow
+from dispatch.core.out_texts import alert_texts
+from dispatch.core.outbox import Fanout
 from dispatch.core.routing import alert_channels
 from dispatch.core.validation import AlertInput, InputError
 from dispatch.core.views import alert_moderation, alert_resident, alert_staff
@@ -17,12 +20,38 @@ from geo import City, cell_of
 
 
 class Alerts:
-    def __init__(self, city: City, store: Store, publisher: Publisher, radius_m: float, cell_res: int) -> None:
+    def __init__(
+        self,
+        city: City,
+        store: Store,
+        publisher: Publisher,
+        radius_m: float,
+        cell_res: int,
+        sms_number: str = "",
+        sms_max_segments: int = 2,
+        on_queued: Callable[[], None] = lambda: None,
+    ) -> None:
         self.city = city
         self.store = store
         self.publisher = publisher
         self.radius_m = radius_m
         self.cell_res = cell_res
+        self.sms_number = sms_number
+        self.sms_max_segments = sms_max_segments
+        self.on_queued = on_queued  # wakes this worker's delivery
+
+    async def nearby_fanout(self, author: User, body: AlertInput, sector: str) -> Fanout | None:
+        """The out-of-band messages of a new alert (issue 19): to the residents
+        who want its category outside the app and whom the resident stream
+        would reach (core.audience), never its author. The text names the
+        category and the sector only: neither the author nor the point."""
+        watchers = await self.store.alert_watchers(body.category, body.lat, body.lon, sector, self.radius_m)
+        homes = [w for w in watchers if w[0] != author.id]
+        audience = nearby_residents(homes, body.lat, body.lon, sector, self.radius_m)
+        if not audience:
+            return None
+        texts = alert_texts(body.category, self.city.sector(sector).name, self.sms_number, self.sms_max_segments)
+        return Fanout("alert", tuple(sorted(audience)), "info", body.category, texts)
 
     async def submit(self, author: User, body: AlertInput) -> tuple[Alert, bool]:
         """(the alert, whether it is new): a repeated client_id returns the first."""
@@ -41,10 +70,13 @@ class Alerts:
             priority=initial_priority(body.category),
             created_at=utcnow(),
             channels=tuple(alert_channels(body.lat, body.lon, sector, self.radius_m, self.city)),
+            fanout=await self.nearby_fanout(author, body, sector),
         )
         alert, events = await self.store.create_alert_grouped(new)
         for event in events:  # alert.created, then what grouping changed
             await self.publisher.publish(event)
+        if events and new.fanout is not None:
+            self.on_queued()
         return alert, bool(events)
 
     async def visible_to(self, user: User, query: AlertQuery) -> list[dict[str, Any]]:

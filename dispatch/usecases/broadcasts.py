@@ -3,12 +3,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from dispatch.core.audience import broadcast_reaches, within
 from dispatch.core.model import OPS_VIEW_ROLES, Broadcast, NewBroadcast, User, utcnow
+from dispatch.core.out_texts import broadcast_texts
+from dispatch.core.outbox import Fanout, Texts
 from dispatch.core.routing import broadcast_channels
+from dispatch.core.sms_text import segments
 from dispatch.core.validation import BroadcastInput
 from dispatch.core.views import broadcast_resident, broadcast_view
 from dispatch.core.zones import in_zone
@@ -21,22 +25,48 @@ HISTORY_MAX = 1000
 
 
 class Broadcasts:
-    def __init__(self, city: City, store: Store, publisher: Publisher) -> None:
+    def __init__(
+        self,
+        city: City,
+        store: Store,
+        publisher: Publisher,
+        sms_number: str = "",
+        sms_max_segments: int = 2,
+        on_queued: Callable[[], None] = lambda: None,
+    ) -> None:
         self.city = city
         self.store = store
         self.publisher = publisher
+        self.sms_number = sms_number
+        self.sms_max_segments = sms_max_segments
+        self.on_queued = on_queued  # wakes this worker's delivery
 
-    async def recipients(self, target: BroadcastInput) -> int:
-        """The validated residents whose home the target reaches."""
+    async def audience(self, target: BroadcastInput) -> list[int]:
+        """The ids of the validated residents whose home the target reaches:
+        the one recipient rule, for the count, the preview and the outbox."""
         if target.circle is not None:
             c = target.circle
             homes = await self.store.resident_homes(None)
-            return sum(1 for _, lat, lon, _s in homes if within(lat, lon, c.lat, c.lon, c.radius_m))
+            return [uid for uid, lat, lon, _s in homes if within(lat, lon, c.lat, c.lon, c.radius_m)]
         if target.polygon is not None:
             zone = target.polygon
             homes = await self.store.resident_homes(None)
-            return sum(1 for _, lat, lon, _s in homes if in_zone(lat, lon, zone))
-        return len(await self.store.resident_homes(list(target.sectors or ())))
+            return [uid for uid, lat, lon, _s in homes if in_zone(lat, lon, zone)]
+        return [uid for uid, *_ in await self.store.resident_homes(list(target.sectors or ()))]
+
+    async def recipients(self, target: BroadcastInput) -> int:
+        """How many validated residents the target reaches."""
+        return len(await self.audience(target))
+
+    def texts(self, body: BroadcastInput) -> Texts:
+        return broadcast_texts(body.text, body.level, self.sms_number, self.sms_max_segments)
+
+    async def preview(self, target: BroadcastInput) -> dict[str, Any]:
+        """The recipients, and those of them the SMS would reach with its
+        segments (GSM-7 or UCS-2, as the outbox will send it)."""
+        audience = await self.audience(target)
+        sms = await self.store.sms_recipients(audience, target.level)
+        return {"recipients": len(audience), "sms": {"recipients": sms, "segments": segments(self.texts(target).sms)}}
 
     async def history(self, user: User, since: datetime | None, days: float) -> list[dict[str, Any]]:
         """GET /api/broadcasts: newest first, at most `days` back (`since`
@@ -55,17 +85,20 @@ class Broadcasts:
 
     async def send(self, author: User, body: BroadcastInput) -> Broadcast:
         circle = None if body.circle is None else vars(body.circle)
+        audience = await self.audience(body)
         new = NewBroadcast(
             author=author.id,
             sectors=body.sectors,
             circle=body.circle,
             text=body.text,
             level=body.level,
-            recipients=await self.recipients(body),
+            recipients=len(audience),
             created_at=utcnow(),
             channels=tuple(broadcast_channels(body.sectors, circle, self.city, body.polygon)),
             polygon=body.polygon,
+            fanout=Fanout("broadcast", tuple(audience), body.level, None, self.texts(body)),
         )
         broadcast, event = await self.store.create_broadcast(new)
         await self.publisher.publish(event)
+        self.on_queued()
         return broadcast

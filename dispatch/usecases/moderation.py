@@ -19,6 +19,7 @@ from dispatch.ports.proofs import ProofFiles
 from dispatch.ports.publisher import Publisher
 from dispatch.ports.store import DuplicateFlag, Store
 from dispatch.usecases.alerts import Alerts
+from dispatch.usecases.notifications import Notifications
 from dispatch.usecases.sessions import Sessions
 
 LIST_LIMIT = 500
@@ -26,8 +27,15 @@ LIST_LIMIT = 500
 
 class Moderation:
     def __init__(
-        self, store: Store, proofs: ProofFiles, publisher: Publisher, sessions: Sessions, alerts: Alerts
+        self,
+        store: Store,
+        proofs: ProofFiles,
+        publisher: Publisher,
+        sessions: Sessions,
+        alerts: Alerts,
+        notifications: Notifications | None = None,
     ) -> None:
+        self.notifications = notifications
         self.store = store
         self.proofs = proofs
         self.publisher = publisher
@@ -74,7 +82,10 @@ class Moderation:
         target = await self._target(account_id)
         if not target.is_resident:
             raise InputError(404, "not_found", f"no resident account {account_id}")
-        return await self._set_status(target, decision)
+        view = await self._set_status(target, decision)
+        if self.notifications is not None:  # the applicant hears of it by e-mail (issue 19)
+            await self.notifications.decision_email(target, decision.action == "validate", decision.reason)
+        return view
 
     async def account(self, actor: User, account_id: int, decision: Decision) -> dict[str, Any]:
         """Suspend or reinstate. A suspension ends every session of the

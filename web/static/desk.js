@@ -22,6 +22,7 @@ import { createDetail } from "./desk/detail.js";
 import { bindKeys } from "./desk/keys.js";
 import { createDeskMap } from "./desk/map.js";
 import { createQueue } from "./desk/queue.js";
+import { createReceipts } from "./desk/receipts.js"; // issue 19
 import { bindReports } from "./desk/reports.js";
 
 const me = await requireUser(ROLES.ops);
@@ -42,6 +43,7 @@ const actions = createActions(detail, units, { canAct });
 bindKeys(queue, detail, actions);
 createComposer(ctx, deskMap);
 bindReports(ctx);
+const receipts = createReceipts(); // issue 19: delivery per channel
 
 /* -- snapshot, then live ----------------------------------------------------- */
 
@@ -68,6 +70,7 @@ setInterval(() => {
 new LiveStream("/ws/ops", {
   since: snapshot.seq,
   onMessage(msg) {
+    receipts.onMessage(msg); // issue 19: broadcast.sent and receipts
     switch (msg.type) {
       case "alert.created":
       case "alert.updated":

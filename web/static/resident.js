@@ -8,8 +8,13 @@ import { isValidated, requireUser } from "./shared/session.js";
 import { showAccount } from "./resident/account.js";
 import { bindJoin, justJoined } from "./resident/join.js";
 import { startLive } from "./resident/live.js";
+import { startSettings } from "./resident/settings.js"; // issue 19
 
 bindJoin();
 const me = await requireUser(ROLES.resident);
-if (isValidated(me)) await startLive(me);
-else showAccount(me, { justJoined: justJoined() });
+if (isValidated(me)) {
+  await startLive(me);
+  await startSettings(); // issue 19: notification settings and push
+} else {
+  showAccount(me, { justJoined: justJoined() });
+}

@@ -8,6 +8,7 @@
 import { api } from "../shared/api.js";
 import { $, el } from "../shared/dom.js";
 import { confirmAction } from "./confirm.js";
+import { showSmsPreview } from "./receipts.js"; // issue 19
 import { createZone } from "./zone.js";
 
 const residents = (n) => `${n} résident${n > 1 ? "s" : ""}`;
@@ -47,9 +48,15 @@ export function createComposer(ctx, { map, sectors }) {
     return chosen.length ? { sectors: chosen } : null;
   }
 
+  async function previewOf(t) {
+    const q = { ...t, level: composer.elements.level.value };
+    const text = composer.elements.text.value.trim();
+    if (text) q.text = text; // issue 19: the SMS segments depend on it
+    return api("POST", "/api/broadcasts/preview", q);
+  }
+
   async function count(t) {
-    const { recipients } = await api("POST", "/api/broadcasts/preview", { ...t, level: composer.elements.level.value });
-    return recipients;
+    return (await previewOf(t)).recipients;
   }
 
   let previewTimer = null;
@@ -62,8 +69,10 @@ export function createComposer(ctx, { map, sectors }) {
       const t = targetBody();
       if (!t) { out.textContent = "—"; out.dataset.count = ""; return; }
       try {
-        const recipients = await count(t);
+        const answer = await previewOf(t);
+        const { recipients } = answer;
         if (mine !== previewed) return;
+        showSmsPreview(answer.sms); // issue 19
         out.textContent = residents(recipients);
         out.dataset.count = recipients;
       } catch (e) {
@@ -84,6 +93,7 @@ export function createComposer(ctx, { map, sectors }) {
     preview();
   });
   composer.elements.radius.addEventListener("input", () => { drawCircle(); preview(); });
+  composer.elements.text.addEventListener("input", preview); // issue 19: segments follow the text
   sectors.on("click", (ev) => {
     if (target() !== "sectors") return;
     const box = picks.querySelector(`input[value="${CSS.escape(ev.layer.feature.properties.id)}"]`);

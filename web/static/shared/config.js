@@ -49,3 +49,6 @@ export const RESIDENT_STATUSES = config.resident_statuses;
 export const ACCOUNTS = config.accounts;
 /* What a proof of address may be: {types, max_bytes}. */
 export const PROOF = config.proof;
+/* Broadcast levels and delivery channels, each [{id, label}] (issue 19). */
+export const LEVELS = config.levels;
+export const CHANNELS = config.channels;
