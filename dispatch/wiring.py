@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from dispatch.adapters import open_bus, open_limits, open_store
 from dispatch.adapters.proof_files import ProofFolder
 from dispatch.core.incident_grouping import PolicyGrouping
+from dispatch.core.retention import Retention
 from dispatch.core.routing import CONTROL
 from dispatch.core.triage_policy import build_policy
 from dispatch.live.hub import Hub
@@ -31,6 +32,7 @@ from dispatch.usecases.incidents import Incidents
 from dispatch.usecases.joining import Joining
 from dispatch.usecases.login_guard import LoginGuard, LoginPolicy
 from dispatch.usecases.moderation import Moderation
+from dispatch.usecases.privacy import Privacy, Purge
 from dispatch.usecases.quotas import Quotas
 from dispatch.usecases.reports import Reports
 from dispatch.usecases.sessions import Sessions
@@ -58,6 +60,8 @@ class Services:
     escalation: Escalation
     joining: Joining
     moderation: Moderation
+    privacy: Privacy
+    purge: Purge
     limits: Limits
     quotas: Quotas
 
@@ -82,6 +86,7 @@ class Services:
         return problems
 
     async def stop(self) -> None:
+        await self.purge.stop()
         await self.escalation.stop()
         await self.sequencer.stop()
         await self.bus.close()
@@ -117,6 +122,8 @@ async def start_services(settings: Settings) -> Services:
     escalation.start()
     alerts = Alerts(city, store, sequencer, settings.alerts_radius_m, settings.city_cell_resolution)
     proofs = ProofFolder(settings.proofs_dir)
+    purge = Purge(store, proofs, retention(settings), settings.retention_purge_every_hours)
+    purge.start()
     return Services(
         settings=settings,
         city=city,
@@ -133,6 +140,8 @@ async def start_services(settings: Settings) -> Services:
         escalation=escalation,
         joining=Joining(city, store, proofs),
         moderation=Moderation(store, proofs, sequencer, sessions, alerts),
+        privacy=Privacy(store, proofs, sequencer, sessions),
+        purge=purge,
         limits=limits,
         quotas=Quotas(
             limits,
@@ -141,6 +150,16 @@ async def start_services(settings: Settings) -> Services:
             settings.limits_window_minutes * 60,
             settings.limits_sockets_per_account,
         ),
+    )
+
+
+def retention(settings: Settings) -> Retention:
+    return Retention(
+        alert_detail_days=settings.retention_alert_detail_days,
+        proof_days=settings.retention_proof_days,
+        account_days=settings.retention_account_days,
+        session_days=settings.retention_session_days,
+        audit_days=settings.retention_audit_days,
     )
 
 

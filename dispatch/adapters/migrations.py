@@ -18,6 +18,7 @@ import sqlite3
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from dispatch.adapters.schema_moderation import POSTGRES_V4, SQLITE_V4
+from dispatch.adapters.schema_privacy import POSTGRES_V8, SQLITE_V8
 
 if TYPE_CHECKING:
     import aiosqlite
@@ -311,6 +312,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         4, "joining and moderation: account status, proofs, proof views, flags, hidden alerts", SQLITE_V4, POSTGRES_V4
     ),
     Migration(5, "sessions: last_used_at, wall; users.disabled_at", _SQLITE_V5, _POSTGRES_V5),
+    Migration(
+        8,
+        "retention and erasure: nullable alerts.author, text_hidden, coarsened_at, decided_at, purge_runs",
+        SQLITE_V8,
+        POSTGRES_V8,
+    ),
 )
 
 

@@ -28,6 +28,7 @@ from dispatch.adapters.store_common import (
     user_from_row,
 )
 from dispatch.adapters.store_moderation import ModerationMethods
+from dispatch.adapters.store_privacy import PrivacyMethods
 from dispatch.adapters.tx import Tx
 from dispatch.core.changes import Change, Saved, TriageState
 from dispatch.core.model import (
@@ -49,7 +50,7 @@ from dispatch.ports.grouping import Grouping
 from dispatch.ports.store import DuplicateUnit
 
 
-class SqlStore(ModerationMethods, ABC):
+class SqlStore(ModerationMethods, PrivacyMethods, ABC):
     dialect: ClassVar[Dialect]
 
     def __init__(self, grouping: Grouping | None) -> None:

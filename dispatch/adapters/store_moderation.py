@@ -47,6 +47,8 @@ RECORD_VIEW = Sql("INSERT INTO proof_views (viewer, account, proof_id, at) VALUE
 PROOF_VIEWS = Sql("SELECT viewer, at FROM proof_views WHERE account = ? ORDER BY id")
 SET_STATUS = Sql("UPDATE users SET status = ?, validated = ?, status_reason = ? WHERE id = ?")
 DECIDE_PROOFS = Sql("UPDATE proofs SET decided_at = ? WHERE user_id = ? AND decided_at IS NULL")
+# when the account was decided on: a rejected one is kept retention.account_days from then
+DECIDED = Sql("UPDATE users SET decided_at = ? WHERE id = ?")
 FLAG_OF = Sql("SELECT id FROM flags WHERE alert_id = ? AND user_id = ?")
 ADD_FLAG = Sql("INSERT INTO flags (alert_id, user_id, reason, created_at) VALUES (?, ?, ?, ?) RETURNING id")
 OPEN_FLAGS = Sql(f"SELECT {FLAG_COLUMNS} FROM flags WHERE resolved_at IS NULL ORDER BY created_at, id LIMIT ?")
@@ -161,6 +163,7 @@ class ModerationMethods:
             await tx.execute(SET_STATUS.on(d), status, status == "validated", reason, user_id)
             if before.status == "pending" and status in ("validated", "rejected"):
                 await tx.execute(DECIDE_PROOFS.on(d), d.ts_param(now), user_id)
+                await tx.execute(DECIDED.on(d), d.ts_param(now), user_id)
             data = {"user": user_id, "status": status}
             (event,) = await tx.append([Draft(seq, "account.changed", data, to_utc(now), (CONTROL,))])
         return evolve(before, status=status, reason=reason), event

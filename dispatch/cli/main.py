@@ -1,5 +1,5 @@
 """`dispatch` command line (docs/reference.md): serve, migrate, user add|import|passwd|list|disable,
-unit add, simulate."""
+unit add, purge, simulate."""
 
 from __future__ import annotations
 
@@ -58,6 +58,10 @@ def _parser() -> argparse.ArgumentParser:
     unit_add.add_argument("name")
     unit_add.add_argument("--config")
 
+    purge = sub.add_parser("purge", help="apply the retention periods: delete or coarsen what has expired")
+    purge.add_argument("--config")
+    purge.add_argument("--now", help="as of this ISO 8601 instant instead of now (tests, audits)")
+
     sim = sub.add_parser("simulate", help="demo traffic through the public HTTP API")
     sim.add_argument("--config")
     sim.add_argument("--url", default="http://127.0.0.1:8000")
@@ -89,6 +93,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _user(settings, args)
     if args.command == "unit" and args.unit_command == "add":
         return asyncio.run(commands.unit_add(settings, args.name))
+    if args.command == "purge":
+        return asyncio.run(commands.purge(settings, args.now))
     if args.command == "simulate":
         from dispatch.cli.simulate import simulate
 

@@ -40,6 +40,7 @@ def alert_staff(alert: Alert) -> dict[str, Any]:
         "incident": alert.incident,
         "hidden": alert.hidden,
         "hide_reason": alert.hide_reason,
+        "text_hidden": alert.text_hidden,
     }
 
 
@@ -49,11 +50,12 @@ def cell_center(cell: str) -> dict[str, float]:
 
 
 def alert_resident(staff: dict[str, Any]) -> dict[str, Any]:
-    """Anonymise the staff view (an event's data) for residents."""
+    """Anonymise the staff view (an event's data) for residents. A text a
+    moderator hid is left out (empty), the alert itself stays."""
     return {
         "id": staff["id"],
         "category": staff["category"],
-        "text": staff["text"],
+        "text": "" if staff.get("text_hidden") else staff["text"],
         "sector": staff["sector"],
         "cell": staff["cell"],
         "center": cell_center(staff["cell"]),

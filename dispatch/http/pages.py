@@ -157,6 +157,19 @@ def csp(tile_url: str) -> str:
     )
 
 
+# Responses a cache may keep: the pages' own files and the public facts of
+# the town, which hold nobody's data. Every other response (the API, the
+# pages, /session) may carry personal data and is sent Cache-Control:
+# no-store (issue 20, minimisation), so neither a shared proxy nor the
+# browser's disk cache keeps it.
+CACHEABLE_PREFIXES = ("/static/", "/vendor/")
+CACHEABLE_PATHS = frozenset({"/api/sectors", "/api/categories", "/healthz"})
+
+
+def may_cache(path: str) -> bool:
+    return path in CACHEABLE_PATHS or path.startswith(CACHEABLE_PREFIXES)
+
+
 class SecurityHeaders:
     """Plain ASGI middleware (not BaseHTTPMiddleware, which would buffer
     responses and get in the way of WebSockets)."""
@@ -186,6 +199,8 @@ class SecurityHeaders:
                     (b"x-content-type-options", b"nosniff"),
                     (b"referrer-policy", b"same-origin"),
                 ]
+                if not may_cache(scope["path"]) and not any(k == b"cache-control" for k, _ in headers):
+                    headers.append((b"cache-control", b"no-store"))
                 message["headers"] = headers
             await send(message)
 

@@ -8,6 +8,7 @@ dispatch.core.incident_decisions decides, the store persists."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -29,6 +30,7 @@ from dispatch.core.model import (
     Unit,
     User,
 )
+from dispatch.core.retention import Cutoffs
 
 
 class DuplicateEmail(Exception):
@@ -50,6 +52,26 @@ class DuplicateUnit(Exception):
 
 class DuplicateFlag(Exception):
     """This resident has flagged this alert already."""
+
+
+@dataclass(frozen=True)
+class Erasure:
+    """What an erasure leaves to do after its commit: delete the proof files
+    (`proof_files`, names in proofs.dir) and publish `event` (session.ended)."""
+
+    proof_files: list[str]
+    event: Event
+
+
+@dataclass(frozen=True)
+class PurgeBatch:
+    """One purge transaction: rows deleted or coarsened per kind
+    (core.retention.PURGE_KINDS), the proof files to delete after the
+    commit, and whether a kind had more than the batch took."""
+
+    counts: dict[str, int]
+    proof_files: list[str]
+    more: bool
 
 
 class Store(Protocol):
@@ -234,4 +256,26 @@ class Store(Protocol):
 
     async def head_seq(self) -> int:
         """The highest committed seq (0 when empty)."""
+        ...
+
+    # export, erasure and retention (issue 20)
+    async def export_account(self, user_id: int) -> dict[str, Any] | None:
+        """Everything the store holds about the account (never a password or
+        token hash), as JSON-ready data; None when no such account."""
+        ...
+
+    async def erase_account(self, user_id: int, code: int, now: datetime) -> Erasure | None:
+        """Erase a resident's account in one transaction: the account, its
+        proofs, flags and sessions go; its alerts stay only as anonymous
+        statistics; `session.ended` with `code` closes its sockets. None:
+        no such resident account."""
+        ...
+
+    async def purge_batch(self, cutoffs: Cutoffs, limit: int) -> PurgeBatch | None:
+        """Delete or coarsen at most `limit` expired rows of each kind, in
+        one transaction. None: another worker is purging right now."""
+        ...
+
+    async def record_purge(self, counts: dict[str, int], as_of: datetime, now: datetime) -> int:
+        """Append a purge run (its counts); its id."""
         ...

@@ -44,7 +44,7 @@ class Incidents:
 
     async def patch_alert(self, actor: User, alert_id: int, patch: AlertPatch) -> dict[str, Any]:
         alert = await self.store.get_alert(alert_id)
-        homes = await self.writer.reporter_channels([alert.author]) if alert is not None else {}
+        homes = await self.writer.reporter_channels([alert.author]) if alert is not None and alert.author else {}
         decide = incident_decisions.patch_alert(alert_id, actor.id, patch, homes)
         saved = await self.writer.run([], [alert_id], [], decide)
         return alert_staff(saved.alerts[alert_id])
@@ -64,7 +64,7 @@ class Incidents:
         view = incident_view(evolve(inc, history=history), utcnow(), units, history=True)
         details = []
         for alert in await self.store.incident_alerts(inc):
-            author = await self.store.user_by_id(alert.author)
+            author = await self.store.user_by_id(alert.author) if alert.author is not None else None
             details.append({**alert_staff(alert), "author_name": author.name if author else None})
         view["alert_details"] = details
         return view

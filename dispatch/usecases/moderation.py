@@ -127,9 +127,10 @@ class Moderation:
             await self.publisher.publish(event)
         return alert_moderation(alert_staff(saved), with_author=True)
 
-    async def _author_channel(self, author: int) -> list[str]:
-        """The author's stream channel: they had the alert among their own."""
-        user = await self.store.user_by_id(author)
+    async def _author_channel(self, author: int | None) -> list[str]:
+        """The author's stream channel: they had the alert among their own
+        (an anonymous alert has nobody's)."""
+        user = await self.store.user_by_id(author) if author is not None else None
         home = user.home if user is not None else None
         return [home_channel(home.lat, home.lon, home.sector)] if home is not None else []
 
