@@ -1,6 +1,6 @@
 """SqlStore: the Store methods both adapters run alike, written once over a
 Tx (tx.py): the reads of accounts, alerts and the event log, triage and its
-reads (triage_sql), joining and moderation (store_moderation), and the end of create_alert_grouped's transaction that
+reads (triage_sql), joining and moderation (store_moderation), the audit (audit_sql), and the end of create_alert_grouped's transaction that
 groups the new alerts (grouping_sql) and writes their events.
 
 Each adapter (store_sqlite.SqliteStore, store_postgres.PostgresStore)
@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 from dispatch.adapters import store_sql as sql
 from dispatch.adapters import triage_sql
+from dispatch.adapters.audit_sql import AuditMethods
 from dispatch.adapters.dialect import Dialect
 from dispatch.adapters.grouping_sql import FactsCache, GroupCache, group_new_alerts
 from dispatch.adapters.store_common import (
@@ -49,7 +50,7 @@ from dispatch.ports.grouping import Grouping
 from dispatch.ports.store import DuplicateUnit
 
 
-class SqlStore(ModerationMethods, ABC):
+class SqlStore(ModerationMethods, AuditMethods, ABC):
     dialect: ClassVar[Dialect]
 
     def __init__(self, grouping: Grouping | None) -> None:

@@ -10,6 +10,7 @@ from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any, ClassVar
 
+from dispatch.adapters.audit_sql import append_audit
 from dispatch.adapters.dialect import Dialect, Sql
 from dispatch.adapters.store_common import (
     ALERT_COLUMNS,
@@ -25,6 +26,7 @@ from dispatch.adapters.store_common import (
 )
 from dispatch.adapters.store_sql import TAKEN_EMAILS, USER_BY_ID
 from dispatch.adapters.tx import Tx
+from dispatch.core.audit import AuditEntry
 from dispatch.core.model import Alert, Event, Flag, NewProof, NewUser, Proof, User, evolve
 from dispatch.core.routing import CONTROL, OPS
 from dispatch.core.views import alert_staff
@@ -138,6 +140,7 @@ class ModerationMethods:
     async def record_proof_view(self, viewer: int, account: int, proof_id: int | None, at: datetime) -> None:
         async with self._write_tx() as tx:
             await tx.execute(RECORD_VIEW.on(tx.dialect), viewer, account, proof_id, tx.dialect.ts_param(at))
+            await append_audit(tx, AuditEntry("proof.view", "account", account, viewer, at))
 
     async def proof_views(self, account: int) -> list[tuple[int, datetime]]:
         return [(r[0], self.dialect.ts_column(r[1])) for r in await self._select(PROOF_VIEWS, account)]

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
+from dispatch.core.audit import AuditEntry, AuditQuery
 from dispatch.core.changes import Change, Saved, TriageState
 from dispatch.core.model import (
     Alert,
@@ -194,7 +195,8 @@ class Store(Protocol):
 
     async def latest_proof(self, user_id: int) -> Proof | None: ...
     async def record_proof_view(self, viewer: int, account: int, proof_id: int | None, at: datetime) -> None:
-        """Append to the proof views (append-only: who, when, which account)."""
+        """Append to the proof views (append-only: who, when, which account),
+        with its audit entry (proof.view of the account) in the same transaction."""
         ...
 
     async def proof_views(self, account: int) -> list[tuple[int, datetime]]:
@@ -230,6 +232,16 @@ class Store(Protocol):
 
     async def hidden_among(self, alert_ids: Sequence[int]) -> set[int]:
         """Those of the alerts that are hidden now."""
+        ...
+
+    # the audit (append-only; adapters.audit_sql.append_audit writes it in
+    # the transaction of the write it records)
+    async def record_audit(self, entries: Sequence[AuditEntry]) -> None:
+        """Write entries alone, in one transaction: a read that records a view."""
+        ...
+
+    async def audit(self, query: AuditQuery) -> list[AuditEntry]:
+        """Entries matching `query`, newest first, at most query.limit."""
         ...
 
     async def head_seq(self) -> int:
