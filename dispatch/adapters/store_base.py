@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 from dispatch.adapters import store_sql as sql
 from dispatch.adapters import triage_sql
-from dispatch.adapters.audit_sql import AuditMethods
+from dispatch.adapters.audit_sql import AuditMethods, append_audit
 from dispatch.adapters.dialect import Dialect
 from dispatch.adapters.grouping_sql import FactsCache, GroupCache, group_new_alerts
 from dispatch.adapters.store_common import (
@@ -30,6 +30,7 @@ from dispatch.adapters.store_common import (
 )
 from dispatch.adapters.store_moderation import ModerationMethods
 from dispatch.adapters.tx import Tx
+from dispatch.core.audit import AuditEntry
 from dispatch.core.changes import Change, Saved, TriageState
 from dispatch.core.model import (
     Alert,
@@ -98,11 +99,15 @@ class SqlStore(ModerationMethods, AuditMethods, ABC):
     async def set_password(self, email: str, password_hash: str) -> int | None:
         async with self._write_tx() as tx:
             rows = await tx.rows(sql.SET_PASSWORD.on(tx.dialect), password_hash, norm_email(email))
+            if rows:  # the CLI's: the system acts
+                await append_audit(tx, AuditEntry("account.password", "account", int(rows[0][0]), None, utcnow()))
         return int(rows[0][0]) if rows else None
 
     async def disable_user(self, email: str, now: datetime) -> int | None:
         async with self._write_tx() as tx:
             rows = await tx.rows(sql.DISABLE_USER.on(tx.dialect), tx.dialect.ts_param(now), norm_email(email))
+            if rows:
+                await append_audit(tx, AuditEntry("account.disable", "account", int(rows[0][0]), None, now))
         return int(rows[0][0]) if rows else None
 
     async def list_accounts(self, role: str | None = None) -> list[tuple[int, str, str, str]]:
@@ -212,6 +217,7 @@ class SqlStore(ModerationMethods, AuditMethods, ABC):
         unit_ids: Sequence[int],
         decide: Callable[[TriageState], Change],
         now: datetime,
+        audit: Sequence[AuditEntry] = (),
     ) -> tuple[Saved, list[Event]]:
         async with self._write_tx() as tx:
             await tx.bump(0)  # lock order: the counter row first, as create_alert_grouped does
@@ -219,6 +225,7 @@ class SqlStore(ModerationMethods, AuditMethods, ABC):
             change = decide(state)
             saved = await triage_sql.save(tx, change)
             events = await triage_sql.emit(tx, change, saved, now)
+            await append_audit(tx, *audit)
         return saved, events
 
     async def get_incident(self, incident_id: int) -> Incident | None:

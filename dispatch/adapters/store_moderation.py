@@ -122,6 +122,8 @@ class ModerationMethods:
                     *(user.address, user.phone, user.on_behalf_of),
                 )
                 await tx.execute(ADD_PROOF.on(d), user.id, proof.file_name, proof.media_type, proof.size, created)
+                # joining: the resident makes their own account
+                await append_audit(tx, AuditEntry("account.create", "account", user.id, user.id, proof.created_at))
         except self.unique_violation:
             # another process took this e-mail meanwhile
             if await self._select(TAKEN_EMAILS, d.list_param([email])):
@@ -146,14 +148,16 @@ class ModerationMethods:
         return [(r[0], self.dialect.ts_column(r[1])) for r in await self._select(PROOF_VIEWS, account)]
 
     async def set_account_status(
-        self, user_id: int, status: str, reason: str | None, now: datetime
+        self, user_id: int, status: str, reason: str | None, now: datetime, audit: Sequence[AuditEntry] = ()
     ) -> tuple[User, Event] | None:
         try:
-            return await self._set_status(user_id, status, reason, now)
+            return await self._set_status(user_id, status, reason, now, audit)
         except _NoSuchAccount:
             return None
 
-    async def _set_status(self, user_id: int, status: str, reason: str | None, now: datetime) -> tuple[User, Event]:
+    async def _set_status(
+        self, user_id: int, status: str, reason: str | None, now: datetime, audit: Sequence[AuditEntry]
+    ) -> tuple[User, Event]:
         d = self.dialect
         async with self._write_tx() as tx:
             seq = await tx.bump(1)  # the counter row first, as every event write does
@@ -166,6 +170,7 @@ class ModerationMethods:
                 await tx.execute(DECIDE_PROOFS.on(d), d.ts_param(now), user_id)
             data = {"user": user_id, "status": status}
             (event,) = await tx.append([Draft(seq, "account.changed", data, to_utc(now), (CONTROL,))])
+            await append_audit(tx, *audit)
         return evolve(before, status=status, reason=reason), event
 
     async def add_flag(self, alert_id: int, user_id: int, reason: str, now: datetime) -> Flag:
@@ -183,7 +188,13 @@ class ModerationMethods:
         return [flag_from_row(r, self.dialect) for r in await self._select(OPEN_FLAGS, max(0, limit))]
 
     async def moderate_alert(
-        self, alert_id: int, hidden: bool, reason: str, extra_channels: Sequence[str], now: datetime
+        self,
+        alert_id: int,
+        hidden: bool,
+        reason: str,
+        extra_channels: Sequence[str],
+        now: datetime,
+        audit: Sequence[AuditEntry] = (),
     ) -> tuple[Alert, list[Event]] | None:
         async with self._write_tx() as tx:
             d = tx.dialect
@@ -193,6 +204,7 @@ class ModerationMethods:
                 return None
             alert = alert_from_row(rows[0], d.ts_column)
             await tx.execute(RESOLVE_FLAGS.on(d), d.ts_param(now), alert_id)
+            await append_audit(tx, *audit)  # the decision stands (and closes the flags) even if nothing changes
             if alert.hidden == hidden:
                 return alert, []
             alert = evolve(alert, hidden=hidden, hide_reason=reason if hidden else None, updated_at=to_utc(now))

@@ -6,8 +6,12 @@ up in it (the table has no column for it)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
+
+from dispatch.core.model import iso, utcnow
 
 # Dotted names: "<record>.<what>", or a bare name for the data-protection
 # operations that span records. A new audited action is added here first.
@@ -25,14 +29,13 @@ ACTIONS = frozenset(
         "unit.patch",
         # broadcasts
         "broadcast.send",
-        # moderation decisions
+        # moderation decisions: "moderation." + core.moderation's action
         "moderation.validate",
         "moderation.reject",
         "moderation.suspend",
         "moderation.reinstate",
         "moderation.hide",
         "moderation.restore",
-        "moderation.dismiss",
         # accounts
         "account.create",
         "account.password",
@@ -68,6 +71,16 @@ class AuditEntry:
             raise ValueError(f"unknown audit record type {self.record_type!r}")
 
 
+def entry(action: str, record_type: str, record_id: int | None, actor: int | None) -> AuditEntry:
+    """An entry for what is being done now."""
+    return AuditEntry(action, record_type, record_id, actor, utcnow())
+
+
+def identity_views(viewer: int, accounts: Iterable[int]) -> list[AuditEntry]:
+    """A staff member saw these accounts' identity (each once, in order)."""
+    return [entry("identity.view", "account", a, viewer) for a in dict.fromkeys(accounts)]
+
+
 @dataclass(frozen=True)
 class AuditQuery:
     """Entries at or after `since`, of `actor`, of `action`: newest first."""
@@ -76,3 +89,30 @@ class AuditQuery:
     actor: int | None = None
     action: str | None = None
     limit: int = 200
+
+
+# who reads the audit: the town's administrator, for its DPO
+AUDIT_ROLES = frozenset({"admin"})
+CSV_COLUMNS = ("id", "at", "actor", "action", "record_type", "record_id")
+
+
+def audit_view(e: AuditEntry) -> dict[str, Any]:
+    return {
+        "id": e.id,
+        "at": iso(e.at),
+        "actor": e.actor,
+        "action": e.action,
+        "record_type": e.record_type,
+        "record_id": e.record_id,
+    }
+
+
+def to_csv(entries: Iterable[AuditEntry]) -> str:
+    """The entries as CSV for the DPO: a header, then one line each. Every
+    value is an id, a time or a name from the closed lists: nothing to
+    quote, nothing a spreadsheet would run as a formula."""
+    lines = [",".join(CSV_COLUMNS)]
+    for e in entries:
+        v = audit_view(e)
+        lines.append(",".join("" if v[c] is None else str(v[c]) for c in CSV_COLUMNS))
+    return "\r\n".join(lines) + "\r\n"

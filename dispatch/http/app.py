@@ -16,7 +16,7 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from dispatch.core.validation import InputError
-from dispatch.http import alerts, broadcasts, incidents, moderation, pages, public, residents, sessions, streams
+from dispatch.http import alerts, audit, broadcasts, incidents, moderation, pages, public, residents, sessions, streams
 from dispatch.http.pages import WEB
 from dispatch.http.requests import JSON, error_response
 from dispatch.live import gc_policy
@@ -72,6 +72,7 @@ def create_app(settings: Settings | None = None, *, tune_gc: bool = False) -> St
             *incidents.routes,
             *residents.routes,
             *moderation.routes,
+            *audit.routes,
             *streams.routes,
             *pages.routes,
             Mount("/static", StaticFiles(directory=WEB / "static"), name="static"),

@@ -76,7 +76,8 @@ class Store(Protocol):
 
     # accounts
     async def add_users(self, users: Sequence[NewUser]) -> list[int]:
-        """All or nothing, in one transaction. Raises DuplicateEmail."""
+        """All or nothing, in one transaction, each audited (account.create,
+        by the system). Raises DuplicateEmail."""
         ...
 
     async def user_by_email(self, email: str) -> User | None:
@@ -95,12 +96,14 @@ class Store(Protocol):
         ...
 
     async def set_password(self, email: str, password_hash: str) -> int | None:
-        """The account's id, or None when no account has this e-mail."""
+        """The account's id, or None when no account has this e-mail.
+        Audited (account.password, by the system) in the same transaction."""
         ...
 
     async def disable_user(self, email: str, now: datetime) -> int | None:
         """From now on the account cannot log in (user_by_email and session
-        no longer find it); its row stays. Its id, or None."""
+        no longer find it); its row stays. Its id, or None. Audited
+        (account.disable, by the system) in the same transaction."""
         ...
 
     async def list_accounts(self, role: str | None = None) -> list[tuple[int, str, str, str]]:
@@ -149,10 +152,11 @@ class Store(Protocol):
         unit_ids: Sequence[int],
         decide: Callable[[TriageState], Change],
         now: datetime,
+        audit: Sequence[AuditEntry] = (),
     ) -> tuple[Saved, list[Event]]:
         """In one write transaction: lock those incidents (with their alerts),
         alerts and units, run the pure `decide` (it may raise to abort), save
-        its Change and append the events it renders."""
+        its Change, append the events it renders and the `audit` entries."""
         ...
 
     async def get_incident(self, incident_id: int) -> Incident | None: ...
@@ -204,7 +208,7 @@ class Store(Protocol):
         ...
 
     async def set_account_status(
-        self, user_id: int, status: str, reason: str | None, now: datetime
+        self, user_id: int, status: str, reason: str | None, now: datetime, audit: Sequence[AuditEntry] = ()
     ) -> tuple[User, Event] | None:
         """Set the status (and its reason) and append `account.changed`
         {user, status} on the control channel, so that every worker forgets
@@ -221,7 +225,13 @@ class Store(Protocol):
         ...
 
     async def moderate_alert(
-        self, alert_id: int, hidden: bool, reason: str, extra_channels: Sequence[str], now: datetime
+        self,
+        alert_id: int,
+        hidden: bool,
+        reason: str,
+        extra_channels: Sequence[str],
+        now: datetime,
+        audit: Sequence[AuditEntry] = (),
     ) -> tuple[Alert, list[Event]] | None:
         """Hide or restore an alert and close its open flags, in one
         transaction (None: no such alert). When `hidden` changes, appends
