@@ -17,6 +17,7 @@ from __future__ import annotations
 import sqlite3
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from dispatch.adapters.schema_audit import POSTGRES_V7, SQLITE_V7
 from dispatch.adapters.schema_moderation import POSTGRES_V4, SQLITE_V4
 from dispatch.adapters.schema_privacy import POSTGRES_V8, SQLITE_V8
 
@@ -312,6 +313,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         4, "joining and moderation: account status, proofs, proof views, flags, hidden alerts", SQLITE_V4, POSTGRES_V4
     ),
     Migration(5, "sessions: last_used_at, wall; users.disabled_at", _SQLITE_V5, _POSTGRES_V5),
+    Migration(7, "the append-only audit", SQLITE_V7, POSTGRES_V7),
     Migration(
         8,
         "retention and erasure: nullable alerts.author, text_hidden, coarsened_at, decided_at, purge_runs",

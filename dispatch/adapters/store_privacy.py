@@ -10,9 +10,11 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from dispatch.adapters import privacy_sql as q
+from dispatch.adapters.audit_sql import AUDIT_COLUMNS, append_audit, purge_audit
 from dispatch.adapters.dialect import Dialect
 from dispatch.adapters.store_common import ALERT_COLUMNS, Draft, Row, alert_from_row, dumps, to_utc
 from dispatch.adapters.tx import Tx
+from dispatch.core.audit import AuditEntry
 from dispatch.core.model import iso
 from dispatch.core.retention import PURGE_KINDS, Cutoffs
 from dispatch.core.routing import CONTROL
@@ -20,6 +22,10 @@ from dispatch.core.views import alert_staff
 from dispatch.ports.store import Erasure, PurgeBatch
 
 _ALERTS_OF = f"SELECT {ALERT_COLUMNS} FROM alerts WHERE author = ? ORDER BY id"
+# the entries about the account, and those of what it did itself
+_AUDIT_OF = (
+    f"SELECT {AUDIT_COLUMNS} FROM audit WHERE (record_type = 'account' AND record_id = ?) OR actor = ? ORDER BY id"
+)
 
 
 def _iso(d: Dialect, value: Any) -> str | None:
@@ -37,12 +43,14 @@ class PrivacyMethods:
     def _write_tx(self) -> AbstractAsyncContextManager[Tx]:
         raise NotImplementedError
 
-    async def export_account(self, user_id: int) -> dict[str, Any] | None:
-        async with self._read_tx() as tx:
+    async def export_account(self, user_id: int, actor: int, now: datetime) -> dict[str, Any] | None:
+        """A read that writes its audit entry ("export"), in one transaction."""
+        async with self._write_tx() as tx:
             d = tx.dialect
             found = await tx.rows(q.EXPORT_ACCOUNT.on(d), user_id)
             if not found:
                 return None
+            await append_audit(tx, AuditEntry("export", "account", user_id, actor, now))
             alerts = await tx.rows(d.render(_ALERTS_OF), user_id)
             out = {
                 "account": _account(d, found[0]),
@@ -54,10 +62,11 @@ class PrivacyMethods:
                 "sessions": [_session(d, r) for r in await tx.rows(q.EXPORT_SESSIONS.on(d), user_id)],
                 "alerts": [alert_staff(alert_from_row(r, d.ts_column)) for r in alerts],
                 "flags": [_flag(d, r) for r in await tx.rows(q.EXPORT_FLAGS.on(d), user_id)],
+                "audit": [_audit(d, r) for r in await tx.rows(d.render(_AUDIT_OF), user_id, user_id)],
             }
         return out
 
-    async def erase_account(self, user_id: int, code: int, now: datetime) -> Erasure | None:
+    async def erase_account(self, user_id: int, actor: int, code: int, now: datetime) -> Erasure | None:
         """The resident's account, proofs, flags and sessions go; their
         alerts (and the incidents and events naming them) become anonymous;
         `session.ended` {user, token: null, code} on the control channel
@@ -68,6 +77,7 @@ class PrivacyMethods:
             if not await tx.rows(q.RESIDENT_EXISTS.on(d), user_id):
                 return None  # rolls the bump back: seqs stay gapless
             files = await _erase(tx, user_id, now)
+            await append_audit(tx, AuditEntry("erasure", "account", user_id, actor, now))
             data = {"user": user_id, "token": None, "code": code}
             (event,) = await tx.append([Draft(seq, "session.ended", data, to_utc(now), (CONTROL,))])
         return Erasure(files, event)
@@ -107,14 +117,17 @@ class PrivacyMethods:
         return PurgeBatch(counts, files, more)
 
     async def _purge_audit(self, tx: Tx, cutoffs: Cutoffs) -> int:
-        """Audit entries older than retention.audit_days (the audit itself
-        is append-only to the application: see the audit's privileged path)."""
-        return 0
+        """Audit entries older than retention.audit_days, through the one
+        path past the audit's append-only guard (audit_sql.purge_audit)."""
+        return await purge_audit(tx, cutoffs.audit)
 
     async def record_purge(self, counts: dict[str, int], as_of: datetime, now: datetime) -> int:
+        """The run and its audit entry ("purge", by the system), together."""
         async with self._write_tx() as tx:
             d = tx.dialect
-            return await tx.insert_id(q.ADD_PURGE_RUN.on(d), d.ts_param(now), d.ts_param(as_of), dumps(counts))
+            run = await tx.insert_id(q.ADD_PURGE_RUN.on(d), d.ts_param(now), d.ts_param(as_of), dumps(counts))
+            await append_audit(tx, AuditEntry("purge", "store", run, None, now))
+        return run
 
 
 async def _erase(tx: Tx, user_id: int, now: datetime) -> list[str]:
@@ -178,4 +191,15 @@ def _flag(d: Dialect, r: Row) -> dict[str, Any]:
         "reason": r["reason"],
         "created_at": _iso(d, r["created_at"]),
         "resolved_at": _iso(d, r["resolved_at"]),
+    }
+
+
+def _audit(d: Dialect, r: Row) -> dict[str, Any]:
+    return {
+        "id": r["id"],
+        "at": _iso(d, r["at"]),
+        "actor": r["actor"],
+        "action": r["action"],
+        "record_type": r["record_type"],
+        "record_id": r["record_id"],
     }

@@ -18,6 +18,7 @@ from starlette.staticfiles import StaticFiles
 from dispatch.core.validation import InputError
 from dispatch.http import (
     alerts,
+    audit,
     broadcasts,
     incidents,
     moderation,
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None, *, tune_gc: bool = False) -> St
             *incidents.routes,
             *residents.routes,
             *moderation.routes,
+            *audit.routes,
             *privacy.routes,
             *streams.routes,
             *pages.routes,

@@ -48,6 +48,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from dispatch.core.audit import AUDIT_ROLES
 from dispatch.core.categories import CATEGORIES
 from dispatch.core.joining import EXTENSIONS as PROOF_EXTENSIONS
 from dispatch.core.joining import MAX_PROOF_BYTES
@@ -122,6 +123,8 @@ def page_config() -> dict[str, Any]:
             # who may open /ops/moderation (the queues, suspend, reinstate);
             # "moderator" may also see proofs and decide on residents and alerts
             "moderation": _in_order(ACCOUNT_ADMIN_ROLES),
+            # who may open /ops/audit and read GET /api/audit
+            "audit": _in_order(AUDIT_ROLES),
         },
         "statuses": {
             "open": list(OPEN),

@@ -42,7 +42,7 @@ class Privacy:
         self.sessions = sessions
 
     async def export(self, actor: User, user_id: int) -> dict[str, Any]:
-        data = await self.store.export_account(user_id)
+        data = await self.store.export_account(user_id, actor.id, utcnow())
         if data is None or data["account"]["role"] not in ("resident", "referent"):
             raise InputError(404, "not_found", f"no resident account {user_id}")
         return {"exported_at": iso(utcnow()), **data}
@@ -55,7 +55,7 @@ class Privacy:
         await self.erase(user, user.id)
 
     async def erase(self, actor: User, user_id: int) -> None:
-        erased = await self.store.erase_account(user_id, CLOSE_ACCOUNT_SUSPENDED, utcnow())
+        erased = await self.store.erase_account(user_id, actor.id, CLOSE_ACCOUNT_SUSPENDED, utcnow())
         if erased is None:
             raise InputError(404, "not_found", f"no resident account {user_id}")
         # every worker forgets the sessions and closes the sockets (4003)

@@ -23,6 +23,7 @@ from datetime import timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from dispatch.core.audit import entry
 from dispatch.core.model import Session, User, utcnow
 from dispatch.core.validation import InputError, RateLimited
 from dispatch.ports.publisher import Publisher
@@ -92,7 +93,9 @@ class Sessions:
             except RateLimited as exc:
                 await self.guard.refuse(exc)
         if user is None or not ok:
-            await self.guard.failed(email, address)
+            if await self.guard.failed(email, address) and user is not None:
+                # the lock itself lives in Limits, not the store: this entry is its only durable trace
+                await self.store.record_audit([entry("account.lockout", "account", user.id, None)])
             raise InputError(401, "bad_credentials", "unknown email or wrong password")
         await self.guard.succeeded(email, address)
         if wall and not user.is_staff:
