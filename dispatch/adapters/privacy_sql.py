@@ -129,6 +129,16 @@ async def anonymise_incidents(
     await _rewrite_events(tx, INCIDENT_EVENTS, [i for i, _, _ in rows], anonymous_incident_data)
 
 
+SET_TEXT_HIDDEN = Sql("UPDATE alerts SET text_hidden = ?, updated_at = ? WHERE id = ?")
+
+
+async def mark_text_hidden(tx: Tx, alert_id: int, hidden: bool) -> None:
+    """The alert's stored events say whether its text is hidden, so that a
+    replay to residents leaves it out (core.views.alert_resident) while
+    staff replays keep it."""
+    await _rewrite_events(tx, ALERT_EVENTS, [alert_id], lambda data: {**data, "text_hidden": hidden})
+
+
 async def _rewrite_events(
     tx: Tx, types: Sequence[str], ids: Sequence[int], how: Callable[[dict[str, Any]], dict[str, Any]]
 ) -> None:

@@ -5,6 +5,7 @@ the commit (the store returns their names)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any, ClassVar
@@ -13,11 +14,12 @@ from dispatch.adapters import privacy_sql as q
 from dispatch.adapters.audit_sql import AUDIT_COLUMNS, append_audit, purge_audit
 from dispatch.adapters.dialect import Dialect
 from dispatch.adapters.store_common import ALERT_COLUMNS, Draft, Row, alert_from_row, dumps, to_utc
+from dispatch.adapters.store_moderation import ALERT_LOCKED, RESOLVE_FLAGS
 from dispatch.adapters.tx import Tx
 from dispatch.core.audit import AuditEntry
-from dispatch.core.model import iso
+from dispatch.core.model import Alert, Event, evolve, iso
 from dispatch.core.retention import PURGE_KINDS, Cutoffs
-from dispatch.core.routing import CONTROL
+from dispatch.core.routing import CONTROL, OPS
 from dispatch.core.views import alert_staff
 from dispatch.ports.store import Erasure, PurgeBatch
 
@@ -81,6 +83,23 @@ class PrivacyMethods:
             data = {"user": user_id, "token": None, "code": code}
             (event,) = await tx.append([Draft(seq, "session.ended", data, to_utc(now), (CONTROL,))])
         return Erasure(files, event)
+
+    async def set_text_hidden(
+        self, alert_id: int, hidden: bool, now: datetime, audit: Sequence[AuditEntry] = ()
+    ) -> tuple[Alert, list[Event]] | None:
+        async with self._write_tx() as tx:
+            d = tx.dialect
+            seq = await tx.bump(1)  # the counter row first, as every event write does
+            rows = await tx.rows(ALERT_LOCKED.on(d), alert_id)
+            if not rows:
+                return None  # rolls the bump back
+            await tx.execute(RESOLVE_FLAGS.on(d), d.ts_param(now), alert_id)
+            await append_audit(tx, *audit)
+            alert = evolve(alert_from_row(rows[0], d.ts_column), text_hidden=hidden, updated_at=to_utc(now))
+            await tx.execute(q.SET_TEXT_HIDDEN.on(d), hidden, d.ts_param(now), alert_id)
+            await q.mark_text_hidden(tx, alert_id, hidden)
+            events = await tx.append([Draft(seq, "alert.updated", alert_staff(alert), to_utc(now), (OPS,))])
+        return alert, events
 
     async def purge_batch(self, cutoffs: Cutoffs, limit: int) -> PurgeBatch | None:
         """At most `limit` of each kind that expired, in one transaction;

@@ -36,6 +36,7 @@ ACTIONS = frozenset(
         "moderation.reinstate",
         "moderation.hide",
         "moderation.restore",
+        "moderation.hide_text",
         # accounts
         "account.create",
         "account.password",

@@ -81,7 +81,13 @@ def alert_removed_resident(data: dict[str, Any]) -> dict[str, Any]:
 def alert_moderation(staff: dict[str, Any], with_author: bool = False) -> dict[str, Any]:
     """Moderators' view: a resident's, plus whether it is hidden, and (in
     moderation routes) the author's account id, to suspend it."""
-    view = {**alert_resident(staff), "hidden": staff["hidden"], "hide_reason": staff["hide_reason"]}
+    view = {
+        **alert_resident(staff),
+        "text": staff["text"],  # staff read a text hidden from residents, flagged text_hidden
+        "hidden": staff["hidden"],
+        "hide_reason": staff["hide_reason"],
+        "text_hidden": staff.get("text_hidden", False),
+    }
     if with_author:
         view["author"] = staff["author"]
     return view

@@ -294,6 +294,14 @@ class Store(Protocol):
         no such resident account."""
         ...
 
+    async def set_text_hidden(
+        self, alert_id: int, hidden: bool, now: datetime, audit: Sequence[AuditEntry] = ()
+    ) -> tuple[Alert, list[Event]] | None:
+        """Hide (or show again) an alert's text from residents, close its open
+        flags, record `audit`, and append alert.updated on the ops channel;
+        its stored events say so too, for replays. None: no such alert."""
+        ...
+
     async def purge_batch(self, cutoffs: Cutoffs, limit: int) -> PurgeBatch | None:
         """Delete or coarsen at most `limit` expired rows of each kind, in
         one transaction. None: another worker is purging right now."""

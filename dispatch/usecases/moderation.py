@@ -11,7 +11,7 @@ from typing import Any
 from dispatch.core import moderation
 from dispatch.core.audit import entry, identity_views
 from dispatch.core.codec import CLOSE_ACCOUNT_SUSPENDED
-from dispatch.core.model import Flag, User, iso, utcnow
+from dispatch.core.model import Event, Flag, User, iso, utcnow
 from dispatch.core.moderation import Decision
 from dispatch.core.routing import home_channel
 from dispatch.core.validation import InputError
@@ -118,20 +118,30 @@ class Moderation:
         return out
 
     async def alert(self, actor: User, alert_id: int, decision: Decision) -> dict[str, Any]:
-        """Hide or restore; either closes the alert's open flags. Hiding
-        tells the residents who had it (alert.removed) and the ops screens
-        (alert.updated); restoring tells the ops screens."""
+        """Hide, hide the text alone, or restore (both); each closes the
+        alert's open flags. Hiding tells the residents who had it
+        (alert.removed) and the ops screens (alert.updated); hiding the text
+        and restoring tell the ops screens."""
         alert = await self.store.get_alert(alert_id)
         if alert is None:
             raise InputError(404, "not_found", "no such alert")
-        extra = await self._author_channel(alert.author)
         audit = [entry(f"moderation.{decision.action}", "alert", alert_id, actor.id)]
-        done = await self.store.moderate_alert(
-            alert_id, decision.action == "hide", decision.reason or "", extra, utcnow(), audit
-        )
-        if done is None:
-            raise InputError(404, "not_found", "no such alert")
-        saved, events = done
+        events: list[Event] = []
+        if decision.action == "hide_text" or alert.text_hidden:
+            done = await self.store.set_text_hidden(alert_id, decision.action == "hide_text", utcnow(), audit)
+            if done is None:
+                raise InputError(404, "not_found", "no such alert")
+            saved, events = done
+            audit = []  # recorded once
+        if decision.action != "hide_text":
+            extra = await self._author_channel(alert.author)
+            moderated = await self.store.moderate_alert(
+                alert_id, decision.action == "hide", decision.reason or "", extra, utcnow(), audit
+            )
+            if moderated is None:
+                raise InputError(404, "not_found", "no such alert")
+            saved, more = moderated
+            events += more
         for event in events:
             await self.publisher.publish(event)
         return alert_moderation(alert_staff(saved), with_author=True)
