@@ -1,0 +1,40 @@
+"""Helpers for the data-protection tests: read a database the way an
+auditor would (every table, every column), on either store."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+import asyncpg
+
+
+async def tables(url: str) -> dict[str, list[dict[str, Any]]]:
+    """Every row of every table, as dicts, straight from the database."""
+    if url.startswith("sqlite:///"):
+        con = sqlite3.connect(url.removeprefix("sqlite:///"))
+        con.row_factory = sqlite3.Row
+        try:
+            names = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+            return {n: [dict(r) for r in con.execute(f'SELECT * FROM "{n}"')] for n in names}
+        finally:
+            con.close()
+    pg = await asyncpg.connect(url)
+    try:
+        names = [r[0] for r in await pg.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
+        return {n: [dict(r) for r in await pg.fetch(f'SELECT * FROM "{n}"')] for n in names}
+    finally:
+        await pg.close()
+
+
+def holding(db: dict[str, list[dict[str, Any]]], needles: list[str]) -> list[str]:
+    """table.column of every value that contains one of `needles` (as text)."""
+    found = []
+    for table, rows in db.items():
+        for row in rows:
+            for column, value in row.items():
+                text = str(value)
+                for needle in needles:
+                    if needle and needle in text:
+                        found.append(f"{table}.{column} holds {needle!r}")
+    return found
