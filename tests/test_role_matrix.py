@@ -99,6 +99,7 @@ async def prepare(url: str, env: dict[str, str]) -> Fixtures:
     accounts = Accounts(env)
     for role in ("moderator", "admin"):
         fx.targets[role] = accounts.add("resident", f"target-{role}@example.org", *CENTRE)
+    fx.targets["erase"] = accounts.add("resident", "target-erase@example.org", *CENTRE)
     return fx
 
 
@@ -193,6 +194,11 @@ CALLS: dict[str, Call] = {
     "GET /api/units": get("/api/units"),
     "POST /api/units": send("POST", "/api/units", lambda r, fx: {"name": f"Unité {r} {_unique(fx)}"}),
     "PATCH /api/units/{}": send("PATCH", "/api/units/{fx.unit}", lambda r, fx: {"status": "off_duty"}),
+    "GET /api/me/export": get("/api/me/export"),
+    # a wrong password: the caller's own account must live on for the other routes
+    "DELETE /api/me": send("DELETE", "/api/me", lambda r, fx: {"password": "pas le bon mot de passe"}),
+    "GET /api/admin/residents/{}/export": get("/api/admin/residents/{fx.targets[admin]}/export"),
+    "DELETE /api/admin/residents/{}": send("DELETE", "/api/admin/residents/{fx.targets[erase]}", lambda r, fx: None),
     "GET /api/stats": get("/api/stats"),
     "GET /api/stats.csv": get("/api/stats.csv"),
     "GET /api/moderation/residents": get("/api/moderation/residents?status=pending"),
