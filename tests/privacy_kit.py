@@ -4,9 +4,12 @@ auditor would (every table, every column), on either store."""
 from __future__ import annotations
 
 import sqlite3
+from datetime import datetime
 from typing import Any
 
 import asyncpg
+
+from dispatch.adapters.store_common import ts_text
 
 
 async def tables(url: str) -> dict[str, list[dict[str, Any]]]:
@@ -38,3 +41,25 @@ def holding(db: dict[str, list[dict[str, Any]]], needles: list[str]) -> list[str
                     if needle and needle in text:
                         found.append(f"{table}.{column} holds {needle!r}")
     return found
+
+
+async def execute(url: str, sql: str, *args: Any) -> None:
+    """One statement written with `?` placeholders, run straight on the
+    database (the tests age rows this way: a timestamp is a datetime, stored
+    as each store stores it)."""
+    if url.startswith("sqlite:///"):
+        values = [ts_text(a) if isinstance(a, datetime) else a for a in args]
+        con = sqlite3.connect(url.removeprefix("sqlite:///"), timeout=30)
+        try:
+            con.execute(sql, values)
+            con.commit()
+        finally:
+            con.close()
+        return
+    head, *rest = sql.split("?")
+    numbered = head + "".join(f"${i}{part}" for i, part in enumerate(rest, 1))
+    pg = await asyncpg.connect(url)
+    try:
+        await pg.execute(numbered, *args)
+    finally:
+        await pg.close()

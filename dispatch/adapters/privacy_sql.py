@@ -20,6 +20,7 @@ from dispatch.core.retention import (
     anonymous_incident_data,
     anonymous_point,
     without_authors,
+    without_note,
 )
 
 _CLOSED_SQL = "(" + ", ".join(f"'{s}'" for s in CLOSED) + ")"
@@ -100,6 +101,8 @@ EVENTS_OF = Sql(
     )
 )
 SET_EVENT_DATA = Sql("UPDATE events SET data = ? WHERE seq = ?")
+HISTORY_OF = Sql(lambda d: f"SELECT id, entry FROM incident_history WHERE {d.in_ints('incident_id')}")
+SET_HISTORY_ENTRY = Sql("UPDATE incident_history SET entry = ? WHERE id = ?")
 
 
 async def anonymise_alerts(tx: Tx, rows: Sequence[tuple[int, str]], now: datetime) -> None:
@@ -119,14 +122,20 @@ async def anonymise_incidents(
     """(id, cell, authors JSON) of incidents: the point at the cell's centre
     (it is the first report's exact point), the `erased` authors (all when
     None) replaced by placeholders, and their stored events alike. With
-    `mark`, the incident is marked coarsened then (a purge: done once)."""
+    `mark`, the incident is marked coarsened then (a purge: done once), and
+    its history loses the operators' notes."""
     d = tx.dialect
     if not rows:
         return
     at = d.opt_ts_param(mark)
     updates = [(*anonymous_point(cell), dumps(without_authors(loads(a), erased)), at, i) for i, cell, a in rows]
     await tx.execute_many(ANONYMISE_INCIDENT.on(d), updates)
-    await _rewrite_events(tx, INCIDENT_EVENTS, [i for i, _, _ in rows], anonymous_incident_data)
+    ids = [i for i, _, _ in rows]
+    await _rewrite_events(tx, INCIDENT_EVENTS, ids, anonymous_incident_data)
+    if mark is not None:
+        history = await tx.rows(HISTORY_OF.on(d), d.list_param(ids))
+        notes = [(r["id"], loads(r["entry"])) for r in history]
+        await tx.execute_many(SET_HISTORY_ENTRY.on(d), [(dumps(without_note(e)), k) for k, e in notes if "note" in e])
 
 
 SET_TEXT_HIDDEN = Sql("UPDATE alerts SET text_hidden = ?, updated_at = ? WHERE id = ?")

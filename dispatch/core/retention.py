@@ -8,7 +8,8 @@ it said: its author, its exact point (moved to its H3 cell's centre, which
 residents saw anyway), its text, its client_id and the operators' notes. An
 incident keeps its cell and its number of witnesses, with its exact point
 moved to its cell's centre and each erased author's id replaced by an
-anonymous placeholder (a negative number, which names no account)."""
+anonymous placeholder (a negative number, which names no account); once
+purged, its history keeps its timeline but not the operators' notes."""
 
 from __future__ import annotations
 
@@ -92,6 +93,12 @@ def anonymous_incident_data(data: Mapping[str, Any]) -> dict[str, Any]:
     if "lat" in out and "cell" in out:
         out["lat"], out["lon"] = anonymous_point(out["cell"])
     return out
+
+
+def without_note(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """An incident's history entry without the operator's free text (a
+    purge keeps the timeline: who acted, when, what)."""
+    return {k: v for k, v in entry.items() if k != "note"}
 
 
 def without_authors(authors: Iterable[int], erased: Iterable[int] | None) -> list[int]:
