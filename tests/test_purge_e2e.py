@@ -9,6 +9,7 @@ after, and every run is recorded (purge_runs and an audit entry "purge")."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -271,3 +272,38 @@ async def _readers_cope(server: Any, ids: dict[str, Any], clients: list[Client])
         replay = await drain(ws, 1.0)
         assert replay, "the ops replay answers"
         assert text_of("old") not in orjson.dumps(replay).decode()
+
+
+async def test_serve_purges_on_its_own(env: dict[str, str], server_factory: Any) -> None:
+    """serve runs the purge every retention.purge_every_hours (a fraction of
+    an hour here: 1.8 s; its first pass waits the same when that is under a
+    minute), as of its own clock: an expired session and an audit entry past
+    its period go, with nobody running `dispatch purge`, and each pass is
+    recorded."""
+    url = env["DISPATCH_DATABASE_URL"]
+    server = server_factory({**env, "DISPATCH_RETENTION_PURGE_EVERY_HOURS": "0.0005"})
+    Accounts(env).add("dispatcher", "dispatcher@example.org")
+    old = await login(server.url, "dispatcher@example.org", PASSWORD)
+    live = await login(server.url, "dispatcher@example.org", PASSWORD)
+    now = datetime.now(UTC)
+    expired = now - timedelta(days=SESSION_DAYS + 1)
+    await execute(url, "UPDATE sessions SET expires_at = ? WHERE token_hash = ?", expired, token_hash(old.token))
+    sql = "INSERT INTO audit (at, actor, action, record_type, record_id) VALUES (?, NULL, 'export', 'account', ?)"
+    await execute(url, sql, now - timedelta(days=AUDIT_DAYS + 1), 10**9 + 3)
+    aged = len((await tables(url))["purge_runs"])  # passes already run, before the rows aged
+    deadline = asyncio.get_running_loop().time() + 30
+    while True:
+        db = await tables(url)
+        if len(db["purge_runs"]) >= aged + 2 or asyncio.get_running_loop().time() > deadline:
+            break
+        await asyncio.sleep(0.5)
+    runs = sorted(db["purge_runs"], key=lambda r: r["id"])
+    assert len(runs) >= aged + 2, "serve ran the purge again, twice, on its own"
+    totals = {k: sum(json.loads(r["counts"])[k] for r in runs) for k in PURGE_KINDS}
+    assert (totals["sessions"], totals["audit"]) == (1, 1), totals
+    assert {s["token_hash"] for s in db["sessions"]} == {token_hash(live.token)}
+    assert 10**9 + 3 not in {a["record_id"] for a in db["audit"]}
+    assert len([a for a in db["audit"] if a["action"] == "purge"]) >= 2
+    assert (await live.http.get("/api/me")).status_code == 200, "the server kept serving"
+    for c in (old, live):
+        await c.aclose()
