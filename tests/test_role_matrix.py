@@ -195,6 +195,8 @@ CALLS: dict[str, Call] = {
     "PATCH /api/units/{}": send("PATCH", "/api/units/{fx.unit}", lambda r, fx: {"status": "off_duty"}),
     "GET /api/stats": get("/api/stats"),
     "GET /api/stats.csv": get("/api/stats.csv"),
+    "GET /api/audit": get("/api/audit"),
+    "GET /ops/audit": get("/ops/audit"),
     "GET /api/moderation/residents": get("/api/moderation/residents?status=pending"),
     "GET /api/moderation/residents/{}/proof": get("/api/moderation/residents/{fx.applicant}/proof"),
     "POST /api/moderation/residents/{}": send(
