@@ -201,6 +201,8 @@ CALLS: dict[str, Call] = {
     "DELETE /api/admin/residents/{}": send("DELETE", "/api/admin/residents/{fx.targets[erase]}", lambda r, fx: None),
     "GET /api/stats": get("/api/stats"),
     "GET /api/stats.csv": get("/api/stats.csv"),
+    "GET /api/audit": get("/api/audit"),
+    "GET /ops/audit": get("/ops/audit"),
     "GET /api/moderation/residents": get("/api/moderation/residents?status=pending"),
     "GET /api/moderation/residents/{}/proof": get("/api/moderation/residents/{fx.applicant}/proof"),
     "POST /api/moderation/residents/{}": send(
