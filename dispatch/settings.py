@@ -86,6 +86,14 @@ class Settings:
     notify_retry_base_s: float = 2.0
     notify_retry_cap_s: float = 300.0
     notify_max_attempts: int = 50
+    server_tls_cert: str = ""
+    server_tls_key: str = ""
+    retention_alert_detail_days: float = 90
+    retention_proof_days: float = 30
+    retention_account_days: float = 30
+    retention_session_days: float = 30
+    retention_audit_days: float = 365
+    retention_purge_every_hours: float = 24
     triage: Mapping[str, Any] = field(default_factory=dict)
     config_path: Path = DEFAULT_CONFIG
 
@@ -98,6 +106,20 @@ class Settings:
                 fields[secret] = "***"
         inner = ", ".join(f"{k}={v!r}" for k, v in fields.items())
         return f"Settings({inner})"
+
+    @property
+    def https(self) -> bool:
+        """Browsers reach the server over https: server.public_url says so,
+        or serve terminates TLS itself (server.tls_cert)."""
+        return self.server_public_url.startswith("https://") or bool(self.server_tls_cert)
+
+    @property
+    def session_cookie(self) -> str:
+        """The session cookie's name: with the __Host- prefix over https
+        (RFC 6265bis 4.1.3.2: Secure, Path=/, no Domain, so no other host or
+        path can set or shadow it); the plain name over http, where a
+        browser refuses a __Host- cookie (http://127.0.0.1 must keep working)."""
+        return "__Host-dispatch_session" if self.https else "dispatch_session"
 
     @property
     def sqlite_path(self) -> Path:
@@ -114,7 +136,8 @@ class Settings:
             return frozenset({normal_origin(self.server_public_url)})
         host = self.server_host.strip("[]").lower()
         names = ["127.0.0.1", "localhost"] if host in _LOCAL_HOSTS else [self.server_host]
-        return frozenset(normal_origin(f"http://{n}:{self.server_port}") for n in names)
+        scheme = "https" if self.server_tls_cert else "http"
+        return frozenset(normal_origin(f"{scheme}://{n}:{self.server_port}") for n in names)
 
 
 _LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "0.0.0.0", "::", "::1", ""})
@@ -153,6 +176,8 @@ KEYS: dict[tuple[str, str], tuple[str, type]] = {
     ("server", "session_ttl_hours"): ("server_session_ttl_hours", float),
     ("server", "idle_minutes"): ("server_idle_minutes", float),
     ("server", "public_url"): ("server_public_url", str),
+    ("server", "tls_cert"): ("server_tls_cert", str),
+    ("server", "tls_key"): ("server_tls_key", str),
     ("limits", "lockout_minutes"): ("limits_lockout_minutes", float),
     ("limits", "login_failures_per_account"): ("limits_login_failures_per_account", int),
     ("limits", "login_failures_per_address"): ("limits_login_failures_per_address", int),
@@ -188,6 +213,12 @@ KEYS: dict[tuple[str, str], tuple[str, type]] = {
     ("notify", "retry_base_s"): ("notify_retry_base_s", float),
     ("notify", "retry_cap_s"): ("notify_retry_cap_s", float),
     ("notify", "max_attempts"): ("notify_max_attempts", int),
+    ("retention", "alert_detail_days"): ("retention_alert_detail_days", float),
+    ("retention", "proof_days"): ("retention_proof_days", float),
+    ("retention", "account_days"): ("retention_account_days", float),
+    ("retention", "session_days"): ("retention_session_days", float),
+    ("retention", "audit_days"): ("retention_audit_days", float),
+    ("retention", "purge_every_hours"): ("retention_purge_every_hours", float),
 }
 
 
@@ -236,6 +267,14 @@ def load_settings(path: str | os.PathLike[str] | None = None, env: Mapping[str, 
     for attr in ("city_sectors", "proofs_dir", "notify_vapid_key", "city_streets"):
         if values[attr] is not None and not values[attr].is_absolute():
             values[attr] = (base / values[attr]).resolve()
+    for attr in ("server_tls_cert", "server_tls_key"):
+        if values[attr] and not Path(values[attr]).is_absolute():
+            values[attr] = str((base / values[attr]).resolve())
+    if bool(values["server_tls_cert"]) != bool(values["server_tls_key"]):
+        raise ConfigError("server.tls_cert and server.tls_key go together: give both or neither")
+    for (section, key), (attr, _) in KEYS.items():
+        if section == "retention" and values[attr] < 0:
+            raise ConfigError(f"config key {section}.{key} must be 0 or more, got {values[attr]}")
     url = values["database_url"]
     if url.startswith("sqlite:///"):
         p = Path(url.removeprefix("sqlite:///"))

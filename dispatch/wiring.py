@@ -23,6 +23,7 @@ from dispatch.adapters.sms_gateway import SmsGateway
 from dispatch.adapters.smtp_sender import SmtpSender
 from dispatch.adapters.web_push import WebPushSender, load_or_create_key, public_key
 from dispatch.core.incident_grouping import PolicyGrouping
+from dispatch.core.retention import Retention
 from dispatch.core.routing import CONTROL
 from dispatch.core.triage_policy import build_policy
 from dispatch.live.hub import Hub
@@ -41,6 +42,7 @@ from dispatch.usecases.joining import Joining
 from dispatch.usecases.login_guard import LoginGuard, LoginPolicy
 from dispatch.usecases.moderation import Moderation
 from dispatch.usecases.notifications import Notifications
+from dispatch.usecases.privacy import Privacy, Purge
 from dispatch.usecases.quotas import Quotas
 from dispatch.usecases.reports import Reports
 from dispatch.usecases.sessions import Sessions
@@ -70,6 +72,8 @@ class Services:
     escalation: Escalation
     joining: Joining
     moderation: Moderation
+    privacy: Privacy
+    purge: Purge
     limits: Limits
     quotas: Quotas
     notifications: Notifications
@@ -98,6 +102,7 @@ class Services:
 
     async def stop(self) -> None:
         await self.delivery.stop()
+        await self.purge.stop()
         await self.escalation.stop()
         await self.sequencer.stop()
         await self.bus.close()
@@ -138,6 +143,8 @@ async def start_services(settings: Settings) -> Services:
         city, store, sequencer, settings.alerts_radius_m, settings.city_cell_resolution, *sms, delivery.wake
     )
     proofs = ProofFolder(settings.proofs_dir)
+    purge = Purge(store, proofs, retention(settings), settings.retention_purge_every_hours)
+    purge.start()
     return Services(
         settings=settings,
         city=city,
@@ -154,6 +161,8 @@ async def start_services(settings: Settings) -> Services:
         escalation=escalation,
         joining=Joining(city, store, proofs),
         moderation=Moderation(store, proofs, sequencer, sessions, alerts, notifications),
+        privacy=Privacy(store, proofs, sequencer, sessions),
+        purge=purge,
         limits=limits,
         quotas=quotas,
         notifications=notifications,
@@ -231,6 +240,16 @@ def senders(settings: Settings, store: Store, vapid: Any) -> list[Sender]:
         )
     out.append(WebPushSender(vapid, settings.notify_vapid_subject, store))
     return out
+
+
+def retention(settings: Settings) -> Retention:
+    return Retention(
+        alert_detail_days=settings.retention_alert_detail_days,
+        proof_days=settings.retention_proof_days,
+        account_days=settings.retention_account_days,
+        session_days=settings.retention_session_days,
+        audit_days=settings.retention_audit_days,
+    )
 
 
 def login_policy(settings: Settings) -> LoginPolicy:

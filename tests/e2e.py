@@ -67,8 +67,9 @@ def store_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
 def server_factory(tmp_path: Path) -> Iterator[object]:
     servers: list[Server] = []
 
-    def make(env: dict[str, str], workers: int = 1, port: int | None = None) -> Server:
-        s = Server(port or free_port(), env, workers=workers, log_path=tmp_path / f"server-{len(servers)}.log")
+    def make(env: dict[str, str], workers: int = 1, port: int | None = None, ca: Path | None = None) -> Server:
+        log = tmp_path / f"server-{len(servers)}.log"
+        s = Server(port or free_port(), env, workers=workers, log_path=log, ca=ca)
         servers.append(s)
         s.start()
         return s

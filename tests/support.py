@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -37,21 +38,31 @@ def dispatch_cli(*args: str, env: dict[str, str] | None = None, check: bool = Tr
 
 
 class Server:
-    def __init__(self, port: int, env: dict[str, str], workers: int = 1, log_path: Path | None = None) -> None:
+    def __init__(
+        self, port: int, env: dict[str, str], workers: int = 1, log_path: Path | None = None, ca: Path | None = None
+    ) -> None:
+        """`ca`: the server terminates TLS (its env names the certificate
+        and key) with a certificate this file vouches for (tests/tls.py)."""
         self.port = port
         self.env = env
         self.workers = workers
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = log_path
         self._log: Any = None
+        self.ca = ca
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.ca else 'http'}://127.0.0.1:{self.port}"
 
     @property
     def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}"
+        return f"{'wss' if self.ca else 'ws'}://127.0.0.1:{self.port}"
+
+    @property
+    def verify(self) -> ssl.SSLContext | bool:
+        """httpx's `verify` for this server: over https, trust its certificate alone."""
+        return ssl.create_default_context(cafile=str(self.ca)) if self.ca else True
 
     def start(self, timeout: float = 30.0) -> None:
         cmd = [sys.executable, "-m", "dispatch", "serve", "--port", str(self.port), "--host", "127.0.0.1"]
@@ -66,7 +77,7 @@ class Server:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited with {self.proc.returncode}; log: {self.log_text()}")
             try:
-                r = httpx.get(self.url + "/healthz", timeout=1)
+                r = httpx.get(self.url + "/healthz", timeout=1, verify=self.verify)
                 if r.status_code == 200 and (self.workers == 1 or self._all_workers_up()):
                     return
             except httpx.HTTPError:

@@ -382,9 +382,13 @@ async def test_migration_5_keeps_older_sessions_usable(db_url: str, monkeypatch:
         monkeypatch.setattr(migrations, "MIGRATIONS", tuple(m for m in migrations.MIGRATIONS if m.version < 5))
         await s.migrate()
         monkeypatch.undo()
-        uid = await author(s)
         async with s._write_tx() as tx:  # type: ignore[attr-defined]
             d = tx.dialect
+            # written as a version-4 store wrote it (add_users now audits, in a later table)
+            sql = (
+                "INSERT INTO users (role, email, password_hash, created_at) VALUES ('resident', ?, 'x', ?) RETURNING id"
+            )
+            uid = (await tx.rows(d.render(sql), "a@example.org", d.ts_param(T0)))[0][0]
             await tx.execute(
                 d.render("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)"),
                 "old",

@@ -17,9 +17,11 @@ from __future__ import annotations
 import sqlite3
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from dispatch.adapters.schema_audit import POSTGRES_V7, SQLITE_V7
 from dispatch.adapters.schema_initial import POSTGRES_V1, SQLITE_V1
 from dispatch.adapters.schema_moderation import POSTGRES_V4, SQLITE_V4
 from dispatch.adapters.schema_notify import POSTGRES_V9, SQLITE_V9
+from dispatch.adapters.schema_privacy import POSTGRES_V8, SQLITE_V8
 
 if TYPE_CHECKING:
     import aiosqlite
@@ -151,6 +153,13 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(5, "sessions: last_used_at, wall; users.disabled_at", _SQLITE_V5, _POSTGRES_V5),
     Migration(6, "broadcasts.polygon: drawn zones as targets", _SQLITE_V6, _POSTGRES_V6),
+    Migration(7, "the append-only audit", SQLITE_V7, POSTGRES_V7),
+    Migration(
+        8,
+        "retention and erasure: nullable alerts.author, text_hidden, coarsened_at, decided_at, purge_runs",
+        SQLITE_V8,
+        POSTGRES_V8,
+    ),
     Migration(
         9,
         "out-of-band delivery: notification settings, push subscriptions, outbox, app receipts",

@@ -1,6 +1,6 @@
 """SqlStore: the Store methods both adapters run alike, written once over a
 Tx (tx.py): the reads of accounts, alerts and the event log, triage and its
-reads (triage_sql), joining and moderation (store_moderation), and the end of create_alert_grouped's transaction that
+reads (triage_sql), joining and moderation (store_moderation), the audit (audit_sql), and the end of create_alert_grouped's transaction that
 groups the new alerts (grouping_sql) and writes their events.
 
 Each adapter (store_sqlite.SqliteStore, store_postgres.PostgresStore)
@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 from dispatch.adapters import store_sql as sql
 from dispatch.adapters import triage_sql
+from dispatch.adapters.audit_sql import AuditMethods, append_audit
 from dispatch.adapters.dialect import Dialect
 from dispatch.adapters.grouping_sql import FactsCache, GroupCache, group_new_alerts
 from dispatch.adapters.store_common import (
@@ -30,7 +31,9 @@ from dispatch.adapters.store_common import (
 )
 from dispatch.adapters.store_moderation import ModerationMethods
 from dispatch.adapters.store_outbox import OutboxMethods, enqueue_fanout
+from dispatch.adapters.store_privacy import PrivacyMethods
 from dispatch.adapters.tx import Tx
+from dispatch.core.audit import AuditEntry
 from dispatch.core.changes import Change, Saved, TriageState
 from dispatch.core.model import (
     Alert,
@@ -51,7 +54,7 @@ from dispatch.ports.grouping import Grouping
 from dispatch.ports.store import DuplicateUnit
 
 
-class SqlStore(ModerationMethods, OutboxMethods, ABC):
+class SqlStore(ModerationMethods, AuditMethods, PrivacyMethods, OutboxMethods, ABC):
     dialect: ClassVar[Dialect]
 
     def __init__(self, grouping: Grouping | None) -> None:
@@ -104,11 +107,15 @@ class SqlStore(ModerationMethods, OutboxMethods, ABC):
     async def set_password(self, email: str, password_hash: str) -> int | None:
         async with self._write_tx() as tx:
             rows = await tx.rows(sql.SET_PASSWORD.on(tx.dialect), password_hash, norm_email(email))
+            if rows:  # the CLI's: the system acts
+                await append_audit(tx, AuditEntry("account.password", "account", int(rows[0][0]), None, utcnow()))
         return int(rows[0][0]) if rows else None
 
     async def disable_user(self, email: str, now: datetime) -> int | None:
         async with self._write_tx() as tx:
             rows = await tx.rows(sql.DISABLE_USER.on(tx.dialect), tx.dialect.ts_param(now), norm_email(email))
+            if rows:
+                await append_audit(tx, AuditEntry("account.disable", "account", int(rows[0][0]), None, now))
         return int(rows[0][0]) if rows else None
 
     async def list_accounts(self, role: str | None = None) -> list[tuple[int, str, str, str]]:
@@ -227,6 +234,7 @@ class SqlStore(ModerationMethods, OutboxMethods, ABC):
         unit_ids: Sequence[int],
         decide: Callable[[TriageState], Change],
         now: datetime,
+        audit: Sequence[AuditEntry] = (),
     ) -> tuple[Saved, list[Event]]:
         async with self._write_tx() as tx:
             await tx.bump(0)  # lock order: the counter row first, as create_alert_grouped does
@@ -236,6 +244,7 @@ class SqlStore(ModerationMethods, OutboxMethods, ABC):
             # the events name the unit of every incident they show, changed or not
             saved = dataclasses.replace(saved, units={**state.units, **saved.units})
             events = await triage_sql.emit(tx, change, saved, now)
+            await append_audit(tx, *audit)
         return saved, events
 
     async def get_incident(self, incident_id: int) -> Incident | None:

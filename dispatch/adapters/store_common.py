@@ -36,7 +36,7 @@ USER_COLUMNS = (
 )
 ALERT_COLUMNS = (
     "id, author, category, lat, lon, text, client_id, sector, cell, status, priority, assignee, notes, "
-    "created_at, updated_at, seq, incident, hidden, hide_reason"
+    "created_at, updated_at, seq, incident, hidden, hide_reason, text_hidden"
 )
 BROADCAST_COLUMNS = "id, author, sectors, circle, text, level, recipients, created_at, seq, polygon"
 EVENT_COLUMNS = "seq, type, data, created_at, links"
@@ -124,6 +124,7 @@ def alert_from_row(row: Row, ts: TsDecoder) -> Alert:
         incident=row["incident"],
         hidden=bool(row["hidden"]),
         hide_reason=row["hide_reason"],
+        text_hidden=bool(row["text_hidden"]),
     )
 
 

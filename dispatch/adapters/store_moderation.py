@@ -10,6 +10,7 @@ from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any, ClassVar
 
+from dispatch.adapters.audit_sql import append_audit
 from dispatch.adapters.dialect import Dialect, Sql
 from dispatch.adapters.store_common import (
     ALERT_COLUMNS,
@@ -25,6 +26,7 @@ from dispatch.adapters.store_common import (
 )
 from dispatch.adapters.store_sql import TAKEN_EMAILS, USER_BY_ID
 from dispatch.adapters.tx import Tx
+from dispatch.core.audit import AuditEntry
 from dispatch.core.model import Alert, Event, Flag, NewProof, NewUser, Proof, User, evolve
 from dispatch.core.routing import CONTROL, OPS
 from dispatch.core.views import alert_staff
@@ -47,6 +49,8 @@ RECORD_VIEW = Sql("INSERT INTO proof_views (viewer, account, proof_id, at) VALUE
 PROOF_VIEWS = Sql("SELECT viewer, at FROM proof_views WHERE account = ? ORDER BY id")
 SET_STATUS = Sql("UPDATE users SET status = ?, validated = ?, status_reason = ? WHERE id = ?")
 DECIDE_PROOFS = Sql("UPDATE proofs SET decided_at = ? WHERE user_id = ? AND decided_at IS NULL")
+# when the account was decided on: a rejected one is kept retention.account_days from then
+DECIDED = Sql("UPDATE users SET decided_at = ? WHERE id = ?")
 FLAG_OF = Sql("SELECT id FROM flags WHERE alert_id = ? AND user_id = ?")
 ADD_FLAG = Sql("INSERT INTO flags (alert_id, user_id, reason, created_at) VALUES (?, ?, ?, ?) RETURNING id")
 OPEN_FLAGS = Sql(f"SELECT {FLAG_COLUMNS} FROM flags WHERE resolved_at IS NULL ORDER BY created_at, id LIMIT ?")
@@ -120,6 +124,8 @@ class ModerationMethods:
                     *(user.address, user.phone, user.on_behalf_of),
                 )
                 await tx.execute(ADD_PROOF.on(d), user.id, proof.file_name, proof.media_type, proof.size, created)
+                # joining: the resident makes their own account
+                await append_audit(tx, AuditEntry("account.create", "account", user.id, user.id, proof.created_at))
         except self.unique_violation:
             # another process took this e-mail meanwhile
             if await self._select(TAKEN_EMAILS, d.list_param([email])):
@@ -138,19 +144,22 @@ class ModerationMethods:
     async def record_proof_view(self, viewer: int, account: int, proof_id: int | None, at: datetime) -> None:
         async with self._write_tx() as tx:
             await tx.execute(RECORD_VIEW.on(tx.dialect), viewer, account, proof_id, tx.dialect.ts_param(at))
+            await append_audit(tx, AuditEntry("proof.view", "account", account, viewer, at))
 
     async def proof_views(self, account: int) -> list[tuple[int, datetime]]:
         return [(r[0], self.dialect.ts_column(r[1])) for r in await self._select(PROOF_VIEWS, account)]
 
     async def set_account_status(
-        self, user_id: int, status: str, reason: str | None, now: datetime
+        self, user_id: int, status: str, reason: str | None, now: datetime, audit: Sequence[AuditEntry] = ()
     ) -> tuple[User, Event] | None:
         try:
-            return await self._set_status(user_id, status, reason, now)
+            return await self._set_status(user_id, status, reason, now, audit)
         except _NoSuchAccount:
             return None
 
-    async def _set_status(self, user_id: int, status: str, reason: str | None, now: datetime) -> tuple[User, Event]:
+    async def _set_status(
+        self, user_id: int, status: str, reason: str | None, now: datetime, audit: Sequence[AuditEntry]
+    ) -> tuple[User, Event]:
         d = self.dialect
         async with self._write_tx() as tx:
             seq = await tx.bump(1)  # the counter row first, as every event write does
@@ -161,8 +170,10 @@ class ModerationMethods:
             await tx.execute(SET_STATUS.on(d), status, status == "validated", reason, user_id)
             if before.status == "pending" and status in ("validated", "rejected"):
                 await tx.execute(DECIDE_PROOFS.on(d), d.ts_param(now), user_id)
+                await tx.execute(DECIDED.on(d), d.ts_param(now), user_id)
             data = {"user": user_id, "status": status}
             (event,) = await tx.append([Draft(seq, "account.changed", data, to_utc(now), (CONTROL,))])
+            await append_audit(tx, *audit)
         return evolve(before, status=status, reason=reason), event
 
     async def add_flag(self, alert_id: int, user_id: int, reason: str, now: datetime) -> Flag:
@@ -180,7 +191,13 @@ class ModerationMethods:
         return [flag_from_row(r, self.dialect) for r in await self._select(OPEN_FLAGS, max(0, limit))]
 
     async def moderate_alert(
-        self, alert_id: int, hidden: bool, reason: str, extra_channels: Sequence[str], now: datetime
+        self,
+        alert_id: int,
+        hidden: bool,
+        reason: str,
+        extra_channels: Sequence[str],
+        now: datetime,
+        audit: Sequence[AuditEntry] = (),
     ) -> tuple[Alert, list[Event]] | None:
         async with self._write_tx() as tx:
             d = tx.dialect
@@ -190,6 +207,7 @@ class ModerationMethods:
                 return None
             alert = alert_from_row(rows[0], d.ts_column)
             await tx.execute(RESOLVE_FLAGS.on(d), d.ts_param(now), alert_id)
+            await append_audit(tx, *audit)  # the decision stands (and closes the flags) even if nothing changes
             if alert.hidden == hidden:
                 return alert, []
             alert = evolve(alert, hidden=hidden, hide_reason=reason if hidden else None, updated_at=to_utc(now))

@@ -26,6 +26,7 @@ import asyncpg
 
 from dispatch.adapters import migrations
 from dispatch.adapters import store_sql as sql
+from dispatch.adapters.audit_sql import append_audit, created_entries
 from dispatch.adapters.batcher import AlertBatcher
 from dispatch.adapters.dialect import POSTGRES
 from dispatch.adapters.store_base import SqlStore
@@ -52,6 +53,7 @@ from dispatch.adapters.store_postgres_sql import (
     PostgresTx,
     append_events,
 )
+from dispatch.core.audit import AuditEntry
 from dispatch.core.model import (
     Alert,
     Broadcast,
@@ -133,7 +135,9 @@ class PostgresStore(SqlStore):
                 async with con.transaction():
                     taken = await con.fetch(sql.TAKEN_EMAILS.on(POSTGRES), emails)
                     check_duplicates(users, {r["email"] for r in taken})
-                    rows = await con.fetch(ADD_USERS, *columns, utcnow())
+                    created_at = utcnow()
+                    rows = await con.fetch(ADD_USERS, *columns, created_at)
+                    await append_audit(PostgresTx(con), *created_entries([r["id"] for r in rows], created_at))
             except asyncpg.UniqueViolationError:
                 # A concurrent batch took one of the emails after our check.
                 taken = await con.fetch(sql.TAKEN_EMAILS.on(POSTGRES), emails)
@@ -231,6 +235,7 @@ class PostgresStore(SqlStore):
             (event,) = await append_events(
                 con, [Draft(b.seq, "broadcast.sent", broadcast_view(b), b.created_at, new.channels)]
             )
+            await append_audit(PostgresTx(con), AuditEntry("broadcast.send", "broadcast", b.id, b.author, b.created_at))
             if new.fanout is not None:
                 await enqueue_fanout(PostgresTx(con), new.fanout, b.id, b.created_at)
         return b, event

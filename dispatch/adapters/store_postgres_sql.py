@@ -62,7 +62,7 @@ WITH input AS (
 )
 SELECT true AS created, i, id, author, category, lat, lon, text, client_id, sector, cell, 'new' AS status,
        priority, NULL AS assignee, '[]'::jsonb AS notes, created_at, created_at AS updated_at, seq,
-       NULL::bigint AS incident, false AS hidden, NULL::text AS hide_reason
+       NULL::bigint AS incident, false AS hidden, NULL::text AS hide_reason, false AS text_hidden
 FROM numbered
 UNION ALL
 SELECT false, input.i, {", ".join(f"x.{c.strip()}" for c in ALERT_COLUMNS.split(","))}

@@ -22,6 +22,7 @@ import aiosqlite
 
 from dispatch.adapters import migrations
 from dispatch.adapters import store_sql as sql
+from dispatch.adapters.audit_sql import append_audit, created_entries
 from dispatch.adapters.batcher import AlertBatcher
 from dispatch.adapters.dialect import SQLITE
 from dispatch.adapters.store_base import SqlStore
@@ -51,6 +52,7 @@ from dispatch.adapters.store_sqlite_sql import (
     existing_alerts,
     insert_fresh,
 )
+from dispatch.core.audit import AuditEntry
 from dispatch.core.model import (
     Alert,
     Broadcast,
@@ -153,7 +155,8 @@ class SqliteStore(SqlStore):
         if not users:
             return []
         emails = [norm_email(u.email) for u in users]
-        created = ts_text(utcnow())
+        created_at = utcnow()
+        created = ts_text(created_at)
         async with self._write() as db:
             taken = await db.execute_fetchall(sql.TAKEN_EMAILS.on(SQLITE), (SQLITE.list_param(emails),))
             check_duplicates(users, {r["email"] for r in taken})
@@ -165,6 +168,7 @@ class SqliteStore(SqlStore):
                     [v for u in chunk for v in (*user_record(u), created)],
                 )
                 ids.update((r["email"], r["id"]) for r in rows)
+            await append_audit(SqliteTx(db), *created_entries(ids.values(), created_at))
         return [ids[e] for e in emails]
 
     async def add_session(self, token_hash: str, user_id: int, expires_at: datetime, wall: bool = False) -> None:
@@ -234,6 +238,7 @@ class SqliteStore(SqlStore):
             (event,) = await append_events(
                 db, [Draft(seq, "broadcast.sent", broadcast_view(b), created_at, new.channels)]
             )
+            await append_audit(SqliteTx(db), AuditEntry("broadcast.send", "broadcast", bid, new.author, created_at))
             if new.fanout is not None:
                 await enqueue_fanout(SqliteTx(db), new.fanout, bid, created_at)
         return b, event

@@ -1,5 +1,5 @@
 """`dispatch` command line (docs/reference.md): serve, migrate, user add|import|passwd|list|disable,
-unit add, simulate."""
+unit add, purge, simulate."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from dispatch.core.model import ROLES
 from dispatch.settings import CONFIG_ENV, ConfigError, Settings, load_settings
@@ -26,6 +27,30 @@ def _parser() -> argparse.ArgumentParser:
     migrate = sub.add_parser("migrate", help="create or upgrade the database schema")
     migrate.add_argument("--config")
 
+    _user_parser(sub)
+
+    unit = sub.add_parser("unit", help="manage patrol units")
+    unit_sub = unit.add_subparsers(dest="unit_command", required=True)
+    unit_add = unit_sub.add_parser("add", help="create a patrol unit and print its id")
+    unit_add.add_argument("name")
+    unit_add.add_argument("--config")
+
+    purge = sub.add_parser("purge", help="apply the retention periods: delete or coarsen what has expired")
+    purge.add_argument("--config")
+    purge.add_argument("--now", help="as of this ISO 8601 instant instead of now (tests, audits)")
+
+    sim = sub.add_parser("simulate", help="demo traffic through the public HTTP API")
+    sim.add_argument("--config")
+    sim.add_argument("--url", default="http://127.0.0.1:8000")
+    sim.add_argument("--residents", type=int, default=50)
+    sim.add_argument("--rate", type=float, default=2.0, help="alerts per second")
+    sim.add_argument("--duration", type=float, default=60.0, help="seconds")
+    sim.add_argument("--seed", type=int)
+    return p
+
+
+def _user_parser(sub: Any) -> None:
+    """`dispatch user add | import | passwd | list | disable`."""
     user = sub.add_parser("user", help="manage accounts")
     user_sub = user.add_subparsers(dest="user_command", required=True)
     add = user_sub.add_parser("add", help="create one account and print its id")
@@ -58,21 +83,6 @@ def _parser() -> argparse.ArgumentParser:
     disable.add_argument("--config")
     disable.add_argument("--email", required=True)
 
-    unit = sub.add_parser("unit", help="manage patrol units")
-    unit_sub = unit.add_subparsers(dest="unit_command", required=True)
-    unit_add = unit_sub.add_parser("add", help="create a patrol unit and print its id")
-    unit_add.add_argument("name")
-    unit_add.add_argument("--config")
-
-    sim = sub.add_parser("simulate", help="demo traffic through the public HTTP API")
-    sim.add_argument("--config")
-    sim.add_argument("--url", default="http://127.0.0.1:8000")
-    sim.add_argument("--residents", type=int, default=50)
-    sim.add_argument("--rate", type=float, default=2.0, help="alerts per second")
-    sim.add_argument("--duration", type=float, default=60.0, help="seconds")
-    sim.add_argument("--seed", type=int)
-    return p
-
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
@@ -95,6 +105,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _user(settings, args)
     if args.command == "unit" and args.unit_command == "add":
         return asyncio.run(commands.unit_add(settings, args.name))
+    if args.command == "purge":
+        return asyncio.run(commands.purge(settings, args.now))
     if args.command == "simulate":
         from dispatch.cli.simulate import simulate
 

@@ -86,6 +86,8 @@ def serve(settings: Settings, host: str | None, port: int | None, workers: int |
         backlog=4096,
         timeout_graceful_shutdown=5,
     )
+    if settings.server_tls_cert:  # TLS terminated here (server.tls_cert, server.tls_key)
+        common.update(ssl_certfile=settings.server_tls_cert, ssl_keyfile=settings.server_tls_key)
     if workers > 1:
         uvicorn.run("dispatch.http.app:app_from_env", factory=True, workers=workers, **common)  # type: ignore[arg-type]
     else:

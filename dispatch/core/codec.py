@@ -22,7 +22,7 @@ Item = tuple[Frame, Payload]
 # Close codes the server sends when it ends a stream on an account's behalf
 # (4000-4999 are the application's, RFC 6455 section 7.4.2).
 CLOSE_SESSION_ENDED = 4001  # the session was logged out, or its password changed
-CLOSE_ACCOUNT_SUSPENDED = 4003  # a moderator or an administrator suspended the account
+CLOSE_ACCOUNT_SUSPENDED = 4003  # a moderator or an administrator suspended the account, or it was erased
 
 
 def message(type_: str, seq: int, data: Any) -> Payload:

@@ -148,8 +148,9 @@ class AlertFacts:
     @classmethod
     def from_alert(cls, alert: Alert) -> AlertFacts:
         # alert.cell is at the city's cell_resolution, which config may change:
-        # recompute at ours.
-        return cls.of(alert.id, alert.author, alert.category, alert.lat, alert.lon, alert.created_at)
+        # recompute at ours. An anonymous alert (its author erased) counts as
+        # one unnamed witness, 0.
+        return cls.of(alert.id, alert.author or 0, alert.category, alert.lat, alert.lon, alert.created_at)
 
     @property
     def order(self) -> tuple[float, int]:

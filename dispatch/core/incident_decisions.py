@@ -58,10 +58,11 @@ def _render(
             specs.append(EventSpec("alert.updated", alert_staff(a), (OPS,)))
             before = alerts_before.get(a.id)
             shown = RESIDENT_STATUS[a.status]  # one mapping, core/lifecycle.py
+            author = a.author  # None: anonymous, nobody to tell
             changed = before is None or RESIDENT_STATUS[before.status] != shown
-            if changed and shown != "new" and a.author in homes:
-                data = {"id": a.id, "status": shown, "updated_at": iso(now), "author": a.author}
-                specs.append(EventSpec("alert.status", data, (homes[a.author],)))
+            if changed and shown != "new" and author is not None and author in homes:
+                data = {"id": a.id, "status": shown, "updated_at": iso(now), "author": author}
+                specs.append(EventSpec("alert.status", data, (homes[author],)))
         return specs
 
     return render
@@ -148,7 +149,7 @@ def _recount(inc: Incident, alerts: Sequence[Alert], policy: Policy) -> Incident
     ordered = sorted(alerts, key=lambda a: (a.created_at, a.id))
     authors: list[int] = []
     for a in ordered:
-        if a.author not in authors:
+        if a.author is not None and a.author not in authors:
             authors.append(a.author)
     first = ordered[0]
     return dataclasses.replace(

@@ -37,7 +37,7 @@ def _opened(alert: Alert, tmp_id: int, flag: bool, policy: Policy, now: datetime
         pinned=False,
         unit_id=None,
         alerts=(alert.id,),
-        authors=(alert.author,),
+        authors=() if alert.author is None else (alert.author,),
         vulnerable=flag,
         escalation=0,
         created_at=alert.created_at,

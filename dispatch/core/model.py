@@ -171,7 +171,9 @@ class NewAlert:
 @dataclass(frozen=True)
 class Alert:
     id: int
-    author: int
+    # None once the alert is anonymous: its author erased their account, or
+    # retention.alert_detail_days passed after it closed (dispatch purge)
+    author: int | None
     category: str
     lat: float
     lon: float
@@ -189,6 +191,7 @@ class Alert:
     incident: int | None = None
     hidden: bool = False  # by a moderator: gone from residents' lists and replays
     hide_reason: str | None = None
+    text_hidden: bool = False  # by a moderator: residents see the alert without its text
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ TRANSITIONS = {
 
 @dataclass(frozen=True)
 class Decision:
-    action: str  # validate | reject | suspend | reinstate | hide | restore
+    action: str  # validate | reject | suspend | reinstate | hide | hide_text | restore
     reason: str | None
 
 
@@ -59,7 +59,7 @@ def account_action(data: dict[str, Any]) -> Decision:
 
 def alert_action(data: dict[str, Any]) -> Decision:
     _reject_unknown(data, frozenset({"action", "reason"}))
-    return Decision(_choice(data, "action", ("hide", "restore")), _reason(data, required=True))
+    return Decision(_choice(data, "action", ("hide", "hide_text", "restore")), _reason(data, required=True))
 
 
 def flag_reason(data: dict[str, Any]) -> str:

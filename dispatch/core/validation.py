@@ -232,6 +232,12 @@ def login_input(data: dict[str, Any]) -> tuple[str, str, bool]:
     return email.strip().lower(), password, wall
 
 
+def erasure_input(data: dict[str, Any]) -> str:
+    """DELETE /api/me: the account's password, entered again."""
+    _reject_unknown(data, frozenset({"password"}))
+    return _string(_require(data, "password"), "password", 1024, 1)
+
+
 _INCIDENT_PATCH_FIELDS = frozenset({"status", "priority", "unpin", "unit", "note"})
 
 

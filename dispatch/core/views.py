@@ -41,6 +41,7 @@ def alert_staff(alert: Alert) -> dict[str, Any]:
         "incident": alert.incident,
         "hidden": alert.hidden,
         "hide_reason": alert.hide_reason,
+        "text_hidden": alert.text_hidden,
     }
 
 
@@ -50,11 +51,12 @@ def cell_center(cell: str) -> dict[str, float]:
 
 
 def alert_resident(staff: dict[str, Any]) -> dict[str, Any]:
-    """Anonymise the staff view (an event's data) for residents."""
+    """Anonymise the staff view (an event's data) for residents. A text a
+    moderator hid is left out (empty), the alert itself stays."""
     return {
         "id": staff["id"],
         "category": staff["category"],
-        "text": staff["text"],
+        "text": "" if staff.get("text_hidden") else staff["text"],
         "sector": staff["sector"],
         "cell": staff["cell"],
         "center": cell_center(staff["cell"]),
@@ -80,7 +82,13 @@ def alert_removed_resident(data: dict[str, Any]) -> dict[str, Any]:
 def alert_moderation(staff: dict[str, Any], with_author: bool = False) -> dict[str, Any]:
     """Moderators' view: a resident's, plus whether it is hidden, and (in
     moderation routes) the author's account id, to suspend it."""
-    view = {**alert_resident(staff), "hidden": staff["hidden"], "hide_reason": staff["hide_reason"]}
+    view = {
+        **alert_resident(staff),
+        "text": staff["text"],  # staff read a text hidden from residents, flagged text_hidden
+        "hidden": staff["hidden"],
+        "hide_reason": staff["hide_reason"],
+        "text_hidden": staff.get("text_hidden", False),
+    }
     if with_author:
         view["author"] = staff["author"]
     return view

@@ -18,11 +18,13 @@ from starlette.staticfiles import StaticFiles
 from dispatch.core.validation import InputError
 from dispatch.http import (
     alerts,
+    audit,
     broadcasts,
     incidents,
     moderation,
     notify,
     pages,
+    privacy,
     public,
     residents,
     sessions,
@@ -86,6 +88,8 @@ def create_app(settings: Settings | None = None, *, tune_gc: bool = False) -> St
             *moderation.routes,
             *notify.routes,
             *sms_inbound.routes,
+            *audit.routes,
+            *privacy.routes,
             *streams.routes,
             *pages.routes,
             Mount("/static", StaticFiles(directory=WEB / "static"), name="static"),

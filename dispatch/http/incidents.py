@@ -44,8 +44,8 @@ async def list_incidents(request: Request) -> Response:
 
 async def get_incident(request: Request) -> Response:
     svc = services(request)
-    await principal(request, OPS_VIEW_ROLES)
-    return JSON(await svc.incidents.detail(path_id(request, "incident_id")))
+    user = await principal(request, OPS_VIEW_ROLES)
+    return JSON(await svc.incidents.detail(user, path_id(request, "incident_id")))
 
 
 async def patch_incident(request: Request) -> Response:
@@ -81,9 +81,9 @@ async def add_unit(request: Request) -> Response:
 
 
 async def patch_unit(request: Request) -> Response:
-    await principal(request, UNIT_ROLES, write=True)
+    user = await principal(request, UNIT_ROLES, write=True)
     status = unit_status_input(await read_json(request))
-    return JSON(await services(request).units.set_status(path_id(request, "unit_id"), status))
+    return JSON(await services(request).units.set_status(user, path_id(request, "unit_id"), status))
 
 
 def _window(request: Request) -> tuple[datetime, datetime]:

@@ -17,7 +17,7 @@ from dispatch.http.requests import JSON, check_query, path_id, principal, read_j
 
 
 async def list_residents(request: Request) -> Response:
-    await principal(request, ACCOUNT_ADMIN_ROLES)
+    viewer = await principal(request, ACCOUNT_ADMIN_ROLES)
     q = check_query(request, frozenset({"status", "limit"}))
     status = q.get("status", "pending")
     if status not in ACCOUNT_STATUSES:
@@ -25,7 +25,9 @@ async def list_residents(request: Request) -> Response:
     raw = q.get("limit", "500")
     if not raw.isdigit() or not 1 <= int(raw) <= 500:
         raise InputError(422, "out_of_range", "limit must be between 1 and 500", "limit")
-    return JSON(await services(request).moderation.residents(status, int(raw)), headers={"cache-control": "no-store"})
+    return JSON(
+        await services(request).moderation.residents(viewer, status, int(raw)), headers={"cache-control": "no-store"}
+    )
 
 
 async def proof(request: Request) -> Response:
@@ -49,9 +51,9 @@ async def proof(request: Request) -> Response:
 
 
 async def decide_resident(request: Request) -> Response:
-    await principal(request, MODERATOR_ROLES, write=True)
+    actor = await principal(request, MODERATOR_ROLES, write=True)
     decision = moderation.resident_decision(await read_json(request))
-    return JSON(await services(request).moderation.decide(path_id(request, "account_id"), decision))
+    return JSON(await services(request).moderation.decide(actor, path_id(request, "account_id"), decision))
 
 
 async def flag_alert(request: Request) -> Response:
@@ -64,15 +66,15 @@ async def flag_alert(request: Request) -> Response:
 
 
 async def open_flags(request: Request) -> Response:
-    await principal(request, MODERATOR_ROLES)
+    viewer = await principal(request, MODERATOR_ROLES)
     check_query(request, frozenset())
-    return JSON(await services(request).moderation.open_flags())
+    return JSON(await services(request).moderation.open_flags(viewer))
 
 
 async def moderate_alert(request: Request) -> Response:
-    await principal(request, MODERATOR_ROLES, write=True)
+    actor = await principal(request, MODERATOR_ROLES, write=True)
     decision = moderation.alert_action(await read_json(request))
-    return JSON(await services(request).moderation.alert(path_id(request, "alert_id"), decision))
+    return JSON(await services(request).moderation.alert(actor, path_id(request, "alert_id"), decision))
 
 
 async def moderate_account(request: Request) -> Response:

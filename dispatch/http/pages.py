@@ -50,6 +50,7 @@ from starlette.routing import Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from dispatch.core.audit import AUDIT_ROLES
 from dispatch.core.categories import CATEGORIES
 from dispatch.core.joining import EXTENSIONS as PROOF_EXTENSIONS
 from dispatch.core.joining import MAX_PROOF_BYTES
@@ -155,6 +156,8 @@ def page_config() -> dict[str, Any]:
             # who may open /ops/moderation (the queues, suspend, reinstate);
             # "moderator" may also see proofs and decide on residents and alerts
             "moderation": _in_order(ACCOUNT_ADMIN_ROLES),
+            # who may open /ops/audit and read GET /api/audit
+            "audit": _in_order(AUDIT_ROLES),
         },
         "statuses": {
             "open": list(OPEN),
@@ -197,6 +200,19 @@ def csp(tile_url: str) -> str:
     )
 
 
+# Responses a cache may keep: the pages' own files and the public facts of
+# the town, which hold nobody's data. Every other response (the API, the
+# pages, /session) may carry personal data and is sent Cache-Control:
+# no-store (issue 20, minimisation), so neither a shared proxy nor the
+# browser's disk cache keeps it.
+CACHEABLE_PREFIXES = ("/static/", "/vendor/")
+CACHEABLE_PATHS = frozenset({"/api/sectors", "/api/categories", "/healthz"})
+
+
+def may_cache(path: str) -> bool:
+    return path in CACHEABLE_PATHS or path.startswith(CACHEABLE_PREFIXES)
+
+
 class SecurityHeaders:
     """Plain ASGI middleware (not BaseHTTPMiddleware, which would buffer
     responses and get in the way of WebSockets)."""
@@ -226,6 +242,8 @@ class SecurityHeaders:
                     (b"x-content-type-options", b"nosniff"),
                     (b"referrer-policy", b"same-origin"),
                 ]
+                if not may_cache(scope["path"]) and not any(k == b"cache-control" for k, _ in headers):
+                    headers.append((b"cache-control", b"no-store"))
                 message["headers"] = headers
             await send(message)
 

@@ -69,7 +69,7 @@ async def principal_session(
     """principal() without the wall check, for what a wall screen may do
     too (log out)."""
     svc = services(request)
-    token, from_cookie = credentials(request.headers, request.cookies)
+    token, from_cookie = credentials(request.headers, request.cookies, svc.settings.session_cookie)
     session = await svc.sessions.session_for(token)
     user = session.user if session else None
     if user is not None and not user.validated and not allow_unvalidated:

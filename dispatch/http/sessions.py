@@ -12,7 +12,7 @@ from dispatch.core.validation import login_input
 from dispatch.core.views import me_view
 from dispatch.http.app_state import services
 from dispatch.http.requests import JSON, principal_session, read_json
-from dispatch.usecases.sessions import COOKIE, credentials
+from dispatch.usecases.sessions import credentials
 
 
 async def login(request: Request) -> Response:
@@ -21,13 +21,15 @@ async def login(request: Request) -> Response:
     address = request.client.host if request.client else None
     token, user = await svc.sessions.login(email, password, address, wall)
     resp = JSON({"token": token, "role": user.role, "user_id": user.id})
+    # HttpOnly: no script reads it; SameSite=Strict: no other site's page
+    # sends it; over https, Secure and the __Host- name (Settings.session_cookie)
     resp.set_cookie(
-        COOKIE,
+        svc.settings.session_cookie,
         token,
         max_age=int(svc.settings.server_session_ttl_hours * 3600),
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=svc.settings.https or request.url.scheme == "https",
         path="/",
     )
     return resp
@@ -37,11 +39,12 @@ async def logout(request: Request) -> Response:
     """Ends this session at once on every worker (Sessions.end_token); the
     sockets opened with it close with CLOSE_SESSION_ENDED."""
     await principal_session(request, ROLES, write=True, allow_unvalidated=True)  # a wall screen may log out too
-    token, _ = credentials(request.headers, request.cookies)
+    settings = services(request).settings
+    token, _ = credentials(request.headers, request.cookies, settings.session_cookie)
     if token:
         await services(request).sessions.end_token(token, CLOSE_SESSION_ENDED)
     resp = Response(status_code=204)
-    resp.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
+    resp.delete_cookie(settings.session_cookie, path="/", httponly=True, samesite="strict", secure=settings.https)
     return resp
 
 

@@ -44,7 +44,7 @@ async def _authorise(ws: WebSocket, roles: frozenset[str]) -> User | None:
     if not origin_allowed(ws.headers.get("origin"), svc.settings.browser_origins()):
         await _deny(ws, 403, "forbidden_origin", "this origin may not open the stream")
         return None
-    token, _ = credentials(ws.headers, ws.cookies)
+    token, _ = credentials(ws.headers, ws.cookies, svc.settings.session_cookie)
     user = await svc.sessions.user_for(token)
     if user is None:
         await _deny(ws, 401, "unauthenticated", "log in first: session cookie or Authorization: Bearer")
@@ -140,7 +140,7 @@ async def _stream(ws: WebSocket, user: User, home: Home | None) -> None:
     await svc.sequencer.join(channel)
     # no await between these two lines: no event can slip between the
     # watermark and the start of buffering
-    token, _ = credentials(ws.headers, ws.cookies)
+    token, _ = credentials(ws.headers, ws.cookies, svc.settings.session_cookie)
     session = token_hash(token) if token else None  # sockets close when their session ends
     if home:
         conn = svc.hub.attach_resident(sink, home, since or 0, session)

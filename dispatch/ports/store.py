@@ -8,9 +8,11 @@ dispatch.core.incident_decisions decides, the store persists."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from dispatch.core.audit import AuditEntry, AuditQuery
 from dispatch.core.changes import Change, Saved, TriageState
 from dispatch.core.model import (
     Alert,
@@ -31,6 +33,7 @@ from dispatch.core.model import (
 )
 from dispatch.core.notify_settings import NotifySettings
 from dispatch.core.outbox import NewOutbox, OutboxItem
+from dispatch.core.retention import Cutoffs
 
 
 class DuplicateEmail(Exception):
@@ -52,6 +55,26 @@ class DuplicateUnit(Exception):
 
 class DuplicateFlag(Exception):
     """This resident has flagged this alert already."""
+
+
+@dataclass(frozen=True)
+class Erasure:
+    """What an erasure leaves to do after its commit: delete the proof files
+    (`proof_files`, names in proofs.dir) and publish `event` (session.ended)."""
+
+    proof_files: list[str]
+    event: Event
+
+
+@dataclass(frozen=True)
+class PurgeBatch:
+    """One purge transaction: rows deleted or coarsened per kind
+    (core.retention.PURGE_KINDS), the proof files to delete after the
+    commit, and whether a kind had more than the batch took."""
+
+    counts: dict[str, int]
+    proof_files: list[str]
+    more: bool
 
 
 class Store(Protocol):
@@ -77,7 +100,8 @@ class Store(Protocol):
 
     # accounts
     async def add_users(self, users: Sequence[NewUser]) -> list[int]:
-        """All or nothing, in one transaction. Raises DuplicateEmail."""
+        """All or nothing, in one transaction, each audited (account.create,
+        by the system). Raises DuplicateEmail."""
         ...
 
     async def user_by_email(self, email: str) -> User | None:
@@ -101,12 +125,14 @@ class Store(Protocol):
         ...
 
     async def set_password(self, email: str, password_hash: str) -> int | None:
-        """The account's id, or None when no account has this e-mail."""
+        """The account's id, or None when no account has this e-mail.
+        Audited (account.password, by the system) in the same transaction."""
         ...
 
     async def disable_user(self, email: str, now: datetime) -> int | None:
         """From now on the account cannot log in (user_by_email and session
-        no longer find it); its row stays. Its id, or None."""
+        no longer find it); its row stays. Its id, or None. Audited
+        (account.disable, by the system) in the same transaction."""
         ...
 
     async def list_accounts(self, role: str | None = None) -> list[tuple[int, str, str, str]]:
@@ -158,10 +184,11 @@ class Store(Protocol):
         unit_ids: Sequence[int],
         decide: Callable[[TriageState], Change],
         now: datetime,
+        audit: Sequence[AuditEntry] = (),
     ) -> tuple[Saved, list[Event]]:
         """In one write transaction: lock those incidents (with their alerts),
         alerts and units, run the pure `decide` (it may raise to abort), save
-        its Change and append the events it renders."""
+        its Change, append the events it renders and the `audit` entries."""
         ...
 
     async def get_incident(self, incident_id: int) -> Incident | None: ...
@@ -204,7 +231,8 @@ class Store(Protocol):
 
     async def latest_proof(self, user_id: int) -> Proof | None: ...
     async def record_proof_view(self, viewer: int, account: int, proof_id: int | None, at: datetime) -> None:
-        """Append to the proof views (append-only: who, when, which account)."""
+        """Append to the proof views (append-only: who, when, which account),
+        with its audit entry (proof.view of the account) in the same transaction."""
         ...
 
     async def proof_views(self, account: int) -> list[tuple[int, datetime]]:
@@ -212,7 +240,7 @@ class Store(Protocol):
         ...
 
     async def set_account_status(
-        self, user_id: int, status: str, reason: str | None, now: datetime
+        self, user_id: int, status: str, reason: str | None, now: datetime, audit: Sequence[AuditEntry] = ()
     ) -> tuple[User, Event] | None:
         """Set the status (and its reason) and append `account.changed`
         {user, status} on the control channel, so that every worker forgets
@@ -229,7 +257,13 @@ class Store(Protocol):
         ...
 
     async def moderate_alert(
-        self, alert_id: int, hidden: bool, reason: str, extra_channels: Sequence[str], now: datetime
+        self,
+        alert_id: int,
+        hidden: bool,
+        reason: str,
+        extra_channels: Sequence[str],
+        now: datetime,
+        audit: Sequence[AuditEntry] = (),
     ) -> tuple[Alert, list[Event]] | None:
         """Hide or restore an alert and close its open flags, in one
         transaction (None: no such alert). When `hidden` changes, appends
@@ -240,6 +274,16 @@ class Store(Protocol):
 
     async def hidden_among(self, alert_ids: Sequence[int]) -> set[int]:
         """Those of the alerts that are hidden now."""
+        ...
+
+    # the audit (append-only; adapters.audit_sql.append_audit writes it in
+    # the transaction of the write it records)
+    async def record_audit(self, entries: Sequence[AuditEntry]) -> None:
+        """Write entries alone, in one transaction: a read that records a view."""
+        ...
+
+    async def audit(self, query: AuditQuery) -> list[AuditEntry]:
+        """Entries matching `query`, newest first, at most query.limit."""
         ...
 
     async def head_seq(self) -> int:
@@ -313,4 +357,35 @@ class Store(Protocol):
     async def put_app_receipt(self, broadcast_id: int, worker: str, delivered: int) -> None: ...
     async def app_delivered(self, broadcast_id: int) -> int:
         """Sum over the workers of the resident sockets the broadcast was written to."""
+        ...
+
+    # export, erasure and retention (issue 20)
+    async def export_account(self, user_id: int, actor: int, now: datetime) -> dict[str, Any] | None:
+        """Everything the store holds about the account (never a password or
+        token hash), as JSON-ready data, recorded in the audit ("export" by
+        `actor`) in the same transaction; None when no such account."""
+        ...
+
+    async def erase_account(self, user_id: int, actor: int, code: int, now: datetime) -> Erasure | None:
+        """Erase a resident's account in one transaction: the account, its
+        proofs, flags and sessions go; its alerts stay only as anonymous
+        statistics; `session.ended` with `code` closes its sockets. None:
+        no such resident account."""
+        ...
+
+    async def set_text_hidden(
+        self, alert_id: int, hidden: bool, now: datetime, audit: Sequence[AuditEntry] = ()
+    ) -> tuple[Alert, list[Event]] | None:
+        """Hide (or show again) an alert's text from residents, close its open
+        flags, record `audit`, and append alert.updated on the ops channel;
+        its stored events say so too, for replays. None: no such alert."""
+        ...
+
+    async def purge_batch(self, cutoffs: Cutoffs, limit: int) -> PurgeBatch | None:
+        """Delete or coarsen at most `limit` expired rows of each kind, in
+        one transaction. None: another worker is purging right now."""
+        ...
+
+    async def record_purge(self, counts: dict[str, int], as_of: datetime, now: datetime) -> int:
+        """Append a purge run (its counts); its id."""
         ...

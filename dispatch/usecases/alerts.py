@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from dispatch.core.audience import nearby_residents, resident_wants
+from dispatch.core.audit import identity_views
 from dispatch.core.categories import initial_priority
 from dispatch.core.model import OPS_VIEW_ROLES, Alert, AlertQuery, NewAlert, User, evolve, utcnow
 from dispatch.core.out_texts import alert_texts
@@ -105,4 +106,6 @@ class Alerts:
         visible = await self.visible_to(user, AlertQuery(ids=(alert.id,), limit=1))
         if not visible:
             raise InputError(404, "not_found", "no such alert")
+        if user.role in OPS_VIEW_ROLES:  # an operator looks at who reported it
+            await self.store.record_audit(identity_views(user.id, [alert.author]))
         return visible[0]

@@ -9,6 +9,7 @@ import contextlib
 import logging
 
 from dispatch.core import incident_decisions
+from dispatch.core.audit import entry
 from dispatch.core.model import utcnow
 from dispatch.core.triage_policy import Policy
 from dispatch.ports.store import Store
@@ -45,7 +46,8 @@ class Escalation:
             if incident_decisions.level_at(category, created, now, self.policy) > level
         ]
         if due:
-            await self.writer.run(due, [], [], incident_decisions.escalate(due, self.policy))
+            audit = [entry("incident.escalate", "incident", iid, None) for iid in due]  # time acts: the system
+            await self.writer.run(due, [], [], incident_decisions.escalate(due, self.policy), audit)
 
     async def _forever(self) -> None:
         while True:

@@ -117,13 +117,18 @@ class LoginGuard:
                 if not self._clean_in_flight[key]:
                     del self._clean_in_flight[key]
 
-    async def failed(self, email: str, address: str | None) -> None:
+    async def failed(self, email: str, address: str | None) -> bool:
+        """Count the failure; True when it locked the account (the audit
+        records that lockout, of a known account)."""
         p = self.policy
         account, addr = self._keys(email, address)
+        locked = False
         for key, limit in ((account, p.per_account), (addr, p.per_address)):
             if (await self.limits.bump(f"login:fail:{key}", p.window_s)).value >= limit:
                 await self.limits.hold(f"login:lock:{key}", p.lockout_s)
                 await self.limits.forget([f"login:fail:{key}"])
+                locked = locked or key == account
+        return locked
 
     async def succeeded(self, email: str, address: str | None) -> None:
         account, addr = self._keys(email, address)

@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from dispatch.core import moderation
+from dispatch.core.audit import entry, identity_views
 from dispatch.core.codec import CLOSE_ACCOUNT_SUSPENDED
-from dispatch.core.model import Flag, User, iso, utcnow
+from dispatch.core.model import Event, Flag, User, iso, utcnow
 from dispatch.core.moderation import Decision
 from dispatch.core.routing import home_channel
 from dispatch.core.validation import InputError
@@ -44,10 +45,13 @@ class Moderation:
 
     # -- residents' applications ------------------------------------------------
 
-    async def residents(self, status: str, limit: int = LIST_LIMIT) -> list[dict[str, Any]]:
-        """Residents' accounts with that status, oldest first, each with its latest proof."""
+    async def residents(self, viewer: User, status: str, limit: int = LIST_LIMIT) -> list[dict[str, Any]]:
+        """Residents' accounts with that status, oldest first, each with its
+        latest proof; the viewer is recorded to have seen each identity."""
         users = await self.store.residents_by_status(status, limit)
-        return [account_view(u, await self.store.latest_proof(u.id)) for u in users]
+        views = [account_view(u, await self.store.latest_proof(u.id)) for u in users]
+        await self.store.record_audit(identity_views(viewer.id, (u.id for u in users)))
+        return views
 
     async def proof(self, viewer: User, account_id: int) -> tuple[bytes, str, str]:
         """(bytes, media type, proof id) of the account's latest proof. Every
@@ -65,9 +69,10 @@ class Moderation:
             raise InputError(404, "not_found", f"no account {account_id}")
         return user
 
-    async def _set_status(self, target: User, decision: Decision) -> dict[str, Any]:
+    async def _set_status(self, actor: User, target: User, decision: Decision) -> dict[str, Any]:
         status = moderation.next_status(decision.action, target.status)
-        done = await self.store.set_account_status(target.id, status, decision.reason, utcnow())
+        audit = [entry(f"moderation.{decision.action}", "account", target.id, actor.id)]
+        done = await self.store.set_account_status(target.id, status, decision.reason, utcnow(), audit)
         if done is None:
             raise InputError(404, "not_found", f"no account {target.id}")
         user, event = done
@@ -77,12 +82,12 @@ class Moderation:
         self.sessions.forget(user.id, None)
         return account_view(user, await self.store.latest_proof(user.id))
 
-    async def decide(self, account_id: int, decision: Decision) -> dict[str, Any]:
+    async def decide(self, actor: User, account_id: int, decision: Decision) -> dict[str, Any]:
         """Validate or reject a pending resident."""
         target = await self._target(account_id)
         if not target.is_resident:
             raise InputError(404, "not_found", f"no resident account {account_id}")
-        view = await self._set_status(target, decision)
+        view = await self._set_status(actor, target, decision)
         if self.notifications is not None:  # the applicant hears of it by e-mail (issue 19)
             await self.notifications.decision_email(target, decision.action == "validate", decision.reason)
         return view
@@ -92,7 +97,7 @@ class Moderation:
         account and closes its sockets with 4003, on every worker."""
         target = await self._target(account_id)
         moderation.may_act_on(actor, target)
-        view = await self._set_status(target, decision)
+        view = await self._set_status(actor, target, decision)
         if decision.action == "suspend":
             await self.sessions.end_user(target.id, code=CLOSE_ACCOUNT_SUSPENDED)
         return view
@@ -107,40 +112,55 @@ class Moderation:
             raise InputError(409, "duplicate_flag", "you have flagged this alert already") from None
         return _flag_view(flag)
 
-    async def open_flags(self, limit: int = LIST_LIMIT) -> list[dict[str, Any]]:
-        """Open flags grouped by alert, the alert flagged first first."""
+    async def open_flags(self, viewer: User, limit: int = LIST_LIMIT) -> list[dict[str, Any]]:
+        """Open flags grouped by alert, the alert flagged first first, each
+        with its author (recorded as seen by the viewer)."""
         by_alert: dict[int, list[Flag]] = {}
         for flag in await self.store.open_flags(limit):
             by_alert.setdefault(flag.alert_id, []).append(flag)
-        out = []
+        out, authors = [], []
         for alert_id, flags in by_alert.items():
             alert = await self.store.get_alert(alert_id)
             if alert is not None:
                 view = alert_moderation(alert_staff(alert), with_author=True)
                 out.append({"alert": view, "flags": [_flag_view(f) for f in flags]})
+                authors.append(alert.author)
+        await self.store.record_audit(identity_views(viewer.id, authors))
         return out
 
-    async def alert(self, alert_id: int, decision: Decision) -> dict[str, Any]:
-        """Hide or restore; either closes the alert's open flags. Hiding
-        tells the residents who had it (alert.removed) and the ops screens
-        (alert.updated); restoring tells the ops screens."""
+    async def alert(self, actor: User, alert_id: int, decision: Decision) -> dict[str, Any]:
+        """Hide, hide the text alone, or restore (both); each closes the
+        alert's open flags. Hiding tells the residents who had it
+        (alert.removed) and the ops screens (alert.updated); hiding the text
+        and restoring tell the ops screens."""
         alert = await self.store.get_alert(alert_id)
         if alert is None:
             raise InputError(404, "not_found", "no such alert")
-        extra = await self._author_channel(alert.author)
-        done = await self.store.moderate_alert(
-            alert_id, decision.action == "hide", decision.reason or "", extra, utcnow()
-        )
-        if done is None:
-            raise InputError(404, "not_found", "no such alert")
-        saved, events = done
+        audit = [entry(f"moderation.{decision.action}", "alert", alert_id, actor.id)]
+        events: list[Event] = []
+        if decision.action == "hide_text" or alert.text_hidden:
+            done = await self.store.set_text_hidden(alert_id, decision.action == "hide_text", utcnow(), audit)
+            if done is None:
+                raise InputError(404, "not_found", "no such alert")
+            saved, events = done
+            audit = []  # recorded once
+        if decision.action != "hide_text":
+            extra = await self._author_channel(alert.author)
+            moderated = await self.store.moderate_alert(
+                alert_id, decision.action == "hide", decision.reason or "", extra, utcnow(), audit
+            )
+            if moderated is None:
+                raise InputError(404, "not_found", "no such alert")
+            saved, more = moderated
+            events += more
         for event in events:
             await self.publisher.publish(event)
         return alert_moderation(alert_staff(saved), with_author=True)
 
-    async def _author_channel(self, author: int) -> list[str]:
-        """The author's stream channel: they had the alert among their own."""
-        user = await self.store.user_by_id(author)
+    async def _author_channel(self, author: int | None) -> list[str]:
+        """The author's stream channel: they had the alert among their own
+        (an anonymous alert has nobody's)."""
+        user = await self.store.user_by_id(author) if author is not None else None
         home = user.home if user is not None else None
         return [home_channel(home.lat, home.lon, home.sector)] if home is not None else []
 

@@ -23,6 +23,7 @@ from datetime import timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from dispatch.core.audit import entry
 from dispatch.core.model import Session, User, utcnow
 from dispatch.core.validation import InputError, RateLimited
 from dispatch.ports.publisher import Publisher
@@ -30,7 +31,6 @@ from dispatch.ports.store import Store
 from dispatch.usecases.hash_gate import HashGate, default_slots
 from dispatch.usecases.login_guard import LoginGuard
 
-COOKIE = "dispatch_session"
 _hasher = PasswordHasher()
 # verified against when the email is unknown, so both paths cost the same
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
@@ -93,7 +93,9 @@ class Sessions:
             except RateLimited as exc:
                 await self.guard.refuse(exc)
         if user is None or not ok:
-            await self.guard.failed(email, address)
+            if await self.guard.failed(email, address) and user is not None:
+                # the lock itself lives in Limits, not the store: this entry is its only durable trace
+                await self.store.record_audit([entry("account.lockout", "account", user.id, None)])
             raise InputError(401, "bad_credentials", "unknown email or wrong password")
         await self.guard.succeeded(email, address)
         if wall and not user.is_staff:
@@ -101,6 +103,19 @@ class Sessions:
         token = secrets.token_urlsafe(32)
         await self.store.add_session(token_hash(token), user.id, utcnow() + self.ttl, wall)
         return token, user
+
+    async def password_matches(self, user: User, password: str, address: str | None) -> bool:
+        """The password entered again before an erasure: checked as a login
+        is (the failed-login counters and the hashing gate), so a stolen
+        session cannot guess it faster than the login can."""
+        async with self.guard.attempt(user.email, address) as lane:
+            try:
+                ok = await self.gate.run(lane, _verify, user.password_hash, password)
+            except RateLimited as exc:
+                await self.guard.refuse(exc)
+        if not ok:
+            await self.guard.failed(user.email, address)
+        return ok
 
     async def session_for(self, token: str | None) -> Session | None:
         """The live session of this token: None if unknown, expired, or a
@@ -165,12 +180,13 @@ class Sessions:
             del self._cache[key]
 
 
-def credentials(headers: Mapping[str, str], cookies: Mapping[str, str]) -> tuple[str | None, bool]:
-    """(token, from_cookie). A bearer header wins over the cookie."""
+def credentials(headers: Mapping[str, str], cookies: Mapping[str, str], cookie: str) -> tuple[str | None, bool]:
+    """(token, from_cookie). A bearer header wins over the cookie, named
+    `cookie` (Settings.session_cookie: __Host-... over https)."""
     auth = headers.get("authorization", "")
     if auth[:7].lower() == "bearer ":
         return auth[7:].strip() or None, False
-    token = cookies.get(COOKIE)
+    token = cookies.get(cookie)
     return (token, True) if token else (None, False)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from dispatch.core.audit import AuditEntry
 from dispatch.core.changes import Decide, Saved
 from dispatch.core.model import utcnow
 from dispatch.core.routing import home_channel
@@ -18,8 +19,16 @@ class TriageWriter:
         self.store = store
         self.publisher = publisher
 
-    async def run(self, incidents: Sequence[int], alerts: Sequence[int], units: Sequence[int], decide: Decide) -> Saved:
-        saved, events = await self.store.triage(incidents, alerts, units, decide, utcnow())
+    async def run(
+        self,
+        incidents: Sequence[int],
+        alerts: Sequence[int],
+        units: Sequence[int],
+        decide: Decide,
+        audit: Sequence[AuditEntry] = (),
+    ) -> Saved:
+        """`audit`: the entries of the action, written in its transaction."""
+        saved, events = await self.store.triage(incidents, alerts, units, decide, utcnow(), audit)
         for event in events:
             await self.publisher.publish(event)
         return saved

@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from dispatch.core import incident_decisions
-from dispatch.core.model import utcnow
+from dispatch.core.audit import entry
+from dispatch.core.model import User, utcnow
 from dispatch.core.validation import InputError
 from dispatch.core.views import unit_view
 from dispatch.ports.store import DuplicateUnit, Store
@@ -27,6 +28,7 @@ class Units:
         except DuplicateUnit:
             raise InputError(409, "duplicate_unit", f"a unit named {name!r} exists", "name") from None
 
-    async def set_status(self, unit_id: int, status: str) -> dict[str, Any]:
-        saved = await self.writer.run([], [], [unit_id], incident_decisions.set_unit_status(unit_id, status))
+    async def set_status(self, actor: User, unit_id: int, status: str) -> dict[str, Any]:
+        decide = incident_decisions.set_unit_status(unit_id, status)
+        saved = await self.writer.run([], [], [unit_id], decide, [entry("unit.patch", "unit", unit_id, actor.id)])
         return unit_view(saved.units[unit_id])
