@@ -93,6 +93,7 @@ class Settings:
     retention_account_days: float = 30
     retention_session_days: float = 30
     retention_audit_days: float = 365
+    retention_outbox_days: float = 30
     retention_purge_every_hours: float = 24
     triage: Mapping[str, Any] = field(default_factory=dict)
     config_path: Path = DEFAULT_CONFIG
@@ -218,6 +219,7 @@ KEYS: dict[tuple[str, str], tuple[str, type]] = {
     ("retention", "account_days"): ("retention_account_days", float),
     ("retention", "session_days"): ("retention_session_days", float),
     ("retention", "audit_days"): ("retention_audit_days", float),
+    ("retention", "outbox_days"): ("retention_outbox_days", float),
     ("retention", "purge_every_hours"): ("retention_purge_every_hours", float),
 }
 

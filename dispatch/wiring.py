@@ -249,6 +249,7 @@ def retention(settings: Settings) -> Retention:
         account_days=settings.retention_account_days,
         session_days=settings.retention_session_days,
         audit_days=settings.retention_audit_days,
+        outbox_days=settings.retention_outbox_days,
     )
 
 

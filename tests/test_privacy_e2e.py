@@ -67,7 +67,25 @@ def _rows_about(db: dict[str, list[dict[str, Any]]], uid: int) -> dict[str, list
         "audit": [
             r for r in db["audit"] if r["actor"] == uid or (r["record_type"] == "account" and r["record_id"] == uid)
         ],
+        "notify_settings": [r for r in db["notify_settings"] if r["user_id"] == uid],
+        "push_subscriptions": [r for r in db["push_subscriptions"] if r["user_id"] == uid],
+        "outbox": [r for r in db["outbox"] if r["user_id"] == uid],
     }
+
+
+def _browser_keys() -> dict[str, str]:
+    """A PushSubscription's keys as a browser makes them (RFC 8291 §2)."""
+    import base64
+    import os
+
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    point = (
+        ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+    )
+    b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()  # noqa: E731
+    return {"p256dh": b64(point), "auth": b64(os.urandom(16))}
 
 
 async def test_export_then_erasure(env: dict[str, str], server_factory: Any, tmp_path: Path) -> None:
@@ -79,6 +97,14 @@ async def test_export_then_erasure(env: dict[str, str], server_factory: Any, tmp
     neighbour = await login(server.url, "voisin@example.org", PASSWORD)
     theirs = (await neighbour.post_alert(category="vandalism", lat=CENTRE[0], lon=CENTRE[1])).json()
     assert (await me.http.post(f"/api/alerts/{theirs['id']}/flags", json={"reason": "faux"})).status_code == 201
+    # out-of-band delivery: settings, a browser subscribed, and messages queued
+    # to the e-mail and phone (no relay configured: they wait in the outbox)
+    settings = {"channels": ["app", "email", "sms", "push"], "phone": PHONE}
+    assert (await me.http.put("/api/me/notifications", json=settings)).status_code == 200
+    sub = {"endpoint": "https://push.example.org/albertine", "keys": _browser_keys()}
+    assert (await me.http.post("/api/me/push-subscriptions", json=sub)).status_code == 201
+    sent = await chief.http.post("/api/broadcasts", json={"sectors": "all", "text": "Coupure d'eau", "level": "info"})
+    assert sent.status_code == 201, sent.text
     stats_before = (await chief.http.get("/api/stats")).json()
 
     r = await me.http.get("/api/me/export")
@@ -103,6 +129,12 @@ async def test_export_then_erasure(env: dict[str, str], server_factory: Any, tmp
     assert [e["id"] for e in export["audit"]] == [e["id"] for e in held["audit"]]
     assert {e["action"] for e in held["audit"]} >= {"account.create", "moderation.validate", "export"}
     assert "password_hash" not in str(export) and "token_hash" not in str(export)
+    assert export["notifications"]["channels"] == settings["channels"] and len(held["notify_settings"]) == 1
+    assert [p["endpoint"] for p in export["push_subscriptions"]] == [r["endpoint"] for r in held["push_subscriptions"]]
+    assert sorted((m["channel"], m["dest"]) for m in export["messages"]) == sorted(
+        (r["channel"], r["dest"]) for r in held["outbox"]
+    )
+    assert {m["channel"] for m in export["messages"]} >= {"email", "sms"}
     proof_file = tmp_path / "proofs" / held["proofs"][0]["file_name"]
     assert proof_file.exists()
 
@@ -129,6 +161,8 @@ async def test_export_then_erasure(env: dict[str, str], server_factory: Any, tmp
     assert kept["author"] is None and kept["text"] == "" and kept["lat"] != CENTRE[0]
     assert (kept["sector"], kept["cell"], kept["category"]) == (mine.json()["sector"], mine.json()["cell"], "burglary")
     assert (await chief.http.get("/api/stats")).json()["counts"] == stats_before["counts"]
+    assert _rows_about(db, me.user_id)["notify_settings"] == _rows_about(db, me.user_id)["push_subscriptions"] == []
+    assert all(r["dest"] == "" and r["body"] == "" for r in _rows_about(db, me.user_id)["outbox"])
     erasures = [e for e in db["audit"] if e["action"] == "erasure"]
     assert [(e["actor"], e["record_id"]) for e in erasures] == [(me.user_id, me.user_id)]
     for c in (me, chief, admin, neighbour):

@@ -36,6 +36,12 @@ EXPORT_SESSIONS = Sql(
     "SELECT created_at, expires_at, last_used_at, wall FROM sessions WHERE user_id = ? ORDER BY created_at"
 )
 EXPORT_FLAGS = Sql("SELECT id, alert_id, reason, created_at, resolved_at FROM flags WHERE user_id = ? ORDER BY id")
+EXPORT_NOTIFY = Sql("SELECT channels, levels, categories, updated_at FROM notify_settings WHERE user_id = ?")
+EXPORT_PUSH = Sql("SELECT endpoint, created_at FROM push_subscriptions WHERE user_id = ? ORDER BY id")
+EXPORT_MESSAGES = Sql(
+    "SELECT kind, ref_id, channel, dest, subject, body, status, created_at, sent_at FROM outbox"
+    " WHERE user_id = ? ORDER BY id"
+)
 EXPORT_PROOF_VIEWS = Sql("SELECT viewer, proof_id, at FROM proof_views WHERE account = ? ORDER BY id")
 
 # -- erasure ------------------------------------------------------------------------
@@ -46,6 +52,16 @@ PROOF_FILES_OF = Sql("SELECT file_name FROM proofs WHERE user_id = ?")
 DELETE_FLAGS_OF = Sql("DELETE FROM flags WHERE user_id = ?")
 DELETE_PROOFS_OF = Sql("DELETE FROM proofs WHERE user_id = ?")
 DELETE_SESSIONS_OF = Sql("DELETE FROM sessions WHERE user_id = ?")
+DELETE_NOTIFY_OF = Sql("DELETE FROM notify_settings WHERE user_id = ?")
+DELETE_PUSH_OF = Sql("DELETE FROM push_subscriptions WHERE user_id = ?")
+# a message not sent yet has nobody to go to; one that left stays as a count
+# for its broadcast's receipts, without its address or text
+DELETE_QUEUED_MESSAGES_OF = Sql("DELETE FROM outbox WHERE user_id = ? AND status = 'queued'")
+BLANK_MESSAGES_OF = Sql("UPDATE outbox SET dest = '', subject = '', body = '' WHERE user_id = ?")
+BLANK_OLD_MESSAGES = Sql(
+    "UPDATE outbox SET dest = '', subject = '', body = '' WHERE id IN (SELECT id FROM outbox"
+    " WHERE status <> 'queued' AND dest <> '' AND COALESCE(sent_at, created_at) < ? LIMIT ?) RETURNING id"
+)
 DELETE_USER = Sql("DELETE FROM users WHERE id = ?")
 INCIDENTS_WITH_AUTHOR = Sql(
     lambda d: (

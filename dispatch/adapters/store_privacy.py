@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 from dispatch.adapters import privacy_sql as q
 from dispatch.adapters.audit_sql import AUDIT_COLUMNS, append_audit, purge_audit
 from dispatch.adapters.dialect import Dialect
-from dispatch.adapters.store_common import ALERT_COLUMNS, Draft, Row, alert_from_row, dumps, to_utc
+from dispatch.adapters.store_common import ALERT_COLUMNS, Draft, Row, alert_from_row, dumps, loads, to_utc
 from dispatch.adapters.store_moderation import ALERT_LOCKED, RESOLVE_FLAGS
 from dispatch.adapters.tx import Tx
 from dispatch.core.audit import AuditEntry
@@ -64,6 +64,7 @@ class PrivacyMethods:
                 "sessions": [_session(d, r) for r in await tx.rows(q.EXPORT_SESSIONS.on(d), user_id)],
                 "alerts": [alert_staff(alert_from_row(r, d.ts_column)) for r in alerts],
                 "flags": [_flag(d, r) for r in await tx.rows(q.EXPORT_FLAGS.on(d), user_id)],
+                **await _export_notify(tx, user_id),
                 "audit": [_audit(d, r) for r in await tx.rows(d.render(_AUDIT_OF), user_id, user_id)],
             }
         return out
@@ -132,7 +133,9 @@ class PrivacyMethods:
                 sessions=len(sessions),
             )
             counts["audit"] = await self._purge_audit(tx, cutoffs)
-        more = max(len(alerts), len(incidents), len(proofs), len(accounts)) >= limit
+            messages = await tx.rows(q.BLANK_OLD_MESSAGES.on(d), d.ts_param(cutoffs.outbox), limit)
+            counts["messages_coarsened"] = len(messages)
+        more = max(len(alerts), len(incidents), len(proofs), len(accounts), len(messages)) >= limit
         return PurgeBatch(counts, files, more)
 
     async def _purge_audit(self, tx: Tx, cutoffs: Cutoffs) -> int:
@@ -158,9 +161,33 @@ async def _erase(tx: Tx, user_id: int, now: datetime) -> list[str]:
     incidents = await tx.rows(q.INCIDENTS_WITH_AUTHOR.on(d), dumps([user_id]))
     await q.anonymise_incidents(tx, [(r["id"], r["cell"], r["authors"]) for r in incidents], [user_id], None)
     files = [r["file_name"] for r in await tx.rows(q.PROOF_FILES_OF.on(d), user_id)]
-    for statement in (q.DELETE_FLAGS_OF, q.DELETE_PROOFS_OF, q.DELETE_SESSIONS_OF, q.DELETE_USER):
+    erase = (q.DELETE_FLAGS_OF, q.DELETE_PROOFS_OF, q.DELETE_SESSIONS_OF, q.DELETE_NOTIFY_OF, q.DELETE_PUSH_OF)
+    for statement in (*erase, q.DELETE_QUEUED_MESSAGES_OF, q.BLANK_MESSAGES_OF, q.DELETE_USER):
         await tx.execute(statement.on(d), user_id)
     return files
+
+
+async def _export_notify(tx: Tx, user_id: int) -> dict[str, Any]:
+    """Out-of-band delivery (issue 19): the settings, the browsers
+    subscribed to push, and every message queued or sent to the account."""
+    d = tx.dialect
+    settings = await tx.rows(q.EXPORT_NOTIFY.on(d), user_id)
+    notify = None
+    if settings:
+        r = settings[0]
+        notify = {k: loads(r[k]) for k in ("channels", "levels", "categories")} | {
+            "updated_at": _iso(d, r["updated_at"])
+        }
+    push = [
+        {"endpoint": r["endpoint"], "created_at": _iso(d, r["created_at"])}
+        for r in await tx.rows(q.EXPORT_PUSH.on(d), user_id)
+    ]
+    messages = [
+        {k: r[k] for k in ("kind", "ref_id", "channel", "dest", "subject", "body", "status")}
+        | {"created_at": _iso(d, r["created_at"]), "sent_at": _iso(d, r["sent_at"])}
+        for r in await tx.rows(q.EXPORT_MESSAGES.on(d), user_id)
+    ]
+    return {"notifications": notify, "push_subscriptions": push, "messages": messages}
 
 
 def _account(d: Dialect, r: Row) -> dict[str, Any]:

@@ -34,6 +34,8 @@ class Retention:
     account_days: float  # a rejected account, after the rejection
     session_days: float  # a session's metadata, after it expired
     audit_days: float  # an audit entry
+    # an out-of-band message's address and text, after it left (its count stays, for the receipts)
+    outbox_days: float = 30
 
     def cutoffs(self, now: datetime) -> Cutoffs:
         def before(days: float) -> datetime:
@@ -46,6 +48,7 @@ class Retention:
             account=before(self.account_days),
             session=before(self.session_days),
             audit=before(self.audit_days),
+            outbox=before(self.outbox_days),
         )
 
 
@@ -59,10 +62,19 @@ class Cutoffs:
     account: datetime
     session: datetime
     audit: datetime
+    outbox: datetime
 
 
 # what a purge counts, in the order it prints them
-PURGE_KINDS = ("alerts_coarsened", "incidents_coarsened", "proofs", "accounts", "sessions", "audit")
+PURGE_KINDS = (
+    "alerts_coarsened",
+    "incidents_coarsened",
+    "proofs",
+    "accounts",
+    "sessions",
+    "audit",
+    "messages_coarsened",
+)
 
 
 def to_utc(ts: datetime) -> datetime:
