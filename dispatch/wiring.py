@@ -238,7 +238,7 @@ def senders(settings: Settings, store: Store, vapid: Any) -> list[Sender]:
         out.append(
             SmsGateway(settings.notify_sms_url, settings.notify_sms_token, connections=settings.notify_concurrency)
         )
-    out.append(WebPushSender(vapid, settings.notify_vapid_subject, store))
+    out.append(WebPushSender(vapid, settings.notify_vapid_subject, store, connections=settings.notify_concurrency))
     return out
 
 

@@ -159,7 +159,21 @@ def test_login_bench_times_a_good_login_alone_and_under_attack(tmp_path: Path) -
     assert isinstance(doc["met"], bool) and doc["target_ratio"] == 2.0
 
 
-@pytest.mark.parametrize("module", ["bench.fanout", "bench.audience", "bench.ingest", "bench.login"])
+def test_notify_bench_sends_every_message_once_on_each_channel(tmp_path: Path) -> None:
+    from bench import notify
+
+    out = tmp_path / "notify.json"
+    argv = ["--quick", "--residents", "60", "--naive-n", "10", "--latency-ms", "5", "--json", str(out)]
+    assert notify.main(argv) == 0
+    doc = json.loads(out.read_text())
+    assert [r["channel"] for r in doc["rows"]] == ["email", "sms", "push"]
+    for row in doc["rows"]:
+        assert row["ours_requests"] == 60  # every resident once: the sinks count by key
+        assert row["ours_per_s"] > 0 and row["naive_per_s"] > 0 and row["ratio"] > 0
+    assert isinstance(doc["met"], bool) and doc["target_ratio"] == 3.0 and doc["latency_ms"] == 5
+
+
+@pytest.mark.parametrize("module", ["bench.fanout", "bench.audience", "bench.ingest", "bench.login", "bench.notify"])
 def test_bench_commands_parse_their_options(module: str) -> None:
     import importlib
 

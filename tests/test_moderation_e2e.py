@@ -184,7 +184,7 @@ async def test_a_proxy_receives_exactly_what_its_home_receives(setup) -> None:
     assert (await proxy.http.get("/api/me")).json()["on_behalf_of"] == "Mme Martin, sa mère"
     circle = {"lat": NEAR[0], "lon": NEAR[1], "radius_m": 250}
     preview = await disp.http.post("/api/broadcasts/preview", json={"circle": circle})
-    assert preview.json() == {"recipients": 2}  # the home and its proxy; the pending account is nobody's recipient
+    assert preview.json()["recipients"] == 2  # the home and its proxy; the pending account is nobody's recipient
     small = await disp.http.post("/api/broadcasts/preview", json={"circle": {**circle, "radius_m": 150}})
     assert error_code(small) == (422, "area_too_small")
     async with (

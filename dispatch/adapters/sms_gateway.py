@@ -1,4 +1,4 @@
-"""SMS through the town's HTTP gateway (httpx, one pooled client):
+"""SMS through the town's HTTP gateway (httpx, kept connections: http_pool):
 POST {"id", "to", "text"} with Authorization: Bearer <notify.sms_token>.
 Any 2xx means accepted. The `id` is the outbox row's ext_id, unique per
 message and recipient and repeated on a retry, so a gateway that got the
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import httpx
 
+from dispatch.adapters.http_pool import ClientPool
 from dispatch.core.outbox import OutboxItem, Outcome
 
 
@@ -16,13 +17,13 @@ class SmsGateway:
 
     def __init__(self, url: str, token: str, timeout_s: float = 10.0, connections: int = 100) -> None:
         self.url = url
-        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self.http = httpx.AsyncClient(timeout=timeout_s, limits=limits, headers=headers)
+        self.http = ClientPool(connections, timeout_s, headers)
 
     async def send(self, item: OutboxItem) -> Outcome:
         try:
-            r = await self.http.post(self.url, json={"id": item.ext_id, "to": item.dest, "text": item.body})
+            body = {"id": item.ext_id, "to": item.dest, "text": item.body}
+            r = await self.http.client(item.id).post(self.url, json=body)
         except httpx.HTTPError as exc:
             return Outcome("retry", type(exc).__name__)
         if 200 <= r.status_code < 300:

@@ -1,6 +1,6 @@
 """Web Push (RFC 8030) with message encryption (RFC 8291, aes128gcm) and
 VAPID (RFC 8292): pywebpush encrypts each message for one subscription,
-py_vapid signs the JWT, httpx posts it (asynchronously, one pooled client;
+py_vapid signs the JWT, httpx posts it (asynchronously, kept connections: http_pool;
 pywebpush's own sender is synchronous).
 
 The VAPID private key is a PEM file (notify.vapid_key), made at first start
@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid import Vapid02
 from pywebpush import WebPusher
 
+from dispatch.adapters.http_pool import ClientPool
 from dispatch.core.outbox import OutboxItem, Outcome
 from dispatch.ports.notifier import Subscriptions
 
@@ -69,11 +70,18 @@ def public_key(vapid: Vapid02) -> str:
 class WebPushSender:
     channel = "push"
 
-    def __init__(self, vapid: Vapid02, subject: str, subscriptions: Subscriptions, timeout_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        vapid: Vapid02,
+        subject: str,
+        subscriptions: Subscriptions,
+        timeout_s: float = 10.0,
+        connections: int = 100,
+    ) -> None:
         self.vapid = vapid
         self.subject = subject
         self.subscriptions = subscriptions
-        self.http = httpx.AsyncClient(timeout=timeout_s)
+        self.http = ClientPool(connections, timeout_s)
         self._jwts: dict[str, tuple[float, str]] = {}  # audience -> (expiry, Authorization)
 
     def _authorization(self, endpoint: str) -> str:
@@ -107,7 +115,7 @@ class WebPushSender:
                 "Urgency": "high" if item.level == "urgent" else "normal",
             }
             try:
-                r = await self.http.post(endpoint, content=body, headers=headers)
+                r = await self.http.client(item.id).post(endpoint, content=body, headers=headers)
             except httpx.HTTPError as exc:
                 retry = type(exc).__name__
                 continue
