@@ -34,7 +34,7 @@ import pytest
 from dispatch.settings import load_settings
 from geo import load_city
 from tests.conftest import IN_CI, free_port
-from tests.e2e import embedded_env
+from tests.e2e import config_copy, embedded_env
 from tests.seed import Seeded, seed
 from tests.support import REPO, Server
 
@@ -153,10 +153,7 @@ def make_site(tmp: Path, extra_config: str = "") -> Site:
     shipped config.toml (e.g. a short acknowledgement target)."""
     env = embedded_env(tmp)
     if extra_config:
-        config = tmp / "config.toml"
-        config.write_text((REPO / "config.toml").read_text(encoding="utf-8") + "\n" + extra_config, encoding="utf-8")
-        shipped = load_settings(env={})
-        env |= {"DISPATCH_CONFIG": str(config), "DISPATCH_CITY_SECTORS": str(shipped.city_sectors)}
+        env |= {"DISPATCH_CONFIG": str(config_copy(tmp, extra_config))}
     settings = load_settings(env={**os.environ, **env})
     city = load_city(settings.city_sectors)
     residents, staff = _seed_in_thread(env["DISPATCH_DATABASE_URL"], city)

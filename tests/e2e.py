@@ -3,6 +3,7 @@ accounts created through the real CLI, running servers."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import free_port
-from tests.support import Server, dispatch_cli
+from tests.support import REPO, Server, dispatch_cli
 
 # Points inside the demo city (Narbonne): the town centre, and a point in
 # Narbonne-Plage.
@@ -30,6 +31,19 @@ class Accounts:
             args += ["--lat", str(lat), "--lon", str(lon)]
         out = dispatch_cli(*args, env=self.env)
         return int(out.stdout.strip())
+
+
+def config_copy(tmp: Path, extra: str = "") -> Path:
+    """The shipped config.toml plus `extra` TOML, written under `tmp`. The
+    city's files are made absolute (relative paths resolve against the
+    config's own folder); var/ paths stay relative, so they land under `tmp`."""
+    text = (REPO / "config.toml").read_text(encoding="utf-8")
+    text = re.sub(
+        r'^(sectors|streets) = "([^"/][^"]*)"$', lambda m: f'{m.group(1)} = "{REPO / m.group(2)}"', text, flags=re.M
+    )
+    path = tmp / "config.toml"
+    path.write_text(text + "\n" + extra, encoding="utf-8")
+    return path
 
 
 # End-to-end tests post many alerts from few accounts: what they test is not

@@ -22,7 +22,16 @@ from tests.tls import self_signed
 __all__ = ["server_factory"]
 
 # what a cache may keep: nobody's data (dispatch.http.pages.may_cache)
-PUBLIC = {"/healthz", "/api/sectors", "/api/categories", "/static/app.css", "/vendor/leaflet/leaflet.js"}
+PUBLIC = {
+    "/healthz",
+    "/api/sectors",
+    "/api/categories",
+    "/static/app.css",
+    "/vendor/leaflet/leaflet.js",
+    "/vendor/chart.js/chart.umd.min.js",
+    # the service worker: public code, revalidated on every load (no-cache)
+    "/sw.js",
+}
 # answers that carry personal data, each checked to be a 200 as well
 PERSONAL = {
     "resident": [
@@ -96,8 +105,10 @@ async def test_no_store_on_personal_data_public_facts_cacheable(server_factory: 
         # every GET of the Roles table, for each caller (and nobody), whatever it answers
         gets = [route.partition(" ")[2] for route in documented() if route.startswith("GET ")]
         for path in gets:
-            target = path.replace("/static/{}", "/static/app.css").replace(
-                "/vendor/leaflet/{}", "/vendor/leaflet/leaflet.js"
+            target = (
+                path.replace("/static/{}", "/static/app.css")
+                .replace("/vendor/leaflet/{}", "/vendor/leaflet/leaflet.js")
+                .replace("/vendor/chart.js/{}", "/vendor/chart.js/chart.umd.min.js")
             )
             target = target.replace("{}", str(ids["alert"]))
             for token in (None, *ids["tokens"].values()):

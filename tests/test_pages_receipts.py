@@ -88,3 +88,32 @@ async def test_the_composer_counts_sms_and_the_desk_shows_the_receipts(browser: 
     assert await run_axe(page, axe) == []
     assert tab.console_errors() == []
     await tab.close()
+
+
+async def test_a_desk_opened_after_a_broadcast_shows_its_receipts(browser: Any, site: Site) -> None:
+    await _opt_in(site)
+    async with site.http(site.supervisor) as http:
+        sent = await http.post(
+            "/api/broadcasts", json={"sectors": ["centre"], "text": "Marché déplacé", "level": "info"}
+        )
+        assert sent.status_code == 201, sent.text
+    broadcast = sent.json()["id"]
+    tab = await open_tab(browser, site, "/ops", site.supervisor)
+    page = tab.page
+    await wait_live(page)
+    row = page.locator(f'#receipts li[data-broadcast="{broadcast}"]')
+    await row.wait_for(timeout=5000)
+    channels = await page.evaluate(
+        "id => [...document.querySelectorAll(`#receipts li[data-broadcast='${id}'] tr[data-channel]`)]"
+        ".map(r => r.dataset.channel)",
+        broadcast,
+    )
+    for _ in range(50):
+        async with site.http(site.supervisor) as http:
+            receipts = (await http.get(f"/api/broadcasts/{broadcast}/receipts")).json()
+        if await _shown(page, broadcast) == _expected(receipts, channels):
+            break
+        await page.wait_for_timeout(100)
+    assert await _shown(page, broadcast) == _expected(receipts, channels)
+    assert tab.console_errors() == []
+    await tab.close()

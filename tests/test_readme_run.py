@@ -68,6 +68,10 @@ def test_readme_run_command_from_a_fresh_clone(tmp_path: Path) -> None:
         else:
             pytest.fail("no answer on 127.0.0.1:8000: " + (tmp_path / "run.log").read_text()[-3000:])
         assert (clone / "var").is_dir(), "the embedded store lives under var/"
+        # the desk's chart library came from npm with the run command, and is
+        # served by the server itself (strict CSP, no CDN)
+        chart = httpx.get("http://127.0.0.1:8000/vendor/chart.js/chart.umd.min.js", timeout=5)
+        assert chart.status_code == 200 and b"Chart" in chart.content[:5000]
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:

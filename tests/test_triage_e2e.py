@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from dispatch.settings import REPO_ROOT
-from tests.e2e import CENTRE, embedded_env, production_env, server_factory
+from tests.e2e import CENTRE, config_copy, embedded_env, production_env, server_factory
 from tests.listeners import Listener, settle, start_all
 from tests.seed import seed
 from tests.test_fanout_e2e import CITY
@@ -25,15 +25,8 @@ LAT, LON = CENTRE
 
 
 def config_with_triage(tmp: Path, triage: str) -> Path:
-    """The shipped config plus a [triage] table (paths made absolute)."""
-    text = (
-        (REPO_ROOT / "config.toml")
-        .read_text()
-        .replace('sectors = "geo/cities/narbonne.geojson"', f'sectors = "{REPO_ROOT / "geo/cities/narbonne.geojson"}"')
-    )
-    path = tmp / "config.toml"
-    path.write_text(text + "\n" + triage)
-    return path
+    """The shipped config plus a [triage] table."""
+    return config_copy(tmp, triage)
 
 
 @pytest.fixture(params=["embedded", "production"])

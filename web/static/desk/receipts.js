@@ -1,5 +1,6 @@
-/* Delivery receipts on the desk (issue 19): for each broadcast sent while
- * the desk is open (broadcast.sent on /ws/ops; the KEEP latest), how many recipients it
+/* Delivery receipts on the desk (issue 19): for each of the KEEP latest
+ * broadcasts (those of GET /api/broadcasts when the desk opens, then each
+ * broadcast.sent of /ws/ops), how many recipients it
  * reached on each channel: queued, sent, delivered, failed. The counts come
  * from GET /api/broadcasts/{id}/receipts, then live from the receipts
  * message of /ws/ops (RECEIPTS_TYPE), which carries the same shape; the
@@ -72,6 +73,12 @@ export function createReceipts() {
     $("receipts-empty").hidden = true;
     load(b.id);
   }
+
+  // the latest ones sent before this desk opened (newest first from the API;
+  // add() puts each on top, so oldest first here)
+  api("GET", "/api/broadcasts")
+    .then((past) => { for (const b of past.slice(0, KEEP).reverse()) add(b); })
+    .catch(() => { /* the list fills from the live stream */ });
 
   return {
     onMessage(msg) {
