@@ -474,3 +474,41 @@ async def test_an_admin_sees_the_accounts_but_no_proof(browser: Any, site: Site,
     assert await run_axe(page, axe) == []
     assert not tab.console_errors(), tab.errors
     await tab.close()
+
+
+async def test_hide_only_the_text_of_a_flagged_alert(browser: Any, site: Site, axe: str) -> None:
+    """`t` on a flagged alert hides its words from residents, who keep the
+    alert; the moderator still reads them, marked; `d` brings them back."""
+    require_joining(site)
+    moderator = staff(site, "moderator", "moderateur-texte@example.org")
+    author = resident(site, "auteur-texte@example.org", CENTRE[0] + 0.001, CENTRE[1] + 0.001)
+    watcher = site.residents[1]
+    words = "Madame Durand du 12 laisse son chien aboyer"
+    alert = await post_alert(site, author, CENTRE[0] + 0.001, CENTRE[1] + 0.001, "ecology", words)
+    async with site.http(watcher) as http:
+        r = await http.post(f"/api/alerts/{alert['id']}/flags", json={"reason": "Désigne ou expose une personne"})
+        assert r.status_code == 201, r.text
+
+    mod = await open_tab(browser, site, "/ops/moderation", moderator)
+    mp = mod.page
+    await mp.wait_for_selector("body[data-loaded]", timeout=10_000)
+    await mp.keyboard.press("2")
+    await pick(mp, "flags", alert["id"])
+    assert words in await mp.inner_text("#fd-text")
+    await mp.keyboard.press("t")
+    await mp.wait_for_selector("#reason[open]")
+    assert "texte" in await mp.inner_text("#reason-title")
+    assert await run_axe(mp, axe) == []
+    await mp.fill("#reason-input", "Nomme une voisine")
+    await mp.click("#reason-confirm")
+    await mp.wait_for_function(
+        "() => document.getElementById('mod-message').textContent.includes('Texte')", timeout=5000
+    )
+    async with site.http(watcher) as http:
+        seen = (await http.get(f"/api/alerts/{alert['id']}")).json()
+    assert seen["id"] == alert["id"] and words not in str(seen)
+    async with site.http(site.supervisor) as http:
+        staff_view = (await http.get(f"/api/alerts/{alert['id']}")).json()
+    assert staff_view["text"] == words and staff_view["text_hidden"] is True
+    assert not mod.console_errors(), mod.errors
+    await mod.close()

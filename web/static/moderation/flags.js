@@ -1,8 +1,10 @@
 /* The flags queue: alerts that residents flagged (GET /api/moderation/flags),
  * each with every reason given, the alert flagged first first. Either
  * decision closes the alert's flags, so it leaves the queue. Hide it (h: it leaves
- * residents' lists at once), keep it visible or restore it (d: the flags
- * are dealt with), or suspend the account that wrote it (s). Each asks for
+ * residents' lists at once), hide its text alone (t: residents keep the
+ * alert, without the words, when the text names someone), keep it visible
+ * or restore it and its text (d: the flags are dealt with), or suspend the
+ * account that wrote it (s). Each asks for
  * the reason, which also confirms the action. */
 import { api } from "../shared/api.js";
 import { $, el } from "../shared/dom.js";
@@ -38,6 +40,7 @@ export function createFlags(ctx, { say, onSuspended }) {
     $("fd-picto").textContent = cat.pictogram;
     $("fd-what").textContent = title;
     $("fd-hidden").hidden = !a.hidden;
+    $("fd-text-hidden").hidden = !a.text_hidden;
     $("fd-text").textContent = a.text || "(sans texte)";
     $("fd-sector").textContent = ctx.sectors[a.sector] || a.sector || "hors secteur";
     $("fd-created").textContent = fmtDate.format(new Date(a.created_at));
@@ -47,7 +50,8 @@ export function createFlags(ctx, { say, onSuspended }) {
       el("strong", { text: f.reason }),
       ` — ${shortTime.format(new Date(f.created_at))}${f.author ? ` (compte ${f.author})` : ""}`)));
     $("fd-hide").disabled = !!a.hidden;
-    $("fd-restore").firstChild.textContent = a.hidden ? "Rétablir… " : "Garder visible… ";
+    $("fd-hide-text").disabled = !!a.hidden || !!a.text_hidden || !a.text;
+    $("fd-restore").firstChild.textContent = a.hidden || a.text_hidden ? "Rétablir… " : "Garder visible… ";
     $("fd-suspend").disabled = a.author === undefined || a.author === null;
   }
 
@@ -100,10 +104,23 @@ export function createFlags(ctx, { say, onSuspended }) {
     await post(`/api/moderation/alerts/${g.id}`, { action: "hide", reason }, `Alerte n° ${g.id} masquée.`);
   }
 
+  async function hideText() {
+    const g = list.current();
+    if (!g || busy || g.alert.hidden || g.alert.text_hidden || !g.alert.text) return;
+    const reason = await askReason({
+      title: `Masquer le texte de l'alerte n° ${g.id} ?`,
+      text: "Les habitants gardent l'alerte (catégorie, secteur, cellule) sans son texte ; le personnel voit encore le texte, marqué masqué.",
+      confirm: "Masquer le texte",
+      danger: true,
+    });
+    if (reason === null) return;
+    await post(`/api/moderation/alerts/${g.id}`, { action: "hide_text", reason }, `Texte de l'alerte n° ${g.id} masqué.`);
+  }
+
   async function restore() {
     const g = list.current();
     if (!g || busy) return;
-    const hidden = !!g.alert.hidden;
+    const hidden = !!g.alert.hidden || !!g.alert.text_hidden;
     const reason = await askReason({
       title: hidden ? `Rétablir l'alerte n° ${g.id} ?` : `Garder visible l'alerte n° ${g.id} ?`,
       text: hidden ? "Elle revient dans les listes des habitants ; ses signalements sont classés." : "Ses signalements sont classés sans suite.",
@@ -128,8 +145,9 @@ export function createFlags(ctx, { say, onSuspended }) {
   }
 
   $("fd-hide").addEventListener("click", hide);
+  $("fd-hide-text").addEventListener("click", hideText);
   $("fd-restore").addEventListener("click", restore);
   $("fd-suspend").addEventListener("click", suspend);
 
-  return { name: "flags", list, load, keys: { h: hide, d: restore, s: suspend } };
+  return { name: "flags", list, load, keys: { h: hide, t: hideText, d: restore, s: suspend } };
 }
