@@ -134,9 +134,14 @@ async def test_offline_map_shows_the_home_sector(browser: Any, site: Site) -> No
     assert await page.locator("#map .leaflet-tile-loaded").count() == 0
     outline = page.locator("#map path.home-sector")
     assert await outline.count() == 1
-    b = await outline.bounding_box()
-    m = await page.locator("#map").bounding_box()
-    assert b is not None and m is not None and b["width"] > m["width"] / 3
+    # the map frames the home sector (after its zoom animation, hence the wait)
+    await page.wait_for_function(
+        """() => {
+            const o = document.querySelector('#map path.home-sector').getBoundingClientRect();
+            return o.width > document.getElementById('map').getBoundingClientRect().width / 3;
+        }""",
+        timeout=5000,
+    )
     await page.locator("#map").scroll_into_view_if_needed()
     await screenshot(page, "resident-offline-map.png")
     assert not tab.console_errors(), tab.errors
