@@ -9,14 +9,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.e2e import CENTRE, PASSWORD, Accounts, embedded_env, server_factory
+from tests.notify_standins import Subscriber
 from tests.support import login
-
-
-def _keys() -> dict[str, str]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    raw = key.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
-    b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()  # noqa: E731
-    return {"p256dh": b64(raw), "auth": b64(b"0123456789abcdef")}
 
 
 async def test_settings_default_to_the_app_then_keep_what_the_resident_chose(tmp_path, server_factory) -> None:
@@ -69,7 +63,7 @@ async def test_push_key_is_made_once_and_a_subscription_is_kept(tmp_path, server
     public = r.json()["public_key"]
     assert len(base64.urlsafe_b64decode(public + "==")) == 65
     assert key_path.stat().st_mode & 0o077 == 0
-    sub = {"endpoint": "https://push.example/abc", "keys": _keys()}
+    sub = Subscriber("https://push.example/abc").subscription()
     r = await me.http.post("/api/me/push-subscriptions", json=sub)
     assert r.status_code == 201, r.text
     bad = {"endpoint": "https://push.example/abc", "keys": {"p256dh": "AAAA", "auth": "AAAA"}}

@@ -14,6 +14,7 @@ import pytest
 
 from tests.e2e import CENTRE, PASSWORD, Accounts, embedded_env, production_env, server_factory
 from tests.joining_kit import decide, join
+from tests.notify_standins import Subscriber
 from tests.privacy_kit import holding, tables
 from tests.support import closed_with, login, stream
 
@@ -73,21 +74,6 @@ def _rows_about(db: dict[str, list[dict[str, Any]]], uid: int) -> dict[str, list
     }
 
 
-def _browser_keys() -> dict[str, str]:
-    """A PushSubscription's keys as a browser makes them (RFC 8291 §2)."""
-    import base64
-    import os
-
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
-    point = (
-        ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
-    )
-    b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()  # noqa: E731
-    return {"p256dh": b64(point), "auth": b64(os.urandom(16))}
-
-
 async def test_export_then_erasure(env: dict[str, str], server_factory: Any, tmp_path: Path) -> None:
     server = server_factory(env)
     me, chief, admin = await _joined_resident(server.url, env)
@@ -101,7 +87,7 @@ async def test_export_then_erasure(env: dict[str, str], server_factory: Any, tmp
     # to the e-mail and phone (no relay configured: they wait in the outbox)
     settings = {"channels": ["app", "email", "sms", "push"], "phone": PHONE}
     assert (await me.http.put("/api/me/notifications", json=settings)).status_code == 200
-    sub = {"endpoint": "https://push.example.org/albertine", "keys": _browser_keys()}
+    sub = Subscriber("https://push.example.org/albertine").subscription()
     assert (await me.http.post("/api/me/push-subscriptions", json=sub)).status_code == 201
     sent = await chief.http.post("/api/broadcasts", json={"sectors": "all", "text": "Coupure d'eau", "level": "info"})
     assert sent.status_code == 201, sent.text
