@@ -31,7 +31,12 @@ INCOMING = re.compile(r"[A-Za-z0-9_-]{8,64}")
 
 # the attributes every LogRecord has: everything else on a record is the
 # event's own fields (logging's `extra`)
-_STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime", "taskName"}
+_STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
+    "message",
+    "asctime",
+    "taskName",
+    "color_message",  # uvicorn's msg again, with terminal colours
+}
 
 
 def request_id(incoming: str | None) -> str:
