@@ -95,6 +95,8 @@ class Settings:
     retention_audit_days: float = 365
     retention_outbox_days: float = 30
     retention_purge_every_hours: float = 24
+    metrics_token: str = ""
+    log_level: str = "info"
     triage: Mapping[str, Any] = field(default_factory=dict)
     config_path: Path = DEFAULT_CONFIG
 
@@ -102,7 +104,7 @@ class Settings:
         fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         fields["database_url"] = _mask_url(self.database_url)
         fields["bus_url"] = _mask_url(self.bus_url)
-        for secret in ("notify_smtp_password", "notify_sms_token", "notify_sms_secret"):
+        for secret in ("notify_smtp_password", "notify_sms_token", "notify_sms_secret", "metrics_token"):
             if fields[secret]:
                 fields[secret] = "***"
         inner = ", ".join(f"{k}={v!r}" for k, v in fields.items())
@@ -221,6 +223,8 @@ KEYS: dict[tuple[str, str], tuple[str, type]] = {
     ("retention", "audit_days"): ("retention_audit_days", float),
     ("retention", "outbox_days"): ("retention_outbox_days", float),
     ("retention", "purge_every_hours"): ("retention_purge_every_hours", float),
+    ("metrics", "token"): ("metrics_token", str),
+    ("log", "level"): ("log_level", str),
 }
 
 
@@ -262,6 +266,9 @@ def load_settings(path: str | os.PathLike[str] | None = None, env: Mapping[str, 
         else:
             raise ConfigError(f"config file {path}: missing key {name}")
         values[attr] = _coerce(raw, typ, name)
+    values["log_level"] = values["log_level"].lower()
+    if values["log_level"] not in ("debug", "info", "warning", "error"):
+        raise ConfigError(f"log.level must be debug, info, warning or error, got {values['log_level']!r}")
     if values["notify_smtp_tls"] not in ("none", "starttls", "tls"):
         raise ConfigError(f"notify.smtp_tls must be none, starttls or tls, got {values['notify_smtp_tls']!r}")
     # optional: the SMS intake's street gazetteer; empty means none (the home)

@@ -3,7 +3,8 @@ settings (store and bus adapters by URL scheme, the live path, the use
 cases), starts them in order and stops them in reverse.
 
 May import every layer below the HTTP edge: dispatch.core, dispatch.ports,
-dispatch.adapters, dispatch.usecases, dispatch.live, dispatch.settings, geo.
+dispatch.adapters, dispatch.usecases, dispatch.live, dispatch.settings,
+dispatch.telemetry, geo.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from dispatch.ports.limits import Limits
 from dispatch.ports.notifier import Sender
 from dispatch.ports.store import Store
 from dispatch.settings import Settings
+from dispatch.telemetry import metrics
 from dispatch.usecases.alerts import Alerts
 from dispatch.usecases.broadcasts import Broadcasts
 from dispatch.usecases.delivery import Delivery, DeliveryPolicy
@@ -119,6 +121,7 @@ async def start_services(settings: Settings) -> Services:
     changed = await store.set_home_sectors(city.sector_of)
     if changed:
         log.info("re-assigned %d home sectors to the current city", changed)
+    metrics.set_backends(settings.database_url.split(":", 1)[0], settings.bus_url.split(":", 1)[0])
     bus = open_bus(settings.bus_url, settings.bus_prefix)
     await bus.connect()
     hub = Hub(settings.alerts_radius_m)

@@ -28,20 +28,24 @@ LAYERS: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {
     "dispatch.core": (("geo",), IO),
     "dispatch.ports": (("dispatch.core", "geo"), IO),
     "dispatch.adapters": (
-        ("dispatch.ports", "dispatch.core", "geo"),
+        ("dispatch.ports", "dispatch.core", "geo", "dispatch.telemetry"),
         frozenset({"starlette", "uvicorn", "websockets"}),
     ),
-    "dispatch.usecases": (("dispatch.ports", "dispatch.core", "geo"), EDGE_AND_DRIVERS),
+    "dispatch.usecases": (("dispatch.ports", "dispatch.core", "geo", "dispatch.telemetry"), EDGE_AND_DRIVERS),
     "dispatch.live": (
-        ("dispatch.ports", "dispatch.core", "geo"),
+        ("dispatch.ports", "dispatch.core", "geo", "dispatch.telemetry"),
         frozenset({"starlette", "asyncpg", "aiosqlite", "redis"}),
     ),
     "dispatch.settings": ((), IO),
-    "dispatch.wiring": ((*BELOW_EDGE, "dispatch.settings"), frozenset({"starlette", "uvicorn"})),
+    # the metrics, log lines and request ids: a leaf every impure layer may
+    # call (one-line hooks), importing no other dispatch package
+    "dispatch.telemetry": ((), IO),
+    "dispatch.wiring": ((*BELOW_EDGE, "dispatch.settings", "dispatch.telemetry"), frozenset({"starlette", "uvicorn"})),
     "dispatch.http": (
         (
             "dispatch.wiring",
             "dispatch.settings",
+            "dispatch.telemetry",
             "dispatch.live",
             "dispatch.usecases",
             "dispatch.ports",

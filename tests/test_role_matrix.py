@@ -192,6 +192,7 @@ SUBSCRIPTION = {
 }
 CALLS: dict[str, Call] = {
     "GET /healthz": get("/healthz"),
+    "GET /metrics": get("/metrics"),  # from loopback, as every test server is
     "GET /config": get("/config"),
     "GET /sw.js": get("/sw.js"),
     # a session is no signature: every caller is refused alike

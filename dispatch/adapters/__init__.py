@@ -11,7 +11,7 @@ store_*_sql module. Buses: bus_memory.MemoryBus and bus_redis.RedisBus.
 Limits (counters with an expiry): limits_memory.MemoryLimits and
 limits_redis.RedisLimits, chosen by the bus URL.
 
-May import: dispatch.core, dispatch.ports, geo and the drivers (asyncpg,
+May import: dispatch.core, dispatch.ports, geo, dispatch.telemetry and the drivers (asyncpg,
 aiosqlite, redis); never dispatch.usecases, dispatch.live, dispatch.http,
 dispatch.wiring, dispatch.cli or dispatch.settings. Modules here import one
 another without a cycle."""

@@ -9,6 +9,8 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 
+from dispatch.telemetry import metrics
+
 log = logging.getLogger(__name__)
 
 DEFAULT_MAXSIZE = 10_000
@@ -38,6 +40,7 @@ class Inbox:
             self._queue.put_nowait((channel, message))
         except asyncio.QueueFull:
             self.dropped += 1
+            metrics.bus_error("inbox_full")
             if not self._overflowing:  # one warning per backlog, not per message
                 self._overflowing = True
                 log.warning("bus inbox full (%d): consumer too slow, dropping messages", self._queue.maxsize)

@@ -27,6 +27,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
 from dispatch.adapters.bus_memory import DEFAULT_MAXSIZE, Inbox
+from dispatch.telemetry import metrics
 
 log = logging.getLogger(__name__)
 
@@ -185,6 +186,7 @@ class RedisBus:
                 await self._pub.eval(_PUBLISH_BATCH, 0, self.prefix, payload)
         except Exception as exc:
             self.publish_dropped += count
+            metrics.bus_error("publish", "redis")
             if not self._publish_failing:
                 self._publish_failing = True
                 log.warning("bus publish failed, dropping until Redis answers: %s", _describe(exc))
@@ -211,6 +213,7 @@ class RedisBus:
             await asyncio.wait_for(waiter, SUBSCRIBE_TIMEOUT)
         except Exception as exc:
             log.debug("bus subscribe %r not confirmed: %s", channel, _describe(exc))
+            metrics.bus_error("subscribe", "redis")
         finally:
             pending = self._waiters.get(channel)
             if pending and waiter in pending:
@@ -258,6 +261,7 @@ class RedisBus:
                     link = await self._open_link()
                 await self._session(link, subscribed)
             except Exception as exc:
+                metrics.bus_error("link", "redis")
                 if down_since is None:  # one warning per outage, not per attempt
                     down_since = time.monotonic()
                     log.warning("bus subscriber link lost, reconnecting: %s", _describe(exc))
@@ -289,6 +293,7 @@ class RedisBus:
                 reply = await link.read_response(timeout=self._health_interval)
             except ResponseError as exc:  # e.g. an ACL refusing a channel: the link is fine
                 log.error("bus: Redis refused a command: %s", exc)
+                metrics.bus_error("refused", "redis")
                 continue
             if reply is None:  # silent for a whole interval
                 if pinged:

@@ -83,6 +83,7 @@ SMS_STATUS = Sql(
     "UPDATE outbox SET status = ? WHERE ext_id = ? AND channel = 'sms' AND status IN ('queued', 'sent')"
     " RETURNING kind, ref_id"
 )
+DEPTH = Sql("SELECT channel, COUNT(*) FROM outbox WHERE status = 'queued' GROUP BY channel")
 RECEIPTS = Sql("SELECT channel, status, COUNT(*) FROM outbox WHERE kind = ? AND ref_id = ? GROUP BY channel, status")
 PUT_APP_RECEIPT = Sql(
     "INSERT INTO app_receipts (broadcast_id, worker, delivered) VALUES (?, ?, ?)"
@@ -236,6 +237,11 @@ class OutboxMethods:
         for channel, status, n in rows:
             out.setdefault(channel, {})[status] = int(n)
         return out
+
+    async def outbox_depth(self) -> dict[str, int]:
+        async with self._read_tx() as tx:
+            rows = await tx.rows(DEPTH.on(tx.dialect))
+        return {channel: int(n) for channel, n in rows}
 
     async def append_ops_event(self, event_type: str, data: dict[str, Any], now: datetime) -> Event:
         """An event for the ops screens alone (broadcast.receipts)."""

@@ -1,26 +1,24 @@
-"""`dispatch serve`: uvicorn with our WebSocket protocol and no personal data in logs."""
+"""`dispatch serve`: uvicorn with our WebSocket protocol, JSON logs without
+personal data, and metrics summed over the workers."""
 
 from __future__ import annotations
 
-import logging
 import os
 import resource
 import sys
+from pathlib import Path
 
 import uvicorn
 
 from dispatch.settings import CONFIG_ENV, Settings, with_overrides
+from dispatch.telemetry.logs import logging_config
 from geo import SectorFileError, load_city
 
+# as dispatch.telemetry.metrics names it; that module is not imported here,
+# since importing prometheus_client fixes its mode
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
 FAST_WS = "dispatch.live.frames:FastWSProtocol"
-
-
-class _NoClientAddresses(logging.Filter):
-    """uvicorn logs each WebSocket with the client's IP address, which is
-    personal data (GDPR); we keep the event, not the address."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "WebSocket" not in str(record.msg)
 
 
 def raise_fd_limit() -> int:
@@ -30,26 +28,17 @@ def raise_fd_limit() -> int:
     return hard
 
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "filters": {"no_addresses": {"()": _NoClientAddresses}},
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {
-        "err": {
-            "class": "logging.StreamHandler",
-            "formatter": "plain",
-            "filters": ["no_addresses"],
-            "stream": "ext://sys.stderr",
-        }
-    },
-    "loggers": {
-        "uvicorn": {"handlers": ["err"], "level": "INFO", "propagate": False},
-        "uvicorn.error": {"handlers": ["err"], "level": "INFO", "propagate": False},
-        "uvicorn.access": {"handlers": [], "level": "CRITICAL", "propagate": False},
-        "dispatch": {"handlers": ["err"], "level": "INFO", "propagate": False},
-    },
-}
+def metrics_folder(settings: Settings, port: int) -> Path:
+    """A fresh PROMETHEUS_MULTIPROC_DIR for this server, set before any worker
+    imports prometheus_client (dispatch.telemetry.metrics): var/metrics-PORT
+    beside the config (or the operator's PROMETHEUS_MULTIPROC_DIR), its
+    value files removed, since another server's leftovers would count. The
+    port names it: two servers on one host never share one."""
+    folder = Path(os.environ.get(MULTIPROC_ENV) or settings.config_path.parent / "var" / f"metrics-{port}")
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.db"):
+        old.unlink()
+    return folder
 
 
 def serve(settings: Settings, host: str | None, port: int | None, workers: int | None) -> int:
@@ -72,6 +61,7 @@ def serve(settings: Settings, host: str | None, port: int | None, workers: int |
     # the workers read it back from the environment, like the config path
     os.environ["DISPATCH_SERVER_HOST"], os.environ["DISPATCH_SERVER_PORT"] = host, str(port)
     settings = with_overrides(settings, server_host=host, server_port=port)
+    os.environ[MULTIPROC_ENV] = str(metrics_folder(settings, port))
     common = dict(
         host=host,
         port=port,
@@ -82,7 +72,7 @@ def serve(settings: Settings, host: str | None, port: int | None, workers: int |
         ws_ping_interval=20.0,
         ws_ping_timeout=20.0,
         access_log=False,
-        log_config=LOGGING,
+        log_config=logging_config(settings.log_level),
         backlog=4096,
         timeout_graceful_shutdown=5,
     )

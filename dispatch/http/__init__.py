@@ -4,6 +4,7 @@ contract's error shape. A route parses, checks the role, calls a use case
 and shapes the answer; nothing else.
 
 May import: dispatch.wiring (the Services it is given), dispatch.settings,
-dispatch.live, dispatch.usecases, dispatch.ports, dispatch.core, geo. Never an
+dispatch.telemetry, dispatch.live, dispatch.usecases, dispatch.ports,
+dispatch.core, geo. Never an
 adapter directly.
 """

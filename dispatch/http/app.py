@@ -21,8 +21,10 @@ from dispatch.http import (
     audit,
     broadcasts,
     incidents,
+    metrics,
     moderation,
     notify,
+    observe,
     pages,
     privacy,
     public,
@@ -52,8 +54,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
-    # a bug: log it (no personal data: the path only), never a traceback to the client
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    # a bug: log it (no personal data: the route template, not the path), never a traceback to the client
+    log.exception("unhandled error", extra={"method": request.method, "route": observe.route_template(request.scope)})
     return JSON({"error": {"code": "internal", "message": "internal error"}}, status_code=500)
 
 
@@ -80,6 +82,7 @@ def create_app(settings: Settings | None = None, *, tune_gc: bool = False) -> St
     app = Starlette(
         routes=[
             *public.routes,
+            *metrics.routes,
             *sessions.routes,
             *alerts.routes,
             *broadcasts.routes,
@@ -105,6 +108,7 @@ def create_app(settings: Settings | None = None, *, tune_gc: bool = False) -> St
         lifespan=lifespan,
     )
     app.add_middleware(pages.SecurityHeaders)
+    app.add_middleware(observe.RequestContext)  # outermost: its id is on every line of the request
     return app
 
 

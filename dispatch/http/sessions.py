@@ -59,6 +59,8 @@ async def me(request: Request) -> Response:
     body = me_view(await svc.store.user_by_id(session.user.id) or session.user)
     if session.wall:
         body["wall"] = True  # read-only: the desk asks for a login of its own
+    if session.user.validated:  # where a page opens its stream from (?since=); /healthz no longer says
+        body["seq"] = await svc.store.head_seq()
     return JSON(body)
 
 

@@ -4,6 +4,6 @@ where, bounded queues, encode once per audience), the raw frame writes and
 the uvicorn protocol that exposes them, and the garbage-collection policy
 that keeps the fan-out free of long pauses.
 
-May import: dispatch.core, dispatch.ports, geo (and uvicorn's protocol, for
+May import: dispatch.core, dispatch.ports, geo, dispatch.telemetry (and uvicorn's protocol, for
 raw frames). Never the use cases, adapters or the HTTP edge.
 """

@@ -44,6 +44,15 @@ class FastWSProtocol(WebSocketsSansIOProtocol):
             except OSError:
                 pass
 
+    async def send(self, message: Any) -> None:
+        await super().send(message)
+        # uvicorn 0.54's sans-I/O protocol leaves handshake_complete False
+        # after a complete denial response (401/403/429 with our error body),
+        # then logs "ASGI callable returned without completing handshake." as
+        # an ERROR: a refused handshake is no error (tests/test_logs_e2e.py)
+        if message["type"] == "websocket.http.response.body" and not message.get("more_body", False):
+            self.handshake_complete = True
+
     def handle_connect(self, event: Any) -> None:
         super().handle_connect(event)
         if self.response.status_code == 101:

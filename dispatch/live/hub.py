@@ -18,6 +18,7 @@ from dispatch.core.codec import Frame, Item, Payload, message, text_frame
 from dispatch.core.events import OPS_TYPES, RESIDENT_MESSAGES, resident_view
 from dispatch.core.model import Event, Home
 from dispatch.core.routing import CONTROL, OPS, home_channel
+from dispatch.telemetry import metrics
 
 log = logging.getLogger("dispatch.live.hub")
 
@@ -84,6 +85,7 @@ class Hub:
     def attach_ops(self, sink: Sink, last_seq: int, user_id: int = 0, session: str | None = None) -> Conn:
         conn = Conn(sink, None, OPS, last_seq, user_id, session)
         self.ops.add(conn)
+        metrics.client_opened(resident=False)
         self.accounts.setdefault(user_id, set()).add(conn)
         return conn
 
@@ -96,12 +98,14 @@ class Hub:
             index = self.residents[channel] = HomeIndex()
         index.add(conn, home.lat, home.lon, home.sector)
         self.by_user.setdefault(home.user_id, set()).add(conn)
+        metrics.client_opened(resident=True)
         return conn
 
     def detach(self, conn: Conn) -> None:
         if not conn.alive:
             return
         conn.alive = False
+        metrics.client_closed(resident=conn.home is not None)
         mine = self.accounts.get(conn.user_id)
         if mine is not None:
             mine.discard(conn)
@@ -131,6 +135,7 @@ class Hub:
             if seq > conn.last_seq:
                 conn.last_seq = seq
                 self._queue(conn, item)
+                metrics.delivered_late(conn.home is not None)
 
     def connections(self) -> int:
         return len(self.ops) + sum(len(i) for i in self.residents.values())
@@ -157,7 +162,9 @@ class Hub:
         if channel == OPS:
             if self.ops and event.type in OPS_TYPES:
                 payload = message(event.type, event.seq, event.data)
-                self._send(self.ops, event.seq, (text_frame(payload), payload))
+                metrics.delivered(
+                    "ops", self._send(self.ops, event.seq, (text_frame(payload), payload)), event.created_at
+                )
             return
         index = self.residents.get(channel)
         if index is None or event.type not in RESIDENT_MESSAGES:
@@ -166,7 +173,7 @@ class Hub:
         if audience:
             if event.type == "broadcast.sent":
                 self.app_reached.setdefault(event.data["id"], set()).update(c.user_id for c in audience)
-            self._send(audience, event.seq, self._resident_item(event))
+            metrics.delivered("resident", self._send(audience, event.seq, self._resident_item(event)), event.created_at)
 
     def _resident_item(self, event: Event) -> Item:
         """Encode once per event, however many channels it arrives on."""
@@ -179,8 +186,8 @@ class Hub:
                 del self._encoded[next(iter(self._encoded))]
         return hit
 
-    def _send(self, conns: Iterable[Conn], seq: int, item: Item) -> None:
-        """One message to its audience.
+    def _send(self, conns: Iterable[Conn], seq: int, item: Item) -> int:
+        """One message to its audience; to how many sockets it went now.
 
         After a quiet spell (nothing written for COALESCE_WITHIN_S) an event
         is written at once, one prebuilt frame per connection, on every
@@ -200,7 +207,7 @@ class Hub:
         frame, payload = item
         dirty = self._dirty
         slow: list[Conn] = []
-        n = 0
+        n = sent = 0
         for conn in conns:
             n += 1
             if seq <= conn.last_seq:
@@ -209,6 +216,7 @@ class Hub:
                 conn.pending.append((seq, item))
                 continue
             conn.last_seq = seq
+            sent += 1
             if direct:
                 if not conn.sink.write(frame, payload):
                     slow.append(conn)
@@ -225,6 +233,7 @@ class Hub:
             self.last_write = time.monotonic()
         elif dirty:
             self._schedule()
+        return sent
 
     def _queue(self, conn: Conn, item: Item) -> None:
         if conn.out is None:
@@ -261,6 +270,7 @@ class Hub:
     def _drop(self, conn: Conn) -> None:
         if conn.alive:
             self.dropped_slow += 1
+            metrics.slow_close(resident=conn.home is not None)
             log.info("closing a connection past its send bound")
             self.detach(conn)
             conn.sink.close_slow()

@@ -23,6 +23,7 @@ import orjson
 from dispatch.core.model import Event, iso
 from dispatch.ports.bus import Bus
 from dispatch.ports.store import Store
+from dispatch.telemetry import metrics
 
 log = logging.getLogger("dispatch.live.sequencer")
 
@@ -166,6 +167,7 @@ class Sequencer:
         queue for the other workers. The caller does not wait for Redis (the
         store has the event; the bus is the fast path), and what concurrent
         requests queue meanwhile goes out in one pipeline."""
+        metrics.published(event.type)
         for name in event.links:
             self.offer(name, event)
         if not self.bus.shared:  # in-process bus: this worker is the only one
@@ -231,6 +233,7 @@ class Sequencer:
                     break
         except Exception:
             log.warning("catching up from the store failed; retrying")
+            metrics.store_error("catch_up")
             retry = True
         channel.held = {p: e for p, e in channel.held.items() if e.seq > channel.last}
         again, channel.again = channel.again, False
@@ -267,6 +270,7 @@ class Sequencer:
                 heads = await self.store.channel_heads(list(self.channels))
             except Exception:
                 log.warning("store head check failed")
+                metrics.store_error("heads")
                 continue
             for name, head in heads.items():
                 channel = self.channels.get(name)

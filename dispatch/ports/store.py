@@ -350,6 +350,10 @@ class Store(Protocol):
         """channel -> status -> how many rows of the message."""
         ...
 
+    async def outbox_depth(self) -> dict[str, int]:
+        """channel -> rows queued (not yet sent, failed or expired): GET /metrics."""
+        ...
+
     async def append_ops_event(self, event_type: str, data: dict[str, Any], now: datetime) -> Event:
         """Append an event on the ops channel alone (broadcast.receipts)."""
         ...

@@ -4,6 +4,6 @@ loads what a pure decision (dispatch.core) needs, has the store commit the
 result with its events, then hands the events to the live path through the
 Publisher port. No HTTP, no socket, no SQL here.
 
-May import: dispatch.core, dispatch.ports, geo. Never dispatch.adapters,
+May import: dispatch.core, dispatch.ports, geo, dispatch.telemetry. Never dispatch.adapters,
 dispatch.live, dispatch.http, dispatch.wiring, dispatch.cli or dispatch.settings.
 """

@@ -28,6 +28,7 @@ from dispatch.core.outbox import OutboxItem, Outcome, backoff_s, receipts_view
 from dispatch.ports.notifier import Sender
 from dispatch.ports.publisher import Publisher
 from dispatch.ports.store import Store
+from dispatch.telemetry import metrics
 
 log = logging.getLogger("dispatch.delivery")
 
@@ -142,6 +143,7 @@ class Delivery:
                 await self.flush_receipts()
             except Exception:
                 log.exception("receipts update failed")
+                metrics.store_error("receipts")
 
     async def flush_receipts(self) -> None:
         reached = self.app_reached()

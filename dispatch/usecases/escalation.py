@@ -13,6 +13,7 @@ from dispatch.core.audit import entry
 from dispatch.core.model import utcnow
 from dispatch.core.triage_policy import Policy
 from dispatch.ports.store import Store
+from dispatch.telemetry import metrics
 from dispatch.usecases.triage_writes import TriageWriter
 
 log = logging.getLogger("dispatch.escalation")
@@ -56,3 +57,4 @@ class Escalation:
                 await self.escalate_now()
             except Exception:
                 log.exception("escalation pass failed")
+                metrics.store_error("escalation")

@@ -24,6 +24,7 @@ from dispatch.core.validation import InputError
 from dispatch.ports.proofs import ProofFiles
 from dispatch.ports.publisher import Publisher
 from dispatch.ports.store import Store
+from dispatch.telemetry import metrics
 from dispatch.usecases.sessions import Sessions
 
 log = logging.getLogger("dispatch")
@@ -116,4 +117,5 @@ class Purge:
                     log.info("purge: %s", ", ".join(f"{k} {v}" for k, v in counts.items()))
             except Exception:
                 log.exception("purge pass failed")
+                metrics.store_error("purge")
             await asyncio.sleep(self.every_s)

@@ -260,7 +260,8 @@ export async function startLive(me) {
     }
     for (const b of [...messages].reverse()) showMessage(b, false);
   }
-  const head = (await api("GET", "/healthz")).seq || 0;
+  // the head of the event sequence: where the stream resumes from
+  const head = (await api("GET", "/api/me")).seq || 0;
   await loadKnown();
 
   new LiveStream("/ws/resident", {
