@@ -30,6 +30,7 @@ COALESCE_WITHIN_S = 0.005
 class Sink(Protocol):
     def write(self, frame: Frame, payload: Payload) -> bool: ...
     def write_many(self, items: list[Item]) -> bool: ...
+    def gone(self) -> bool: ...
     def close_slow(self) -> None: ...
     def close(self, code: int, reason: str) -> None: ...
 
@@ -268,7 +269,12 @@ class Hub:
         self.last_write = time.monotonic()
 
     def _drop(self, conn: Conn) -> None:
-        if conn.alive:
+        """A write refused: the socket is past its bound, or already closing
+        (shutdown sends 1012 before the endpoint detaches it): only the
+        first is a slow client."""
+        if conn.alive and conn.sink.gone():
+            self.detach(conn)
+        elif conn.alive:
             self.dropped_slow += 1
             metrics.slow_close(resident=conn.home is not None)
             log.info("closing a connection past its send bound")

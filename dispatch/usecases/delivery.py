@@ -27,7 +27,7 @@ from dispatch.core.model import utcnow
 from dispatch.core.outbox import OutboxItem, Outcome, backoff_s, receipts_view
 from dispatch.ports.notifier import Sender
 from dispatch.ports.publisher import Publisher
-from dispatch.ports.store import Store
+from dispatch.ports.store import Store, StoreUnavailable
 from dispatch.telemetry import metrics
 
 log = logging.getLogger("dispatch.delivery")
@@ -102,7 +102,11 @@ class Delivery:
         while True:
             try:
                 worked = await self.run_once(sender)
-            except Exception:  # the store is down: keep the worker alive
+            except StoreUnavailable as exc:  # one line per poll while it is away, no traceback
+                log.warning("delivery of %s waits for the store: %s", sender.channel, exc)
+                metrics.store_error("delivery")
+                worked = False
+            except Exception:  # keep the worker alive
                 log.exception("delivery of %s failed; retrying", sender.channel)
                 worked = False
             if not worked:
@@ -141,6 +145,9 @@ class Delivery:
             await asyncio.sleep(self.policy.poll_s)
             try:
                 await self.flush_receipts()
+            except StoreUnavailable as exc:
+                log.warning("receipts update waits for the store: %s", exc)
+                metrics.store_error("receipts")
             except Exception:
                 log.exception("receipts update failed")
                 metrics.store_error("receipts")

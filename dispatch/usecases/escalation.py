@@ -12,7 +12,7 @@ from dispatch.core import incident_decisions
 from dispatch.core.audit import entry
 from dispatch.core.model import utcnow
 from dispatch.core.triage_policy import Policy
-from dispatch.ports.store import Store
+from dispatch.ports.store import Store, StoreUnavailable
 from dispatch.telemetry import metrics
 from dispatch.usecases.triage_writes import TriageWriter
 
@@ -55,6 +55,9 @@ class Escalation:
             await asyncio.sleep(ESCALATION_EVERY_S)
             try:
                 await self.escalate_now()
+            except StoreUnavailable as exc:  # the next pass catches up
+                log.warning("escalation pass skipped: %s", exc)
+                metrics.store_error("escalation")
             except Exception:
                 log.exception("escalation pass failed")
                 metrics.store_error("escalation")
