@@ -29,6 +29,7 @@ COALESCE_WITHIN_S = 0.005
 class Sink(Protocol):
     def write(self, frame: Frame, payload: Payload) -> bool: ...
     def write_many(self, items: list[Item]) -> bool: ...
+    async def drained(self) -> bool: ...
     def close_slow(self) -> None: ...
     def close(self, code: int, reason: str) -> None: ...
 
@@ -221,7 +222,7 @@ class Hub:
         if direct:
             self._direct_seq = seq
             for conn in slow:
-                self._drop(conn)
+                self.drop_slow(conn)
             self.last_write = time.monotonic()
         elif dirty:
             self._schedule()
@@ -255,10 +256,10 @@ class Hub:
             if out and conn.alive and not conn.sink.write_many(out):
                 slow.append(conn)
         for conn in slow:
-            self._drop(conn)
+            self.drop_slow(conn)
         self.last_write = time.monotonic()
 
-    def _drop(self, conn: Conn) -> None:
+    def drop_slow(self, conn: Conn) -> None:
         if conn.alive:
             self.dropped_slow += 1
             log.info("closing a connection past its send bound")
