@@ -12,7 +12,12 @@ order; nothing waits on the client while it is held.
 
 The pool does not run asyncpg's session reset query on release (a round trip
 per request): this store never changes session state. asyncpg still rolls
-back a transaction left open by a cancelled task."""
+back a transaction left open by a cancelled task.
+
+Every connection comes from _connection(), which bounds the wait for one
+and turns the driver's connection errors into StoreUnavailable; the pool
+replaces a connection PostgreSQL dropped at the next acquire, so the store
+comes back by itself when the server does."""
 
 from __future__ import annotations
 
@@ -65,9 +70,27 @@ from dispatch.core.model import (
 )
 from dispatch.core.views import broadcast_view
 from dispatch.ports.grouping import Grouping
+from dispatch.ports.store import StoreUnavailable
 
 PING_TIMEOUT_S = 5.0
 MAX_ALERT_BATCH = 256
+# asyncpg waits 60 s for a connection by default, and for a free pooled one
+# without end: while PostgreSQL is away a request must fail (503) within a
+# few seconds instead. A refused connection fails at once; these bound a
+# server that accepts and then says nothing (a failover, a full backlog).
+CONNECT_TIMEOUT_S = 5.0
+ACQUIRE_TIMEOUT_S = 10.0
+# What the driver raises when the server is not there (OSError covers a
+# refused or reset socket and the timeouts above): class 08, and the
+# shutdown / starting-up codes 57P01-57P03 (not 57014, a cancelled query).
+UNREACHABLE: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+)
 
 
 async def _no_reset(con: asyncpg.Connection[Any]) -> None:
@@ -91,7 +114,9 @@ class PostgresStore(SqlStore):
 
     async def connect(self) -> None:
         if self._pool is None:
-            self._pool = await asyncpg.create_pool(self.url, min_size=1, max_size=self.pool_size, reset=_no_reset)
+            self._pool = await asyncpg.create_pool(
+                self.url, min_size=1, max_size=self.pool_size, reset=_no_reset, timeout=CONNECT_TIMEOUT_S
+            )
 
     async def close(self) -> None:
         await self._batcher.drain()
@@ -105,21 +130,37 @@ class PostgresStore(SqlStore):
             raise RuntimeError("PostgresStore is not connected")
         return self._pool
 
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[asyncpg.Connection[Any]]:
+        """A pooled connection, within ACQUIRE_TIMEOUT_S; the driver's
+        connection errors, at acquire or in the body, as StoreUnavailable."""
+        try:
+            async with self.pool.acquire(timeout=ACQUIRE_TIMEOUT_S) as con:
+                try:
+                    yield con
+                except asyncpg.InterfaceError as exc:  # "connection is closed"; else a bug
+                    if not con.is_closed():
+                        raise
+                    raise StoreUnavailable("the connection to PostgreSQL was lost") from exc
+        except UNREACHABLE as exc:
+            raise StoreUnavailable(f"PostgreSQL cannot be reached ({type(exc).__name__})") from exc
+
     async def migrate(self) -> list[int]:
-        async with self.pool.acquire() as con:
+        async with self._connection() as con:
             return await migrations.migrate_postgres(con)
 
     async def ping(self) -> None:
-        await self.pool.fetchval("SELECT 1", timeout=PING_TIMEOUT_S)
+        async with self._connection() as con:
+            await con.fetchval("SELECT 1", timeout=PING_TIMEOUT_S)
 
     @asynccontextmanager
     async def _write_tx(self) -> AsyncIterator[PostgresTx]:
-        async with self.pool.acquire() as con, con.transaction():
+        async with self._connection() as con, con.transaction():
             yield PostgresTx(con)
 
     @asynccontextmanager
     async def _read_tx(self) -> AsyncIterator[PostgresTx]:
-        async with self.pool.acquire() as con:
+        async with self._connection() as con:
             yield PostgresTx(con)
 
     # -- accounts -----------------------------------------------------------
@@ -130,7 +171,7 @@ class PostgresStore(SqlStore):
             return []
         emails = [norm_email(u.email) for u in users]
         columns = [list(c) for c in zip(*(user_record(u) for u in users))]
-        async with self.pool.acquire() as con:
+        async with self._connection() as con:
             try:
                 async with con.transaction():
                     taken = await con.fetch(sql.TAKEN_EMAILS.on(POSTGRES), emails)
@@ -149,10 +190,11 @@ class PostgresStore(SqlStore):
     async def add_session(self, token_hash: str, user_id: int, expires_at: datetime, wall: bool = False) -> None:
         # autocommit: one statement needs no BEGIN/COMMIT round trips
         now = utcnow()
-        await self.pool.execute(sql.ADD_SESSION.on(POSTGRES), token_hash, user_id, now, to_utc(expires_at), now, wall)
+        async with self._connection() as con:
+            await con.execute(sql.ADD_SESSION.on(POSTGRES), token_hash, user_id, now, to_utc(expires_at), now, wall)
 
     async def set_home_sectors(self, assign: Callable[[float, float], str | None]) -> int:
-        async with self.pool.acquire() as con, con.transaction():
+        async with self._connection() as con, con.transaction():
             rows = await con.fetch(sql.HOMES.on(POSTGRES))
             changes = home_changes(rows, assign)
             if changes:
@@ -180,7 +222,7 @@ class PostgresStore(SqlStore):
             [d.created_at for d in drafts],
         ]
         out: list[tuple[Alert, list[Event]] | None] = [None] * len(batch)
-        async with self.pool.acquire() as con:
+        async with self._connection() as con:
             for attempt in range(1, 4):
                 try:
                     async with con.transaction():
@@ -219,7 +261,7 @@ class PostgresStore(SqlStore):
             seq=0,
             polygon=new.polygon,
         )
-        async with self.pool.acquire() as con, con.transaction():
+        async with self._connection() as con, con.transaction():
             row = await con.fetchrow(
                 CREATE_BROADCAST,
                 new.author,

@@ -6,7 +6,9 @@ statements of a write transaction on this same connection would see its
 uncommitted rows (an event not yet durable, or one about to be rolled back).
 Writes use BEGIN IMMEDIATE, so other processes on the same file queue on
 busy_timeout rather than failing half-way; one writer at a time is what keeps
-event seqs gapless and committed in order."""
+event seqs gapless and committed in order. A lock still held by another
+process after busy_timeout, and the file's I/O errors, come out as
+StoreUnavailable (`_read`)."""
 
 from __future__ import annotations
 
@@ -64,8 +66,18 @@ from dispatch.core.model import (
 )
 from dispatch.core.views import broadcast_view
 from dispatch.ports.grouping import Grouping
+from dispatch.ports.store import StoreUnavailable
 
 BUSY_TIMEOUT_MS = 10_000
+# SQLite's primary result codes (sqlite3 gives the extended code; the low
+# byte is the primary one) that say the file cannot be used now, not that
+# the statement is wrong: BUSY, LOCKED, NOMEM, IOERR, FULL, CANTOPEN, PROTOCOL.
+UNAVAILABLE_CODES = frozenset({5, 6, 7, 10, 13, 14, 15})
+
+
+def unavailable(exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in UNAVAILABLE_CODES
 
 
 class SqliteStore(SqlStore):
@@ -120,7 +132,12 @@ class SqliteStore(SqlStore):
         async with self._lock:
             if self._db is None:
                 raise RuntimeError("SqliteStore is not connected")
-            yield self._db
+            try:
+                yield self._db
+            except sqlite3.Error as exc:
+                if not unavailable(exc):
+                    raise
+                raise StoreUnavailable(f"SQLite cannot be used now ({exc.sqlite_errorname})") from exc
 
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[aiosqlite.Connection]:

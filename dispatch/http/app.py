@@ -6,14 +6,16 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 import xstatic.pkg.leaflet
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
+from starlette.websockets import WebSocket, WebSocketState
 
 from dispatch.core.validation import InputError
 from dispatch.http import (
@@ -34,10 +36,20 @@ from dispatch.http import (
 from dispatch.http.pages import WEB
 from dispatch.http.requests import JSON, error_response
 from dispatch.live import gc_policy
+from dispatch.ports.store import StoreUnavailable
 from dispatch.settings import Settings, load_settings
 from dispatch.wiring import start_services
 
 log = logging.getLogger("dispatch")
+
+# Retry-After while the store is away (seconds). A PostgreSQL restart takes
+# a few seconds here (tests/test_store_outage_e2e.py measures it) and the
+# pool reconnects at the next request: sooner would mostly meet another
+# 503, much later would sit on an alert the store could take again.
+STORE_RETRY_AFTER_S = 5
+# Close code for a socket already open when the store went away (RFC 6455
+# 7.4.1 "Try Again Later"): the page reconnects with ?since like after 1012.
+CLOSE_TRY_AGAIN = 1013
 
 
 async def _input_error(request: Request, exc: Exception) -> Response:
@@ -49,6 +61,18 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "bad_request")
     return JSON({"error": {"code": code, "message": str(exc.detail)}}, status_code=exc.status_code, headers=exc.headers)
+
+
+async def _store_unavailable(conn: HTTPConnection, exc: Exception) -> Any:  # a Response, or None on a socket
+    """503 `unavailable` for every route and handshake that needed the store,
+    a 1013 close for a socket that was already open; never a 500."""
+    log.warning("store unavailable on %s: %s", conn.url.path, exc)
+    if isinstance(conn, WebSocket) and conn.client_state != WebSocketState.CONNECTING:
+        with contextlib.suppress(Exception):  # the client may be gone already
+            await conn.close(CLOSE_TRY_AGAIN, "store unavailable: reconnect with since")
+        return None
+    body = {"error": {"code": "unavailable", "message": "the store cannot be reached now: retry later"}}
+    return JSON(body, status_code=503, headers={"Retry-After": str(STORE_RETRY_AFTER_S)})
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
@@ -101,7 +125,12 @@ def create_app(settings: Settings | None = None, *, tune_gc: bool = False) -> St
                 name="chartjs",
             ),
         ],
-        exception_handlers={InputError: _input_error, HTTPException: _http_error, Exception: _unexpected},
+        exception_handlers={
+            InputError: _input_error,
+            HTTPException: _http_error,
+            StoreUnavailable: _store_unavailable,
+            Exception: _unexpected,
+        },
         lifespan=lifespan,
     )
     app.add_middleware(pages.SecurityHeaders)

@@ -76,14 +76,14 @@ async def _hidden(store: Store, events: list[Event]) -> set[int]:
     return await store.hidden_among(sorted({e.data["id"] for e in events if e.type in ALERT_EVENTS}))
 
 
-async def _replay(ws: WebSocket, conn: Conn, since: int | None, home: Home | None, head: int) -> None:
+async def _replay(ws: WebSocket, conn: Conn, since: int | None, home: Home | None, head: int, store_head: int) -> None:
     """Send what the client missed after `since`, up to the channel's
-    watermark `head`; everything above it arrives through conn.pending."""
+    watermark `head`; everything above it arrives through conn.pending.
+    `store_head`: the store's head, read before the handshake was accepted."""
     svc = services(ws)
     if since is None:
         conn.last_seq = head
         return
-    store_head = await svc.store.head_seq()
     oldest = store_head - svc.settings.stream_replay_max
     too_new = since > store_head
     if since < 0 or since < oldest or too_new:
@@ -136,11 +136,16 @@ async def _serve(ws: WebSocket, roles: frozenset[str], resident: bool) -> None:
 
 async def _stream(ws: WebSocket, user: User, home: Home | None) -> None:
     svc = services(ws)
-    await ws.accept()
-    sink = _sink(ws, svc.settings.stream_send_queue_bytes)
     since = _since(ws)
     channel = home_channel(home.lat, home.lon, home.sector) if home else OPS
+    # What needs the store comes before the accept, so that while it is away
+    # the handshake is refused with 503 (app._store_unavailable), not opened
+    # to a replay that cannot run.
     await svc.sequencer.join(channel)
+    store_head = await svc.store.head_seq() if since is not None else 0
+    await ws.accept()
+    sink = _sink(ws, svc.settings.stream_send_queue_bytes)
+    await svc.sequencer.join(channel)  # again: cancels a leave timed during the accept (no await if joined)
     # no await between these two lines: no event can slip between the
     # watermark and the start of buffering
     token, _ = credentials(ws.headers, ws.cookies, svc.settings.session_cookie)
@@ -151,7 +156,7 @@ async def _stream(ws: WebSocket, user: User, home: Home | None) -> None:
         conn = svc.hub.attach_ops(sink, since or 0, user.id, session)
     head = svc.sequencer.watermark(channel)
     try:
-        await _replay(ws, conn, since, home, head)
+        await _replay(ws, conn, since, home, head, store_head)
         svc.hub.go_live(conn)
         while True:  # clients have nothing to say; wait for the close
             msg = await ws.receive()

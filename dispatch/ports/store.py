@@ -57,6 +57,12 @@ class DuplicateFlag(Exception):
     """This resident has flagged this alert already."""
 
 
+class StoreUnavailable(Exception):
+    """The store cannot be reached now (connection refused or lost, pool or
+    connect timeout, SQLite I/O error or lock past busy_timeout): the one
+    error the adapters raise for it; the HTTP edge answers 503 unavailable."""
+
+
 @dataclass(frozen=True)
 class Erasure:
     """What an erasure leaves to do after its commit: delete the proof files
