@@ -40,8 +40,8 @@ COLUMNS = [
     ("fault", "fault"),
     ("accepted", "accepted (201/200)"),
     ("stored_once", "stored once"),
-    ("refused_503", "refused 503 first"),
-    ("abandoned_stored", "refused and stored"),
+    ("refused_503", "got a 503 first"),
+    ("half_stored", "refused yet stored"),
     ("ops_delivered_min", "ops delivered (min)"),
     ("residents", "residents delivered / intended"),
     ("duplicates", "duplicates"),
@@ -134,6 +134,7 @@ def _report(
                     statuses[s] = statuses.get(s, 0) + 1
         row = window_report(w["fault"], jobs, rig.clients, stored, RADIUS_M, statuses, w["whole_s"])
         row["info"] = w["info"]
+        row["half_stored"] = row["refused_then_repeat"] + row["abandoned_stored"]
         row["residents"] = f"{row['residents_delivered']} / {row['residents_intended']}"
         row["answers"] = " ".join(f"{'conn-error' if k == '0' else k}×{v}" for k, v in row["statuses"].items())
         rows.append(row)
