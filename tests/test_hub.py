@@ -28,10 +28,15 @@ class Recorder:
         return self.write_many([(frame, payload)])
 
     def write_many(self, items: list[tuple[bytes, bytes]]) -> bool:
+        if self.closed:
+            return False
         data = b"".join(frame for frame, _ in items)
         self.writes.append(data)
         self.size += len(data)
         return self.size <= self.limit
+
+    def gone(self) -> bool:
+        return self.closed
 
     def close_slow(self) -> None:
         self.closed = True
@@ -132,3 +137,17 @@ async def test_a_connection_past_its_bound_is_closed_and_the_others_get_everythi
     await asyncio.sleep(0)
     assert all(s.seqs() == list(range(1, 12)) for s in ok)
     assert 11 not in slow.seqs()
+
+
+async def test_a_socket_closing_already_is_let_go_not_counted_slow() -> None:
+    """At SIGTERM uvicorn sends 1012 to every socket before the endpoints
+    detach them; an alert committed meanwhile must not count them as
+    laggards (issue 21: slow-client closes are a metric)."""
+    hub = Hub(500.0)
+    ok, closing = live_ops(hub, 2)
+    await quiet()
+    closing.close(1012, "service restart")
+    hub.deliver(OPS, event(1))
+    await asyncio.sleep(0)
+    assert hub.dropped_slow == 0 and hub.connections() == 1
+    assert ok.seqs() == [1] and closing.seqs() == []

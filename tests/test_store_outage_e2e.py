@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import sqlite3
 import time
 import uuid
 from typing import Any
@@ -24,7 +25,7 @@ import pytest
 import websockets
 
 from tests.conftest import free_port
-from tests.e2e import production_env, server_factory
+from tests.e2e import CENTRE, embedded_env, production_env, server_factory
 from tests.listeners import Listener, settle, start_all
 from tests.pg_server import PgServer
 from tests.seed import Seeded, seed
@@ -200,3 +201,29 @@ async def test_postgres_restart_answers_503_and_recovers(throwaway_pg, redis_url
     assert all(x.closes == [] for x in [*ops, *people]), "a socket was closed by the outage"
     await asyncio.gather(*(x.stop() for x in [*ops, *people]))
     assert "unhandled error" not in server.log_text(), server.log_text()  # no 500 anywhere
+
+
+async def test_sqlite_lock_past_busy_timeout_answers_503(tmp_path, server_factory) -> None:
+    """Another process holds SQLite's write lock past busy_timeout (10 s): the
+    write is refused with 503, nothing of it is stored, and the next one
+    after the lock is released goes through."""
+    env = embedded_env(tmp_path)
+    path = env["DISPATCH_DATABASE_URL"].removeprefix("sqlite:///")
+    (author,), _ = await seed(env["DISPATCH_DATABASE_URL"], CITY, [CENTRE])
+    server = server_factory(env)
+    rng = random.Random(3)
+    body = _alert(rng)
+    holder = sqlite3.connect(path, isolation_level=None)
+    try:
+        holder.execute("BEGIN EXCLUSIVE")
+        async with httpx.AsyncClient(base_url=server.url, timeout=30, headers=_h(author.token)) as http:
+            t0 = time.monotonic()
+            r = await http.post("/api/alerts", json=body)
+            waited = time.monotonic() - t0
+            _unavailable(r, "POST alerts behind a held lock")
+            assert waited < ANSWER_BOUND_S
+            holder.execute("ROLLBACK")
+            r = await http.post("/api/alerts", json=body)
+            assert r.status_code == 201, r.text  # 201, not 200: the refused one left nothing behind
+    finally:
+        holder.close()

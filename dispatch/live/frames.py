@@ -27,6 +27,11 @@ RAW_EXTENSION = "dispatch.raw_frames"
 CLOSE_TOO_SLOW = 4008
 
 
+# Retry-After of a handshake refused because this worker is stopping: a
+# worker restart takes 1-3 s here (tests/test_sigterm_e2e.py prints it).
+RESTART_RETRY_AFTER_S = 5
+
+
 # Kernel send buffer of an upgraded socket. Linux autotunes it up to
 # tcp_wmem's max (4 MiB here) for a reader that stalls, which would hide a
 # laggard from the send bound for minutes and cost up to 4 MiB of kernel
@@ -69,6 +74,23 @@ class FastWSProtocol(WebSocketsSansIOProtocol):
             except OSError:
                 pass
 
+    def shutdown(self) -> None:
+        """uvicorn's graceful shutdown (SIGTERM) calls this on every socket
+        at once, before it waits for the requests in flight: an open one
+        gets 1012 (Service Restart, RFC 6455 7.4.1) from the sans-I/O base.
+        A handshake the endpoint is still answering gets 503 with
+        Retry-After instead of the base's 500: the client is to come back,
+        as after a 1012, and a 5xx would be a bug."""
+        if self.handshake_complete or self.close_sent or self.initial_response is not None:
+            super().shutdown()
+            return
+        self.stop_keepalive()
+        response = self.conn.reject(503, "the server is restarting: retry\n")
+        response.headers["Retry-After"] = str(RESTART_RETRY_AFTER_S)
+        self.conn.send_response(response)
+        self.transport.write(b"".join(self.conn.data_to_send()))
+        self.transport.close()
+
     def handle_connect(self, event: Any) -> None:
         super().handle_connect(event)
         if self.response.status_code == 101:
@@ -103,15 +125,14 @@ class RawSink:
         transport.write(items[0][0] if len(items) == 1 else b"".join([frame for frame, _ in items]))
         return transport.get_write_buffer_size() <= self.limit
 
+    def gone(self) -> bool:
+        """Closed or closing (a 1012 at shutdown, a ping timeout, the client)."""
+        return self.proto.close_sent or self.transport.is_closing()
+
     async def drained(self) -> bool:
         """For a replay: True once the client has read the queue down to half
         the bound; False if it is gone or stopped reading."""
-        transport = self.transport
-        return await _drain_to(
-            transport.get_write_buffer_size,
-            lambda: self.proto.close_sent or transport.is_closing(),
-            self.limit // 2,
-        )
+        return await _drain_to(self.transport.get_write_buffer_size, self.gone, self.limit // 2)
 
     def close_slow(self) -> None:
         self.close(CLOSE_TOO_SLOW, "too slow: reconnect with since")
@@ -155,8 +176,11 @@ class AsgiSink:
             ok = self.write(frame, payload)
         return ok
 
+    def gone(self) -> bool:
+        return self._closed
+
     async def drained(self) -> bool:
-        return await _drain_to(lambda: self._size, lambda: self._closed, self.limit // 2)
+        return await _drain_to(lambda: self._size, self.gone, self.limit // 2)
 
     def close_slow(self) -> None:
         self.close(CLOSE_TOO_SLOW, "too slow")

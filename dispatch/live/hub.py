@@ -29,6 +29,7 @@ COALESCE_WITHIN_S = 0.005
 class Sink(Protocol):
     def write(self, frame: Frame, payload: Payload) -> bool: ...
     def write_many(self, items: list[Item]) -> bool: ...
+    def gone(self) -> bool: ...
     async def drained(self) -> bool: ...
     def close_slow(self) -> None: ...
     def close(self, code: int, reason: str) -> None: ...
@@ -260,7 +261,12 @@ class Hub:
         self.last_write = time.monotonic()
 
     def drop_slow(self, conn: Conn) -> None:
-        if conn.alive:
+        """A write refused: the socket is past its bound, or already closing
+        (shutdown sends 1012 before the endpoint detaches it): only the
+        first is a slow client."""
+        if conn.alive and conn.sink.gone():
+            self.detach(conn)
+        elif conn.alive:
             self.dropped_slow += 1
             log.info("closing a connection past its send bound")
             self.detach(conn)

@@ -27,7 +27,7 @@ from dispatch.core.model import utcnow
 from dispatch.core.outbox import OutboxItem, Outcome, backoff_s, receipts_view
 from dispatch.ports.notifier import Sender
 from dispatch.ports.publisher import Publisher
-from dispatch.ports.store import Store
+from dispatch.ports.store import Store, StoreUnavailable
 
 log = logging.getLogger("dispatch.delivery")
 
@@ -101,7 +101,10 @@ class Delivery:
         while True:
             try:
                 worked = await self.run_once(sender)
-            except Exception:  # the store is down: keep the worker alive
+            except StoreUnavailable as exc:  # one line per poll while it is away, no traceback
+                log.warning("delivery of %s waits for the store: %s", sender.channel, exc)
+                worked = False
+            except Exception:  # keep the worker alive
                 log.exception("delivery of %s failed; retrying", sender.channel)
                 worked = False
             if not worked:
@@ -140,6 +143,8 @@ class Delivery:
             await asyncio.sleep(self.policy.poll_s)
             try:
                 await self.flush_receipts()
+            except StoreUnavailable as exc:
+                log.warning("receipts update waits for the store: %s", exc)
             except Exception:
                 log.exception("receipts update failed")
 

@@ -12,7 +12,7 @@ from dispatch.core import incident_decisions
 from dispatch.core.audit import entry
 from dispatch.core.model import utcnow
 from dispatch.core.triage_policy import Policy
-from dispatch.ports.store import Store
+from dispatch.ports.store import Store, StoreUnavailable
 from dispatch.usecases.triage_writes import TriageWriter
 
 log = logging.getLogger("dispatch.escalation")
@@ -54,5 +54,7 @@ class Escalation:
             await asyncio.sleep(ESCALATION_EVERY_S)
             try:
                 await self.escalate_now()
+            except StoreUnavailable as exc:  # the next pass catches up
+                log.warning("escalation pass skipped: %s", exc)
             except Exception:
                 log.exception("escalation pass failed")

@@ -23,7 +23,7 @@ from dispatch.core.retention import PURGE_KINDS, Retention
 from dispatch.core.validation import InputError
 from dispatch.ports.proofs import ProofFiles
 from dispatch.ports.publisher import Publisher
-from dispatch.ports.store import Store
+from dispatch.ports.store import Store, StoreUnavailable
 from dispatch.usecases.sessions import Sessions
 
 log = logging.getLogger("dispatch")
@@ -114,6 +114,8 @@ class Purge:
                 counts = await self.purge()
                 if counts is not None:
                     log.info("purge: %s", ", ".join(f"{k} {v}" for k, v in counts.items()))
+            except StoreUnavailable as exc:  # the next pass purges what this one left
+                log.warning("purge pass skipped: %s", exc)
             except Exception:
                 log.exception("purge pass failed")
             await asyncio.sleep(self.every_s)
