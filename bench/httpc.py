@@ -15,6 +15,7 @@ class HttpConn:
     def __init__(self, host: str, port: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.host, self.port = host, port
         self.reader, self.writer = reader, writer
+        self.last_head = b""  # the latest response's status line and headers (Retry-After, for one)
 
     @classmethod
     async def open(cls, host: str, port: int, timeout: float = 10.0) -> HttpConn:
@@ -31,7 +32,7 @@ class HttpConn:
         self.writer.write(head.encode() + body)
 
     async def read_response(self) -> tuple[int, bytes]:
-        head = await self.reader.readuntil(b"\r\n\r\n")
+        head = self.last_head = await self.reader.readuntil(b"\r\n\r\n")
         status = int(head[9:12])
         size = 0
         for line in head.split(b"\r\n")[1:]:

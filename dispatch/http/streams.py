@@ -105,7 +105,10 @@ async def _replay(ws: WebSocket, conn: Conn, since: int | None, home: Home | Non
             missed = stream_message(ev.type, ev.seq, ev.data, home, svc.settings.alerts_radius_m, hidden)
             if missed is not None and ev.seq > conn.last_seq:
                 conn.last_seq = ev.seq
-                if not conn.sink.write(text_frame(missed), missed):
+                # past the send bound: wait for the client to read, or close it
+                # as slow (it resumes from what it has); never go live past a gap
+                if not conn.sink.write(text_frame(missed), missed) and not await conn.sink.drained():
+                    svc.hub.drop_slow(conn)
                     return
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from collections.abc import Callable
 from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
@@ -37,6 +38,30 @@ RESTART_RETRY_AFTER_S = 5
 # memory per socket; alert frames are a few hundred bytes. (Linux doubles
 # the value for bookkeeping.)
 SOCKET_SNDBUF = 64 * 1024
+
+# A replay writes a backlog as fast as the store reads it, so it reaches the
+# send bound by design: it then waits for the client to read (polling the
+# queue's size, which asyncio gives no event for below its own high-water
+# mark) and gives up, as too slow, after this long without any progress.
+# Found by bench/chaos.py: a replay that stopped at the bound went live past
+# the events it had not sent, and the client lost them.
+DRAIN_POLL_S = 0.01
+DRAIN_STALL_S = 10.0
+
+
+async def _drain_to(size: Callable[[], int], gone: Callable[[], bool], limit: int) -> bool:
+    """Waits until size() <= limit; False when gone() or stalled."""
+    loop = asyncio.get_running_loop()
+    last, since = size(), loop.time()
+    while (now := size()) > limit:
+        if gone():
+            return False
+        if now < last:
+            last, since = now, loop.time()
+        elif loop.time() - since > DRAIN_STALL_S:
+            return False
+        await asyncio.sleep(DRAIN_POLL_S)
+    return not gone()
 
 
 class FastWSProtocol(WebSocketsSansIOProtocol):
@@ -113,6 +138,11 @@ class RawSink:
         """Closed or closing (a 1012 at shutdown, a ping timeout, the client)."""
         return self.proto.close_sent or self.transport.is_closing()
 
+    async def drained(self) -> bool:
+        """For a replay: True once the client has read the queue down to half
+        the bound; False if it is gone or stopped reading."""
+        return await _drain_to(self.transport.get_write_buffer_size, self.gone, self.limit // 2)
+
     def close_slow(self) -> None:
         self.close(CLOSE_TOO_SLOW, "too slow: reconnect with since")
 
@@ -157,6 +187,9 @@ class AsgiSink:
 
     def gone(self) -> bool:
         return self._closed
+
+    async def drained(self) -> bool:
+        return await _drain_to(lambda: self._size, self.gone, self.limit // 2)
 
     def close_slow(self) -> None:
         self.close(CLOSE_TOO_SLOW, "too slow")

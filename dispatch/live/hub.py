@@ -31,6 +31,7 @@ class Sink(Protocol):
     def write(self, frame: Frame, payload: Payload) -> bool: ...
     def write_many(self, items: list[Item]) -> bool: ...
     def gone(self) -> bool: ...
+    async def drained(self) -> bool: ...
     def close_slow(self) -> None: ...
     def close(self, code: int, reason: str) -> None: ...
 
@@ -230,7 +231,7 @@ class Hub:
         if direct:
             self._direct_seq = seq
             for conn in slow:
-                self._drop(conn)
+                self.drop_slow(conn)
             self.last_write = time.monotonic()
         elif dirty:
             self._schedule()
@@ -265,10 +266,10 @@ class Hub:
             if out and conn.alive and not conn.sink.write_many(out):
                 slow.append(conn)
         for conn in slow:
-            self._drop(conn)
+            self.drop_slow(conn)
         self.last_write = time.monotonic()
 
-    def _drop(self, conn: Conn) -> None:
+    def drop_slow(self, conn: Conn) -> None:
         """A write refused: the socket is past its bound, or already closing
         (shutdown sends 1012 before the endpoint detaches it): only the
         first is a slow client."""
