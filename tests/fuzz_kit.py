@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
@@ -96,7 +97,11 @@ def live_server(store: str, tmp: Path) -> Iterator[Live]:
             env = production_env(stack.enter_context(module_db()), REDIS_URL, "f" + uuid.uuid4().hex[:10])
         # the fuzzer may sign its SMS bodies, to reach the parsing behind the
         # signature; and it fails logins by the hundred from one address
-        env |= {"DISPATCH_NOTIFY_SMS_SECRET": SMS_SECRET, "DISPATCH_LIMITS_LOGIN_FAILURES_PER_ADDRESS": "1000000"}
+        env |= {
+            "DISPATCH_NOTIFY_SMS_SECRET": SMS_SECRET,
+            "DISPATCH_LIMITS_LOGIN_FAILURES_PER_ADDRESS": "1000000",
+            "DISPATCH_LIMITS_SOCKETS_PER_ACCOUNT": "1000",
+        }
         accounts = Accounts(env)
         ids = {}
         for role in ROLES:
@@ -120,11 +125,15 @@ def sign(body: bytes) -> str:
 
 def assert_answer(r: httpx.Response, what: str) -> None:
     """No 5xx, and a 4xx is {"error": {"code", "message", "field"?}}."""
-    assert r.status_code < 500, f"{what}: {r.status_code} {r.text[:300]}"
-    if r.status_code < 400:
+    assert_status(r.status_code, r.headers.get("content-type", ""), r.content, what)
+
+
+def assert_status(status: int, content_type: str, content: bytes, what: str) -> None:
+    assert status < 500, f"{what}: {status} {content[:300]!r}"
+    if status < 400:
         return
-    assert r.headers.get("content-type", "").startswith("application/json"), f"{what}: {r.status_code} {r.text[:200]}"
-    body = r.json()
+    assert content_type.startswith("application/json"), f"{what}: {status} {content[:200]!r}"
+    body = orjson.loads(content)
     assert isinstance(body, dict) and set(body) == {"error"}, f"{what}: {body}"
     err = body["error"]
     assert set(err) <= {"code", "message", "field"} and {"code", "message"} <= set(err), f"{what}: {err}"
