@@ -21,8 +21,8 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 from tests.conftest import PG_ADMIN_URL, REDIS_URL, free_port, pg_url_for, require
-from tests.e2e import CENTRE, PASSWORD, Accounts, embedded_env, production_env
-from tests.support import Server
+from tests.e2e import CENTRE, PASSWORD, embedded_env, production_env
+from tests.support import Server, dispatch_cli
 
 STORES = ["sqlite", "postgres"]
 SMS_SECRET = "fuzz-secret"
@@ -102,20 +102,20 @@ def live_server(store: str, tmp: Path) -> Iterator[Live]:
             "DISPATCH_LIMITS_LOGIN_FAILURES_PER_ADDRESS": "1000000",
             "DISPATCH_LIMITS_SOCKETS_PER_ACCOUNT": "1000",
         }
-        accounts = Accounts(env)
-        ids = {}
-        for role in ROLES:
-            home = CENTRE if role == "resident" else (None, None)
-            ids[role] = accounts.add(role, f"{role}@example.org", *home)
+        # one CLI run for every account (one import, not a process per role)
+        rows = [f"{r},{r}@example.org,{PASSWORD},,{CENTRE[0] if r == 'resident' else ''},"
+                f"{CENTRE[1] if r == 'resident' else ''}" for r in ROLES]  # fmt: skip
+        (tmp / "accounts.csv").write_text("role,email,password,name,lat,lon\n" + "\n".join(rows) + "\n")
+        dispatch_cli("user", "import", str(tmp / "accounts.csv"), env=env)
         server = Server(free_port(), env, log_path=tmp / "server.log")
         server.start()
         stack.callback(server.stop)
-        tokens = {}
+        tokens, ids = {}, {}
         with httpx.Client(base_url=server.url, timeout=30) as http:
             for role in ROLES:
                 r = http.post("/api/auth/login", json={"email": f"{role}@example.org", "password": PASSWORD})
                 r.raise_for_status()
-                tokens[role] = r.json()["token"]
+                tokens[role], ids[role] = r.json()["token"], r.json()["user_id"]
         yield Live(store, server, tokens, ids)
 
 

@@ -40,7 +40,7 @@ from tests.joining_kit import real_png
 from tests.support import next_message, stream
 from tests.test_docs import _walk, path_shape
 
-EXAMPLES = 25  # per route and store: about 2,500 requests per store
+EXAMPLES = 10  # per route and store: about 500 requests per store
 
 # Right values per field, so that examples get past the first check of a
 # body and reach the later ones (a wrong password: the fuzzer must never

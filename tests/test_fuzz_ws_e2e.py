@@ -24,7 +24,7 @@ from websockets.sync.client import ClientConnection, connect
 from tests.e2e import CENTRE
 from tests.fuzz_kit import FUZZ, STORES, Live, assert_status, live_server, query_values, texts
 
-EXAMPLES = 15  # per test and store
+EXAMPLES = 8  # per test and store
 STREAMS = {"/ws/ops": ("dispatcher", "alert.created"), "/ws/resident": ("resident", "alert.nearby")}
 # codes a server may close with on purpose (RFC 6455 7.4.1, and ours: 4xxx);
 # never 1005 or 1006, which say no close frame came
