@@ -4,7 +4,9 @@ into the contract's error shape. Pure: no framework types."""
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -17,6 +19,14 @@ from geo.polygon import Polygon
 
 MAX_BODY = 64 * 1024
 MAX_TEXT = 1000
+# ids are SQL BIGINT on both stores (signed 64-bit, in SQLite too): a larger
+# number names nothing, and must not reach a driver that overflows on it
+MAX_ID = 2**63 - 1
+# what a date-time may be: the Unix epoch (nothing here is older) to well
+# before year 9999, so that a window 30 days wide and any UTC offset stay
+# inside Python's datetime range on either side
+MIN_TIME = datetime(1970, 1, 1, tzinfo=UTC)
+MAX_TIME = datetime(9000, 1, 1, tzinfo=UTC)
 
 
 class InputError(Exception):
@@ -52,7 +62,75 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
         raise InputError(400, "malformed_json", "the body is not valid JSON") from None
     if not isinstance(data, dict):
         raise InputError(400, "not_an_object", "the body must be a JSON object")
+    # JSON can carry U+0000 only as the escape \u0000: no escape, no NUL
+    if b"\\u0000" in raw:
+        for key, value in data.items():
+            if _holds_nul(key) or _holds_nul(value):
+                raise _nul_refused(key.replace("\x00", "\\0"))
     return data
+
+
+def _holds_nul(value: Any) -> bool:
+    """Whether a NUL is in any string or key of a decoded JSON value; a loop,
+    not recursion: orjson nests up to 1024 deep, past Python's recursion limit."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+def whole_number(raw: str) -> int | None:
+    """`raw` as a non-negative integer if it is ASCII digits alone, else
+    None. Not str.isdigit(), which is true of '²' (that int() refuses) and
+    of '٣' (that int() reads as 3)."""
+    if not raw.isascii() or not raw.isdigit():
+        return None
+    return int(raw)
+
+
+def bounded_int(raw: str, key: str, lo: int, hi: int) -> int:
+    """A query parameter that is a whole number within [lo, hi]; anything
+    else (a sign, a decimal point, an exponent, blanks) is 422 out_of_range."""
+    value = whole_number(raw)
+    if value is None or not lo <= value <= hi:
+        raise InputError(422, "out_of_range", f"{key} must be a whole number between {lo} and {hi}", key)
+    return value
+
+
+def query_choice(q: dict[str, str], key: str, allowed: Collection[str], default: str | None = None) -> str | None:
+    """A filter that names one of `allowed` (else 422 unknown_<key>), or
+    `default` when absent: status, sector, category, action, format."""
+    value = q.get(key, default)
+    if value is not None and value not in allowed:
+        raise InputError(422, f"unknown_{key}", f"unknown {key} {value[:40]!r}", key)
+    return value
+
+
+def limit_param(q: dict[str, str], default: int, hi: int) -> int:
+    """The `limit` of a listing: 1 to `hi`, `default` when absent. Every
+    listing answers a bad one alike: 422 out_of_range, never a clamp."""
+    return bounded_int(q["limit"], "limit", 1, hi) if "limit" in q else default
+
+
+def parse_time(raw: str, key: str) -> datetime:
+    """ISO 8601 (as Python reads it); a time without offset is UTC. Returned
+    in UTC, within [MIN_TIME, MAX_TIME] (else 422 out_of_range)."""
+    try:
+        ts = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        ts = (ts if ts.tzinfo else ts.replace(tzinfo=UTC)).astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise InputError(422, "invalid_type", f"{key} must be an ISO 8601 date-time", key) from None
+    if not MIN_TIME <= ts <= MAX_TIME:
+        raise InputError(422, "out_of_range", f"{key} must be between 1970 and 9000", key)
+    return ts
 
 
 def _reject_unknown(data: dict[str, Any], allowed: frozenset[str]) -> None:
@@ -85,6 +163,24 @@ def _string(value: Any, key: str, max_len: int, min_len: int = 0) -> str:
     if len(value.strip()) < min_len:
         raise InputError(422, "too_short", f"{key} must not be empty", key)
     return value
+
+
+def no_nul(value: str, key: str) -> str:
+    """One rule for both stores: PostgreSQL's text cannot hold U+0000 (SQLite
+    would), so a NUL anywhere in a text (a JSON body's, a form's) is refused
+    before anything is kept."""
+    if "\x00" in value:
+        raise _nul_refused(key)
+    return value
+
+
+def _nul_refused(key: str) -> InputError:
+    return InputError(422, "invalid_character", f"{key} must not contain a NUL character", key)
+
+
+def is_id(value: Any) -> bool:
+    """A JSON number that can name a stored row (1 to MAX_ID; not a bool)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_ID
 
 
 def latlon(data: dict[str, Any], lat_key: str = "lat", lon_key: str = "lon") -> tuple[float, float]:
@@ -262,7 +358,7 @@ def incident_patch(data: dict[str, Any]) -> IncidentPatch:
     if "unit" in data:
         if data["unit"] is None:
             clear_unit = True
-        elif isinstance(data["unit"], bool) or not isinstance(data["unit"], int):
+        elif not is_id(data["unit"]):
             raise InputError(422, "invalid_type", "unit must be a unit id or null", "unit")
         else:
             unit = data["unit"]
@@ -272,7 +368,7 @@ def incident_patch(data: dict[str, Any]) -> IncidentPatch:
 def id_list(data: dict[str, Any], key: str) -> list[int]:
     _reject_unknown(data, frozenset({key}))
     raw = _require(data, key)
-    if not isinstance(raw, list) or not raw or not all(isinstance(i, int) and not isinstance(i, bool) for i in raw):
+    if not isinstance(raw, list) or not raw or not all(is_id(i) for i in raw):
         raise InputError(422, "invalid_type", f"{key} must be a non-empty list of ids", key)
     return list(dict.fromkeys(raw))
 

@@ -9,10 +9,10 @@ from starlette.routing import Route
 
 from dispatch.core.lifecycle import STATUSES
 from dispatch.core.model import OPERATOR_ROLES, RESIDENT_ROLES, ROLES, AlertQuery
-from dispatch.core.validation import InputError, alert_input, alert_patch
+from dispatch.core.validation import alert_input, alert_patch, limit_param, parse_time, query_choice
 from dispatch.core.views import alert_own, alert_staff
 from dispatch.http.app_state import services
-from dispatch.http.requests import JSON, check_query, known_filters, parse_time, path_id, principal, read_json
+from dispatch.http.requests import JSON, check_query, known_filters, path_id, principal, read_json
 
 
 async def create_alert(request: Request) -> Response:
@@ -31,20 +31,14 @@ async def list_alerts(request: Request) -> Response:
     svc = services(request)
     user = await principal(request, ROLES)
     q = check_query(request, _ALERT_FILTERS)
-    if "status" in q and q["status"] not in STATUSES:
-        raise InputError(422, "unknown_status", f"unknown status {q['status']!r}", "status")
+    status = query_choice(q, "status", STATUSES)
     known_filters(q, svc.city.sector_ids)
-    limit = 500
-    if "limit" in q:
-        if not q["limit"].isdigit() or not 1 <= int(q["limit"]) <= 5000:
-            raise InputError(422, "out_of_range", "limit must be between 1 and 5000", "limit")
-        limit = int(q["limit"])
     query = AlertQuery(
-        status=q.get("status"),
+        status=status,
         sector=q.get("sector"),
         category=q.get("category"),
         since=parse_time(q["since"], "since") if "since" in q else None,
-        limit=limit,
+        limit=limit_param(q, 500, 5000),
     )
     return JSON(await svc.alerts.visible_to(user, query))
 

@@ -9,10 +9,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from dispatch.core.audit import ACTIONS, AUDIT_ROLES, AuditQuery, audit_view, to_csv
-from dispatch.core.validation import InputError
+from dispatch.core.validation import MAX_ID, InputError, limit_param, parse_time, query_choice, whole_number
 from dispatch.http.app_state import services
 from dispatch.http.pages import render
-from dispatch.http.requests import JSON, check_query, parse_time, principal
+from dispatch.http.requests import JSON, check_query, principal
 
 DEFAULT_LIMIT = 200
 MAX_LIMIT = 5000
@@ -21,25 +21,18 @@ _FILTERS = frozenset({"since", "actor", "action", "limit", "format"})
 
 def audit_query(q: dict[str, str]) -> AuditQuery:
     """The filters, strictly: a bad one is a 422 that names it."""
-    actor = q.get("actor")
-    if actor is not None and not actor.isdigit():
+    actor = whole_number(q["actor"]) if "actor" in q else None
+    if "actor" in q and (actor is None or not 1 <= actor <= MAX_ID):
         raise InputError(422, "invalid_type", "actor must be an account id", "actor")
-    action = q.get("action")
-    if action is not None and action not in ACTIONS:
-        raise InputError(422, "unknown_action", f"unknown action {action!r}", "action")
-    raw = q.get("limit", str(DEFAULT_LIMIT))
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
-        raise InputError(422, "out_of_range", f"limit must be between 1 and {MAX_LIMIT}", "limit")
+    action = query_choice(q, "action", ACTIONS)
     since = parse_time(q["since"], "since") if "since" in q else None
-    return AuditQuery(since=since, actor=int(actor) if actor else None, action=action, limit=int(raw))
+    return AuditQuery(since=since, actor=actor, action=action, limit=limit_param(q, DEFAULT_LIMIT, MAX_LIMIT))
 
 
 async def list_audit(request: Request) -> Response:
     await principal(request, AUDIT_ROLES)
     q = check_query(request, _FILTERS)
-    fmt = q.get("format", "json")
-    if fmt not in ("json", "csv"):
-        raise InputError(422, "invalid_value", "format must be json or csv", "format")
+    fmt = query_choice(q, "format", ("json", "csv"), "json")
     entries = await services(request).store.audit(audit_query(q))
     if fmt == "csv":
         headers = {"content-disposition": 'attachment; filename="dispatch-audit.csv"', "cache-control": "no-store"}

@@ -7,9 +7,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from dispatch.core.model import OPERATOR_ROLES, OPS_VIEW_ROLES, RESIDENT_ROLES
-from dispatch.core.validation import broadcast_input
+from dispatch.core.validation import broadcast_input, parse_time
 from dispatch.http.app_state import services
-from dispatch.http.requests import JSON, check_query, parse_time, principal, read_json
+from dispatch.http.requests import JSON, check_query, principal, read_json
 
 
 async def create_broadcast(request: Request) -> Response:

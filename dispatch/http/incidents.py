@@ -10,9 +10,18 @@ from starlette.routing import Route
 
 from dispatch.core.lifecycle import STATUSES
 from dispatch.core.model import OPERATOR_ROLES, OPS_VIEW_ROLES, UNIT_ADMIN_ROLES, IncidentQuery, utcnow
-from dispatch.core.validation import InputError, id_list, incident_patch, unit_input, unit_status_input
+from dispatch.core.validation import (
+    InputError,
+    id_list,
+    incident_patch,
+    limit_param,
+    parse_time,
+    query_choice,
+    unit_input,
+    unit_status_input,
+)
 from dispatch.http.app_state import services
-from dispatch.http.requests import JSON, check_query, known_filters, parse_time, path_id, principal, read_json
+from dispatch.http.requests import JSON, check_query, known_filters, path_id, principal, read_json
 
 # Units: the operators use them, admins administer them (create, and set
 # off duty). Statistics are counts: no one's identity or point.
@@ -27,17 +36,14 @@ async def list_incidents(request: Request) -> Response:
     svc = services(request)
     await principal(request, OPS_VIEW_ROLES)
     q = check_query(request, _INCIDENT_FILTERS)
-    status = q.get("status", "open")
-    if status not in (*STATUSES, "open", "all"):
-        raise InputError(422, "unknown_status", f"unknown status {status!r}", "status")
+    status = query_choice(q, "status", (*STATUSES, "open", "all"), "open")
     known_filters(q, svc.city.sector_ids)
-    limit = int(q["limit"]) if q.get("limit", "").isdigit() else 500
     query = IncidentQuery(
         status=None if status == "all" else status,
         sector=q.get("sector"),
         category=q.get("category"),
         since=parse_time(q["since"], "since") if "since" in q else None,
-        limit=max(1, min(limit, 5000)),
+        limit=limit_param(q, 500, 5000),
     )
     return JSON(await svc.incidents.listing(query))
 
@@ -118,10 +124,7 @@ async def handover(request: Request) -> Response:
     svc = services(request)
     await principal(request, OPS_VIEW_ROLES)
     q = check_query(request, frozenset({"sector"}))
-    sector = q.get("sector")
-    if sector is not None and sector not in svc.city.sector_ids:
-        raise InputError(422, "unknown_sector", f"unknown sector {sector!r}", "sector")
-    return JSON(await svc.reports.handover(sector))
+    return JSON(await svc.reports.handover(query_choice(q, "sector", svc.city.sector_ids)))
 
 
 routes = [

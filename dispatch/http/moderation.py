@@ -11,7 +11,7 @@ from starlette.routing import Route
 from dispatch.core import moderation
 from dispatch.core.joining import EXTENSIONS
 from dispatch.core.model import ACCOUNT_ADMIN_ROLES, ACCOUNT_STATUSES, MODERATOR_ROLES, RESIDENT_ROLES
-from dispatch.core.validation import InputError
+from dispatch.core.validation import limit_param, query_choice
 from dispatch.http.app_state import services
 from dispatch.http.requests import JSON, check_query, path_id, principal, read_json
 
@@ -19,15 +19,10 @@ from dispatch.http.requests import JSON, check_query, path_id, principal, read_j
 async def list_residents(request: Request) -> Response:
     viewer = await principal(request, ACCOUNT_ADMIN_ROLES)
     q = check_query(request, frozenset({"status", "limit"}))
-    status = q.get("status", "pending")
-    if status not in ACCOUNT_STATUSES:
-        raise InputError(422, "unknown_status", f"status must be one of {', '.join(ACCOUNT_STATUSES)}", "status")
-    raw = q.get("limit", "500")
-    if not raw.isdigit() or not 1 <= int(raw) <= 500:
-        raise InputError(422, "out_of_range", "limit must be between 1 and 500", "limit")
-    return JSON(
-        await services(request).moderation.residents(viewer, status, int(raw)), headers={"cache-control": "no-store"}
-    )
+    status = query_choice(q, "status", ACCOUNT_STATUSES, "pending")
+    assert status is not None
+    listing = await services(request).moderation.residents(viewer, status, limit_param(q, 500, 500))
+    return JSON(listing, headers={"cache-control": "no-store"})
 
 
 async def proof(request: Request) -> Response:

@@ -70,7 +70,7 @@ from dispatch.core.model import (
 from dispatch.core.notify_settings import CHANNELS
 from dispatch.core.passwords import MIN_LENGTH as PASSWORD_MIN_LENGTH
 from dispatch.core.scoring import PRIORITY_BANDS
-from dispatch.core.validation import InputError
+from dispatch.core.validation import InputError, bounded_int
 from dispatch.http import sessions
 from dispatch.http.app_state import services
 from dispatch.http.requests import JSON, check_query, principal
@@ -288,10 +288,7 @@ def _ring(cell: str) -> list[list[float]]:
 
 
 def _res(q: dict[str, str]) -> int:
-    raw = q.get("res", "7")
-    if not raw.isdigit() or int(raw) not in HEX_RES:
-        raise InputError(422, "out_of_range", f"res must be between {HEX_RES[0]} and {HEX_RES[-1]}", "res")
-    return int(raw)
+    return bounded_int(q.get("res", "7"), "res", HEX_RES[0], HEX_RES[-1])
 
 
 async def hexagons(request: Request) -> Response:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -12,7 +11,15 @@ from starlette.responses import Response
 
 from dispatch.core.categories import CATEGORIES
 from dispatch.core.model import Session, User
-from dispatch.core.validation import MAX_BODY, InputError, RateLimited, parse_json_object
+from dispatch.core.validation import (
+    MAX_BODY,
+    MAX_ID,
+    InputError,
+    RateLimited,
+    parse_json_object,
+    query_choice,
+    whole_number,
+)
 from dispatch.http.app_state import services
 from dispatch.usecases.sessions import credentials, origin_allowed, require_role
 
@@ -37,8 +44,8 @@ def error_response(err: InputError) -> JSON:
 
 
 async def read_json(request: Request) -> dict[str, Any]:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
+    declared = whole_number(request.headers.get("content-length", ""))
+    if declared is not None and declared > MAX_BODY:
         raise InputError(413, "body_too_large", f"the body is over {MAX_BODY // 1024} KiB")
     chunks: list[bytes] = []
     size = 0
@@ -90,25 +97,16 @@ def check_query(request: Request, allowed: frozenset[str]) -> dict[str, str]:
 
 
 def path_id(request: Request, name: str) -> int:
-    """A numeric path parameter; anything else names nothing (404)."""
+    """A path id: ASCII digits, 1 to MAX_ID; anything else names nothing
+    (404), as an id that is well formed but unknown does."""
     raw = request.path_params[name]
-    if not raw.isdigit():
-        raise InputError(404, "not_found", f"no such {name.removesuffix('_id')} {raw!r}")
-    return int(raw)
-
-
-def parse_time(raw: str, field: str) -> datetime:
-    """ISO 8601; a time without offset is UTC."""
-    try:
-        ts = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        raise InputError(422, "invalid_type", f"{field} must be an ISO 8601 date-time", field) from None
-    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+    value = whole_number(raw)
+    if value is None or not 1 <= value <= MAX_ID:
+        raise InputError(404, "not_found", f"no such {name.removesuffix('_id')} {raw[:40]!r}")
+    return value
 
 
 def known_filters(params: dict[str, str], sector_ids: Iterable[str]) -> None:
     """The category and sector filters shared by the listings name real ones."""
-    if "category" in params and params["category"] not in CATEGORIES:
-        raise InputError(422, "unknown_category", f"unknown category {params['category']!r}", "category")
-    if "sector" in params and params["sector"] not in sector_ids:
-        raise InputError(422, "unknown_sector", f"unknown sector {params['sector']!r}", "sector")
+    query_choice(params, "category", CATEGORIES)
+    query_choice(params, "sector", frozenset(sector_ids))

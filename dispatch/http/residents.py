@@ -17,7 +17,7 @@ from starlette.routing import Route
 from starlette.types import Message
 
 from dispatch.core.joining import FILE_FIELDS, MAX_JOIN_BODY, MAX_PROOF_BYTES, check_fields, join_input
-from dispatch.core.validation import InputError
+from dispatch.core.validation import InputError, no_nul, whole_number
 from dispatch.http.app_state import services
 from dispatch.http.requests import JSON
 
@@ -31,8 +31,8 @@ def _too_large() -> InputError:
 
 
 async def _body(request: Request) -> bytes:
-    declared = request.headers.get("content-length", "")
-    over = declared.isdigit() and int(declared) > MAX_JOIN_BODY
+    declared = whole_number(request.headers.get("content-length", ""))
+    over = declared is not None and declared > MAX_JOIN_BODY
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
@@ -79,7 +79,7 @@ async def _form(request: Request) -> tuple[dict[str, str], bytes]:
                     raise InputError(422, "invalid_type", "proof must be a file", key)
                 proof = await value.read(MAX_PROOF_BYTES + 1)
             elif isinstance(value, str):
-                fields[key] = value
+                fields[key] = no_nul(value, key)
             else:
                 raise InputError(422, "invalid_type", f"{key} must be text, not a file", key)
     finally:

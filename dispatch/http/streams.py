@@ -13,7 +13,7 @@ from dispatch.core.codec import message, text_frame
 from dispatch.core.events import ALERT_EVENTS, stream_message
 from dispatch.core.model import OPS_VIEW_ROLES, RESIDENT_ROLES, Event, Home, User
 from dispatch.core.routing import OPS, home_channel
-from dispatch.core.validation import RateLimited
+from dispatch.core.validation import RateLimited, whole_number
 from dispatch.http.app_state import services
 from dispatch.http.requests import JSON, NOT_VALIDATED
 from dispatch.live.frames import RAW_EXTENSION, AsgiSink, RawSink
@@ -62,7 +62,8 @@ def _since(ws: WebSocket) -> int | None:
     raw = ws.query_params.get("since")
     if raw is None or raw == "":
         return None
-    return int(raw) if raw.isdigit() else -1
+    seq = whole_number(raw)
+    return -1 if seq is None else seq
 
 
 def _sink(ws: WebSocket, limit: int) -> Any:

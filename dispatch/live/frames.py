@@ -100,6 +100,27 @@ class FastWSProtocol(WebSocketsSansIOProtocol):
         self.transport.write(b"".join(self.conn.data_to_send()))
         self.transport.close()
 
+    def handle_parser_exception(self) -> None:
+        """A frame refused (over ws_max_size: 1009; a text frame that is not
+        UTF-8: 1007): send the close as uvicorn does, but keep reading until
+        the client answers it (or close_timeout). uvicorn closes the socket
+        at once: while the client is still sending the rest of a large
+        frame, the kernel then answers RST and the client never reads the
+        code (RFC 6455 7.1.1: the peer that sent a close waits for one)."""
+        assert self.conn.close_sent is not None
+        sent = self.conn.close_sent
+        self.queue.put_nowait({"type": "websocket.disconnect", "code": sent.code, "reason": sent.reason})
+        self.transport.write(b"".join(self.conn.data_to_send()))
+        self.close_sent = True
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self.close_timer = asyncio.get_running_loop().call_later(self.close_timeout, self.transport.close)
+
+    def data_received(self, data: bytes) -> None:
+        if self.conn.parser_exc is not None:
+            return  # past a refused frame: drop what follows until the client closes
+        super().data_received(data)
+
     def handle_connect(self, event: Any) -> None:
         super().handle_connect(event)
         if self.response.status_code == 101:
