@@ -23,6 +23,7 @@ from dispatch.http import (
     incidents,
     moderation,
     notify,
+    openapi,
     pages,
     privacy,
     public,
@@ -80,6 +81,7 @@ def create_app(settings: Settings | None = None, *, tune_gc: bool = False) -> St
     app = Starlette(
         routes=[
             *public.routes,
+            *openapi.routes,
             *sessions.routes,
             *alerts.routes,
             *broadcasts.routes,
