@@ -48,6 +48,7 @@ _JOIN = obj(
         "proof": {"type": "string", "contentMediaType": "application/octet-stream"},
     },
     {"phone": STR, "on_behalf_of": STR},
+    closed=True,
 )
 _REASON = text(500, 1)
 _AUDIT_ENTRY = obj(

@@ -89,10 +89,17 @@ def check_query(request: Request, allowed: frozenset[str]) -> dict[str, str]:
     return params
 
 
+# ids are signed 64-bit integers in both stores (SQLite INTEGER, PostgreSQL
+# BIGINT): a larger number names nothing, and must not reach the driver,
+# which would overflow (a 500 schemathesis found)
+MAX_ID = 2**63 - 1
+
+
 def path_id(request: Request, name: str) -> int:
-    """A numeric path parameter; anything else names nothing (404)."""
+    """A numeric path parameter (ASCII digits: str.isdigit also takes "²",
+    which int() refuses); anything else names nothing (404)."""
     raw = request.path_params[name]
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_ID:
         raise InputError(404, "not_found", f"no such {name.removesuffix('_id')} {raw!r}")
     return int(raw)
 
