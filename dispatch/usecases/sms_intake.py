@@ -88,7 +88,9 @@ class SmsIntake:
             phone = None
         user = await self.store.user_by_phone(phone) if phone is not None else None
         if user is None or not user.validated or not user.is_resident or user.home is None:
-            log.warning("inbound SMS refused: unknown number (digest %s)", number_digest(phone or raw_from, self.log_key))
+            log.warning(
+                "inbound SMS refused: unknown number (digest %s)", number_digest(phone or raw_from, self.log_key)
+            )
             raise InputError(403, "unknown_number", "this number belongs to no validated resident")
         return user
 
