@@ -193,6 +193,7 @@ SUBSCRIPTION = {
 CALLS: dict[str, Call] = {
     "GET /healthz": get("/healthz"),
     "GET /config": get("/config"),
+    "GET /openapi.json": get("/openapi.json"),
     "GET /sw.js": get("/sw.js"),
     # a session is no signature: every caller is refused alike
     "POST /api/sms/inbound": send("POST", "/api/sms/inbound", lambda r, fx: {"from": "+33612345678", "text": "FEU"}),

@@ -12,7 +12,16 @@ from dispatch.core.model import OPERATOR_ROLES, RESIDENT_ROLES, ROLES, AlertQuer
 from dispatch.core.validation import InputError, alert_input, alert_patch
 from dispatch.core.views import alert_own, alert_staff
 from dispatch.http.app_state import services
-from dispatch.http.requests import JSON, check_query, known_filters, parse_time, path_id, principal, read_json
+from dispatch.http.requests import (
+    JSON,
+    check_query,
+    is_number,
+    known_filters,
+    parse_time,
+    path_id,
+    principal,
+    read_json,
+)
 
 
 async def create_alert(request: Request) -> Response:
@@ -36,7 +45,7 @@ async def list_alerts(request: Request) -> Response:
     known_filters(q, svc.city.sector_ids)
     limit = 500
     if "limit" in q:
-        if not q["limit"].isdigit() or not 1 <= int(q["limit"]) <= 5000:
+        if not is_number(q["limit"]) or not 1 <= int(q["limit"]) <= 5000:
             raise InputError(422, "out_of_range", "limit must be between 1 and 5000", "limit")
         limit = int(q["limit"])
     query = AlertQuery(

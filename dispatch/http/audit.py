@@ -12,7 +12,7 @@ from dispatch.core.audit import ACTIONS, AUDIT_ROLES, AuditQuery, audit_view, to
 from dispatch.core.validation import InputError
 from dispatch.http.app_state import services
 from dispatch.http.pages import render
-from dispatch.http.requests import JSON, check_query, parse_time, principal
+from dispatch.http.requests import JSON, MAX_ID, check_query, is_number, parse_time, principal
 
 DEFAULT_LIMIT = 200
 MAX_LIMIT = 5000
@@ -22,13 +22,13 @@ _FILTERS = frozenset({"since", "actor", "action", "limit", "format"})
 def audit_query(q: dict[str, str]) -> AuditQuery:
     """The filters, strictly: a bad one is a 422 that names it."""
     actor = q.get("actor")
-    if actor is not None and not actor.isdigit():
+    if actor is not None and (not is_number(actor) or int(actor) > MAX_ID):
         raise InputError(422, "invalid_type", "actor must be an account id", "actor")
     action = q.get("action")
     if action is not None and action not in ACTIONS:
         raise InputError(422, "unknown_action", f"unknown action {action!r}", "action")
     raw = q.get("limit", str(DEFAULT_LIMIT))
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+    if not is_number(raw) or not 1 <= int(raw) <= MAX_LIMIT:
         raise InputError(422, "out_of_range", f"limit must be between 1 and {MAX_LIMIT}", "limit")
     since = parse_time(q["since"], "since") if "since" in q else None
     return AuditQuery(since=since, actor=int(actor) if actor else None, action=action, limit=int(raw))

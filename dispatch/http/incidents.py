@@ -12,7 +12,16 @@ from dispatch.core.lifecycle import STATUSES
 from dispatch.core.model import OPERATOR_ROLES, OPS_VIEW_ROLES, UNIT_ADMIN_ROLES, IncidentQuery, utcnow
 from dispatch.core.validation import InputError, id_list, incident_patch, unit_input, unit_status_input
 from dispatch.http.app_state import services
-from dispatch.http.requests import JSON, check_query, known_filters, parse_time, path_id, principal, read_json
+from dispatch.http.requests import (
+    JSON,
+    check_query,
+    is_number,
+    known_filters,
+    parse_time,
+    path_id,
+    principal,
+    read_json,
+)
 
 # Units: the operators use them, admins administer them (create, and set
 # off duty). Statistics are counts: no one's identity or point.
@@ -31,7 +40,7 @@ async def list_incidents(request: Request) -> Response:
     if status not in (*STATUSES, "open", "all"):
         raise InputError(422, "unknown_status", f"unknown status {status!r}", "status")
     known_filters(q, svc.city.sector_ids)
-    limit = int(q["limit"]) if q.get("limit", "").isdigit() else 500
+    limit = int(q["limit"]) if is_number(q.get("limit", "")) else 500
     query = IncidentQuery(
         status=None if status == "all" else status,
         sector=q.get("sector"),

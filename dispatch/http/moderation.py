@@ -13,7 +13,7 @@ from dispatch.core.joining import EXTENSIONS
 from dispatch.core.model import ACCOUNT_ADMIN_ROLES, ACCOUNT_STATUSES, MODERATOR_ROLES, RESIDENT_ROLES
 from dispatch.core.validation import InputError
 from dispatch.http.app_state import services
-from dispatch.http.requests import JSON, check_query, path_id, principal, read_json
+from dispatch.http.requests import JSON, check_query, is_number, path_id, principal, read_json
 
 
 async def list_residents(request: Request) -> Response:
@@ -23,7 +23,7 @@ async def list_residents(request: Request) -> Response:
     if status not in ACCOUNT_STATUSES:
         raise InputError(422, "unknown_status", f"status must be one of {', '.join(ACCOUNT_STATUSES)}", "status")
     raw = q.get("limit", "500")
-    if not raw.isdigit() or not 1 <= int(raw) <= 500:
+    if not is_number(raw) or not 1 <= int(raw) <= 500:
         raise InputError(422, "out_of_range", "limit must be between 1 and 500", "limit")
     return JSON(
         await services(request).moderation.residents(viewer, status, int(raw)), headers={"cache-control": "no-store"}

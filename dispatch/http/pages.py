@@ -73,7 +73,7 @@ from dispatch.core.scoring import PRIORITY_BANDS
 from dispatch.core.validation import InputError
 from dispatch.http import sessions
 from dispatch.http.app_state import services
-from dispatch.http.requests import JSON, check_query, principal
+from dispatch.http.requests import JSON, check_query, is_number, principal
 from dispatch.settings import REPO_ROOT
 
 # templates and static files, beside the package in the repository
@@ -289,7 +289,7 @@ def _ring(cell: str) -> list[list[float]]:
 
 def _res(q: dict[str, str]) -> int:
     raw = q.get("res", "7")
-    if not raw.isdigit() or int(raw) not in HEX_RES:
+    if not is_number(raw) or int(raw) not in HEX_RES:
         raise InputError(422, "out_of_range", f"res must be between {HEX_RES[0]} and {HEX_RES[-1]}", "res")
     return int(raw)
 

@@ -95,13 +95,26 @@ def check_query(request: Request, allowed: frozenset[str]) -> dict[str, str]:
 MAX_ID = 2**63 - 1
 
 
+def is_number(raw: str) -> bool:
+    """ASCII digits only: str.isdigit also takes "²" or "①", which int()
+    refuses with a ValueError (a 500 schemathesis found)."""
+    return raw.isascii() and raw.isdigit()
+
+
 def path_id(request: Request, name: str) -> int:
-    """A numeric path parameter (ASCII digits: str.isdigit also takes "²",
-    which int() refuses); anything else names nothing (404)."""
+    """A numeric path parameter; anything else names nothing (404)."""
     raw = request.path_params[name]
-    if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_ID:
+    if not is_number(raw) or int(raw) > MAX_ID:
         raise InputError(404, "not_found", f"no such {name.removesuffix('_id')} {raw!r}")
     return int(raw)
+
+
+# The instants a query may name: the stores hold UTC instants from 1970 on,
+# and an instant at either end of datetime's range overflows once moved to
+# UTC or shifted by a window (9999-12-31T23:59:59-01:00, or until=0001-01-01
+# less GET /api/stats' 30 days: 500s schemathesis found).
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 
 
 def parse_time(raw: str, field: str) -> datetime:
@@ -110,7 +123,14 @@ def parse_time(raw: str, field: str) -> datetime:
         ts = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
         raise InputError(422, "invalid_type", f"{field} must be an ISO 8601 date-time", field) from None
-    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+    ts = ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+    try:
+        ts = ts.astimezone(UTC)
+    except OverflowError:
+        ts = LATEST  # past the end of the range: refused below
+    if not EARLIEST <= ts < LATEST:
+        raise InputError(422, "out_of_range", f"{field} must be between 1970 and 9000", field)
+    return ts
 
 
 def known_filters(params: dict[str, str], sector_ids: Iterable[str]) -> None:

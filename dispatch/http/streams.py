@@ -15,7 +15,7 @@ from dispatch.core.model import OPS_VIEW_ROLES, RESIDENT_ROLES, Event, Home, Use
 from dispatch.core.routing import OPS, home_channel
 from dispatch.core.validation import RateLimited
 from dispatch.http.app_state import services
-from dispatch.http.requests import JSON, NOT_VALIDATED
+from dispatch.http.requests import JSON, NOT_VALIDATED, is_number
 from dispatch.live.frames import RAW_EXTENSION, AsgiSink, RawSink
 from dispatch.live.hub import Conn
 from dispatch.ports.store import Store
@@ -62,7 +62,7 @@ def _since(ws: WebSocket) -> int | None:
     raw = ws.query_params.get("since")
     if raw is None or raw == "":
         return None
-    return int(raw) if raw.isdigit() else -1
+    return int(raw) if is_number(raw) else -1
 
 
 def _sink(ws: WebSocket, limit: int) -> Any:
