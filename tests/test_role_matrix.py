@@ -194,6 +194,7 @@ CALLS: dict[str, Call] = {
     "GET /healthz": get("/healthz"),
     "GET /metrics": get("/metrics"),  # from loopback, as every test server is
     "GET /config": get("/config"),
+    "GET /openapi.json": get("/openapi.json"),
     "GET /sw.js": get("/sw.js"),
     # a session is no signature: every caller is refused alike
     "POST /api/sms/inbound": send("POST", "/api/sms/inbound", lambda r, fx: {"from": "+33612345678", "text": "FEU"}),

@@ -158,6 +158,8 @@ def _number(value: Any, key: str, lo: float, hi: float) -> float:
 def _string(value: Any, key: str, max_len: int, min_len: int = 0) -> str:
     if not isinstance(value, str):
         raise InputError(422, "invalid_type", f"{key} must be a string", key)
+    if "\x00" in value:  # PostgreSQL text cannot hold it (a 500 there, stored by SQLite): refused on both
+        raise InputError(422, "invalid_character", f"{key} must not contain a NUL character", key)
     if len(value) > max_len:
         raise InputError(422, "too_long", f"{key} is longer than {max_len} characters", key)
     if len(value.strip()) < min_len:

@@ -27,6 +27,7 @@ from dispatch.http import (
     moderation,
     notify,
     observe,
+    openapi,
     pages,
     privacy,
     public,
@@ -40,7 +41,7 @@ from dispatch.http.requests import JSON, error_response
 from dispatch.live import gc_policy
 from dispatch.ports.store import StoreUnavailable
 from dispatch.settings import Settings, load_settings
-from dispatch.telemetry import metrics
+from dispatch.telemetry import metrics as counters
 from dispatch.wiring import start_services
 
 log = logging.getLogger("dispatch")
@@ -70,7 +71,7 @@ async def _store_unavailable(conn: HTTPConnection, exc: Exception) -> Any:  # a 
     """503 `unavailable` for every route and handshake that needed the store,
     a 1013 close for a socket that was already open; never a 500."""
     log.warning("store unavailable: %s", exc, extra={"route": observe.route_template(conn.scope)})
-    metrics.store_error("request")
+    counters.store_error("request")
     if isinstance(conn, WebSocket) and conn.client_state != WebSocketState.CONNECTING:
         with contextlib.suppress(Exception):  # the client may be gone already
             await conn.close(CLOSE_TRY_AGAIN, "store unavailable: reconnect with since")
@@ -109,6 +110,7 @@ def create_app(settings: Settings | None = None, *, tune_gc: bool = False) -> St
         routes=[
             *public.routes,
             *metrics.routes,
+            *openapi.routes,
             *sessions.routes,
             *alerts.routes,
             *broadcasts.routes,

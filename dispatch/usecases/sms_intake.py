@@ -80,12 +80,17 @@ class SmsIntake:
     async def sender(self, raw_from: str) -> User:
         """The validated resident behind this number, or 403 unknown_number."""
         try:
-            phone = e164(raw_from)
+            phone: str | None = e164(raw_from)
         except InputError:
-            phone = raw_from.strip()
-        user = await self.store.user_by_phone(phone)
+            # not a number: no account has it (phones are stored in E.164),
+            # and whatever it holds (a NUL byte, which PostgreSQL text
+            # refuses) goes no further than the digest
+            phone = None
+        user = await self.store.user_by_phone(phone) if phone is not None else None
         if user is None or not user.validated or not user.is_resident or user.home is None:
-            log.warning("inbound SMS refused: unknown number (digest %s)", number_digest(phone, self.log_key))
+            log.warning(
+                "inbound SMS refused: unknown number (digest %s)", number_digest(phone or raw_from, self.log_key)
+            )
             raise InputError(403, "unknown_number", "this number belongs to no validated resident")
         return user
 
