@@ -9,16 +9,15 @@ from typing import Any
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from dispatch.core.codec import message, text_frame
-from dispatch.core.events import ALERT_EVENTS, stream_message
-from dispatch.core.model import OPS_VIEW_ROLES, RESIDENT_ROLES, Event, Home, User
+from dispatch.core.codec import Item, message, text_frame
+from dispatch.core.events import stream_message
+from dispatch.core.model import OPS_VIEW_ROLES, RESIDENT_ROLES, Home, User
 from dispatch.core.routing import OPS, home_channel
 from dispatch.core.validation import RateLimited
 from dispatch.http.app_state import services
 from dispatch.http.requests import JSON, NOT_VALIDATED
 from dispatch.live.frames import RAW_EXTENSION, AsgiSink, RawSink
 from dispatch.live.hub import Conn
-from dispatch.ports.store import Store
 from dispatch.usecases.sessions import credentials, origin_allowed, token_hash
 
 log = logging.getLogger("dispatch.ws")
@@ -70,20 +69,16 @@ def _sink(ws: WebSocket, limit: int) -> Any:
     return RawSink(proto, limit) if proto is not None else AsgiSink(ws.send, limit)
 
 
-async def _hidden(store: Store, events: list[Event]) -> set[int]:
-    """The alerts hidden now among those these events name: a replay tells
-    a resident what is true now (core.events.stream_message)."""
-    return await store.hidden_among(sorted({e.data["id"] for e in events if e.type in ALERT_EVENTS}))
-
-
 async def _replay(ws: WebSocket, conn: Conn, since: int | None, home: Home | None, head: int) -> None:
     """Send what the client missed after `since`, up to the channel's
-    watermark `head`; everything above it arrives through conn.pending."""
+    watermark `head`; everything above it arrives through conn.pending.
+    The reads are shared with the replays running meanwhile (usecases.replay):
+    after a restart most clients come back with the same `since`."""
     svc = services(ws)
     if since is None:
         conn.last_seq = head
         return
-    store_head = await svc.store.head_seq()
+    store_head = await svc.replays.store_head(since)
     oldest = store_head - svc.settings.stream_replay_max
     too_new = since > store_head
     if since < 0 or since < oldest or too_new:
@@ -94,19 +89,35 @@ async def _replay(ws: WebSocket, conn: Conn, since: int | None, home: Home | Non
         return
     cursor = since
     while cursor < head:
-        events = await svc.store.events_after(cursor, limit=1000)
-        if not events:
+        page = await svc.replays.page(cursor, head)
+        if not page.events:
             break
-        hidden = await _hidden(svc.store, events) if home is not None else set()
-        for ev in events:
+        hidden = page.hidden if home is not None else frozenset()
+        missed: list[Item] = []
+        for ev in page.events:
             if ev.seq > head:
-                return
+                break
             cursor = ev.seq
-            missed = stream_message(ev.type, ev.seq, ev.data, home, svc.settings.alerts_radius_m, hidden)
-            if missed is not None and ev.seq > conn.last_seq:
+            msg = stream_message(ev.type, ev.seq, ev.data, home, svc.settings.alerts_radius_m, hidden)
+            if msg is not None and ev.seq > conn.last_seq:
                 conn.last_seq = ev.seq
-                if not conn.sink.write(text_frame(missed), missed):
+                missed.append((text_frame(msg), msg))
+                if len(missed) == REPLAY_WRITE and not _flush(conn, missed):
                     return
+        if not _flush(conn, missed) or cursor < page.events[-1].seq:  # gone, too slow, or at the watermark
+            return
+
+
+# Frames per write while replaying: a storm replays a few frames to each of
+# thousands of sockets, one syscall each; a long replay checks the send bound
+# (stream.send_queue_bytes) at least this often, as the live path does per batch.
+REPLAY_WRITE = 64
+
+
+def _flush(conn: Conn, missed: list[Item]) -> bool:
+    ok = conn.sink.write_many(missed) if missed else True
+    missed.clear()
+    return bool(ok)
 
 
 async def _serve(ws: WebSocket, roles: frozenset[str], resident: bool) -> None:
