@@ -27,11 +27,11 @@ from bench.clients import ClientPool
 from bench.common import log, markdown_table, ratio, write_json
 from bench.fanout_run import Target
 from bench.layout import make_layout
-from bench.profile import summarize
 from bench.seed import PgDatabase, drop_redis_prefix, seed_store
 from bench.servers import start_bare, start_ours
 from bench.storm_client import main as storm_client_main
 from bench.storm_run import measure
+from bench.storm_where import table
 from geo import DEMO_CITY_PATH, load_city
 
 ALL_TARGETS = ("bare", "ours-embedded", "ours-pg-2w")
@@ -172,7 +172,7 @@ def report(rows: list[dict[str, Any]], a: argparse.Namespace) -> dict[str, Any]:
             print(f"\n{r['target']}: **failed**: {r['error']}")
     if a.profile is not None:
         for f in sorted(a.profile.glob("profile-*.txt")):
-            print("\n```\n" + summarize(f, within="_serve") + "\n```")
+            print("\n" + table(f))
     return {"bench": "storm", "clients": a.clients, "runs": ok, "failed": [r for r in rows if "error" in r]}
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from bench import client
 from bench.client import Client, Recorder, WSConn
+from bench.common import raise_fd_limit
 from bench.wsproto import OP_TEXT
 
 # The envelope's seq comes before its data (core.codec.message: type, seq, data).
@@ -95,7 +96,7 @@ class StormClient(Client):
 
 def main(pipe: Connection, src: str) -> None:
     """Entry point of a storm client process (ClientPool target)."""
-    client.raise_fd_limit()
+    raise_fd_limit()
     try:
         import uvloop
 
