@@ -145,6 +145,7 @@ COLUMNS = [
     ("missing", "missing"),
     ("duplicates", "dup"),
     ("refused", "refused"),
+    ("open_after", "open after"),
     ("server_cpu_s", "server CPU s"),
     ("cpu_ms_per_handshake", "CPU ms/handshake"),
     ("x_bare_cpu", "x bare (CPU)"),
@@ -164,7 +165,11 @@ def report(rows: list[dict[str, Any]], a: argparse.Namespace) -> dict[str, Any]:
     print(f"\n### Reconnect storm: {a.clients:,} residents at once after a restart\n")
     print(markdown_table(ok, COLUMNS))
     for r in ok:
-        extra = {k: r[k] for k in ("errors", "old_close_codes", "old_no_close_frame", "without_since") if r.get(k)}
+        extra = {
+            k: r[k]
+            for k in ("errors", "old_close_codes", "old_no_close_frame", "without_since", "closes_after")
+            if r.get(k)
+        }
         if extra:
             print(f"\n{r['target']}: {extra}")
     for r in rows:

@@ -86,6 +86,12 @@ class StormClient(Client):
         res["without_since"] = sum(1 for i, _ in conns if i not in self.seqs)
         return res
 
+    async def close(self) -> dict[str, Any]:
+        # the next target starts from a fresh store: a seq of this one's would
+        # be a `since` ahead of its head
+        self.seqs.clear()
+        return await super().close()
+
     async def handle(self, cmd: str, args: tuple[Any, ...]) -> Any:
         if cmd == "storm":
             return await self.storm(*args)

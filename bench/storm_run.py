@@ -121,6 +121,8 @@ async def measure(
         start_at, storm = await _storm(pool, port, headers)
         row.update(storm)
         row.update(await _whole(pool, ids, start_at, row.pop("_last_open")))
+        after = await pool.status()  # a socket upgraded, then closed by the server, is not whole
+        row["open_after"], row["closes_after"] = after["open"] - after["lost"], after["closes"]
         wall = time.monotonic() - start_at
         row["server_cpu_s"] = srv.cpu() - cpu0
         row["machine_busy_cores"] = machine_busy_cores(m0, machine_jiffies())
