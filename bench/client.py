@@ -119,6 +119,10 @@ class Client:
         self.conns: list[WSConn] = []
         self.expect: dict[str, set[int]] = {}
 
+    def protocol(self, idx: int, request: bytes, ready: asyncio.Future[bool]) -> WSConn:
+        """The protocol of one connection (bench/storm_client.py adds to it)."""
+        return WSConn(idx, self.rec, request, ready)
+
     async def _open(self, host: str, port: int, path: str, idx: int, headers: dict[str, str], timeout: float) -> WSConn:
         loop = asyncio.get_running_loop()
         request, _ = client_handshake(host, port, path, headers)
@@ -133,7 +137,7 @@ class Client:
             sock.close()
             raise
         ready: asyncio.Future[bool] = loop.create_future()
-        _, proto = await loop.create_connection(lambda: WSConn(idx, self.rec, request, ready), sock=sock)
+        _, proto = await loop.create_connection(lambda: self.protocol(idx, request, ready), sock=sock)
         try:
             await asyncio.wait_for(ready, timeout)
         except BaseException:
@@ -241,7 +245,7 @@ class Client:
         raise ValueError(f"unknown command {cmd!r}")
 
 
-async def _serve(pipe: Connection, src: str) -> None:
+async def _serve(pipe: Connection, src: str, make: type[Client] = Client) -> None:
     loop = asyncio.get_running_loop()
     inbox: asyncio.Queue[Any] = asyncio.Queue()
 
@@ -256,7 +260,7 @@ async def _serve(pipe: Connection, src: str) -> None:
             inbox.put_nowait(("exit", ()))
 
     loop.add_reader(pipe.fileno(), readable)
-    client = Client(src)
+    client = make(src)
     while True:
         cmd, args = await inbox.get()
         if cmd == "exit":

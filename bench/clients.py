@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing as mp
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from bench import client
@@ -20,7 +20,8 @@ class ClientError(RuntimeError):
 
 
 class ClientPool:
-    def __init__(self, procs: int = 4) -> None:
+    def __init__(self, procs: int = 4, target: Callable[..., None] = client.main) -> None:
+        """target(pipe, source address): the client process (bench/storm_client.py has its own)."""
         ctx = mp.get_context("spawn")  # no inherited event loop or server state
         self.procs = procs
         self.pipes = []
@@ -28,7 +29,7 @@ class ClientPool:
         for k in range(procs):
             parent, child = ctx.Pipe()
             # 127.0.0.2, .3, ...: a fresh port range per process
-            p = ctx.Process(target=client.main, args=(child, f"127.0.0.{k + 2}"), daemon=True, name=f"bench-client-{k}")
+            p = ctx.Process(target=target, args=(child, f"127.0.0.{k + 2}"), daemon=True, name=f"bench-client-{k}")
             p.start()
             child.close()
             self.pipes.append(parent)

@@ -1,5 +1,5 @@
 """Servers under test, each a subprocess in its own session (process group):
-ours (`python -m dispatch serve`), the floor and the naive baseline."""
+ours (`python -m dispatch serve`), the floor, the naive and the bare baselines."""
 
 from __future__ import annotations
 
@@ -143,3 +143,8 @@ def start_naive(
         ws,
     ]
     return _launch(name, argv, port, log_dir)
+
+
+def start_bare(port: int, log_dir: Path, backlog: int = 4096) -> Server:
+    argv = [sys.executable, "-m", "bench.bare", "--port", str(port), "--backlog", str(backlog)]
+    return _launch("bare", argv, port, log_dir)

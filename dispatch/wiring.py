@@ -46,6 +46,7 @@ from dispatch.usecases.moderation import Moderation
 from dispatch.usecases.notifications import Notifications
 from dispatch.usecases.privacy import Privacy, Purge
 from dispatch.usecases.quotas import Quotas
+from dispatch.usecases.replay import ReplayReads
 from dispatch.usecases.reports import Reports
 from dispatch.usecases.sessions import Sessions
 from dispatch.usecases.sms_intake import SmsIntake
@@ -81,6 +82,7 @@ class Services:
     notifications: Notifications
     sms_intake: SmsIntake
     delivery: Delivery
+    replays: ReplayReads
 
     @property
     def store_kind(self) -> str:
@@ -171,6 +173,7 @@ async def start_services(settings: Settings) -> Services:
         notifications=notifications,
         sms_intake=SmsIntake(city, streets(settings), store, alerts, quotas, notifications, settings.notify_sms_secret),
         delivery=delivery,
+        replays=ReplayReads(store),
     )
 
 

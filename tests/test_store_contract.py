@@ -336,6 +336,19 @@ async def test_sessions(store: Store) -> None:
     assert await store.session_user("h1", (T0 + timedelta(hours=1)).astimezone(paris)) is not None
 
 
+async def test_sessions_are_read_many_at_once(store: Store) -> None:
+    uid = await author(store)
+    other = await author(store, "b@example.org")
+    await store.add_session("h1", uid, T0 + timedelta(hours=12), True)
+    await store.add_session("h2", other, T0 + timedelta(hours=1))
+    await store.add_session("h3", uid, T0 - timedelta(seconds=1))  # expired
+    found = await store.sessions(["h1", "h2", "h3", "nope"], T0)
+    assert sorted(found) == ["h1", "h2"]
+    assert (found["h1"].user.id, found["h1"].wall) == (uid, True)
+    assert found["h2"] == await store.session("h2", T0)
+    assert await store.sessions([], T0) == {}
+
+
 async def test_sessions_know_their_last_use_and_whether_they_are_a_walls(store: Store) -> None:
     uid = await author(store)
     before = datetime.now(UTC)

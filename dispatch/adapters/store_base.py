@@ -104,6 +104,16 @@ class SqlStore(ModerationMethods, AuditMethods, PrivacyMethods, OutboxMethods, A
             return None
         return Session(user_from_row(row, d.ts_column), bool(row["wall"]), d.ts_column(row["last_used_at"]))
 
+    async def sessions(self, token_hashes: Sequence[str], now: datetime) -> dict[str, Session]:
+        d = self.dialect
+        rows = await self._rows(sql.SESSIONS.on(d), d.list_param(token_hashes), d.ts_param(now))
+        return {
+            str(r["token_hash"]): Session(
+                user_from_row(r, d.ts_column), bool(r["wall"]), d.ts_column(r["last_used_at"])
+            )
+            for r in rows
+        }
+
     async def set_password(self, email: str, password_hash: str) -> int | None:
         async with self._write_tx() as tx:
             rows = await tx.rows(sql.SET_PASSWORD.on(tx.dialect), password_hash, norm_email(email))

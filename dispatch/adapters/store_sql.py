@@ -46,6 +46,13 @@ SESSION = Sql(
     " FROM sessions s JOIN users u ON u.id = s.user_id"
     " WHERE s.token_hash = ? AND s.expires_at > ? AND u.disabled_at IS NULL"
 )
+SESSIONS = Sql(
+    lambda d: (
+        f"SELECT {_qualified('u', USER_COLUMNS)}, s.wall, COALESCE(s.last_used_at, s.created_at) AS last_used_at,"
+        f" s.token_hash FROM sessions s JOIN users u ON u.id = s.user_id"
+        f" WHERE {d.in_texts('s.token_hash')} AND s.expires_at > ? AND u.disabled_at IS NULL"
+    )
+)
 TOUCH_SESSION = Sql("UPDATE sessions SET last_used_at = ? WHERE token_hash = ?")
 SET_PASSWORD = Sql("UPDATE users SET password_hash = ? WHERE email = ? RETURNING id")
 DISABLE_USER = Sql("UPDATE users SET disabled_at = COALESCE(disabled_at, ?) WHERE email = ? RETURNING id")

@@ -9,16 +9,15 @@ from typing import Any
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from dispatch.core.codec import message, text_frame
-from dispatch.core.events import ALERT_EVENTS, stream_message
-from dispatch.core.model import OPS_VIEW_ROLES, RESIDENT_ROLES, Event, Home, User
+from dispatch.core.codec import Item, message, text_frame
+from dispatch.core.events import stream_message
+from dispatch.core.model import OPS_VIEW_ROLES, RESIDENT_ROLES, Home, User
 from dispatch.core.routing import OPS, home_channel
 from dispatch.core.validation import RateLimited, whole_number
 from dispatch.http.app_state import services
 from dispatch.http.requests import JSON, NOT_VALIDATED
 from dispatch.live.frames import RAW_EXTENSION, AsgiSink, RawSink
 from dispatch.live.hub import Conn
-from dispatch.ports.store import Store
 from dispatch.usecases.sessions import credentials, origin_allowed, token_hash
 
 log = logging.getLogger("dispatch.ws")
@@ -71,16 +70,12 @@ def _sink(ws: WebSocket, limit: int) -> Any:
     return RawSink(proto, limit) if proto is not None else AsgiSink(ws.send, limit)
 
 
-async def _hidden(store: Store, events: list[Event]) -> set[int]:
-    """The alerts hidden now among those these events name: a replay tells
-    a resident what is true now (core.events.stream_message)."""
-    return await store.hidden_among(sorted({e.data["id"] for e in events if e.type in ALERT_EVENTS}))
-
-
 async def _replay(ws: WebSocket, conn: Conn, since: int | None, home: Home | None, head: int, store_head: int) -> None:
     """Send what the client missed after `since`, up to the channel's
     watermark `head`; everything above it arrives through conn.pending.
-    `store_head`: the store's head, read before the handshake was accepted."""
+    `store_head`: the store's head, read before the handshake was accepted.
+    The reads are shared with the replays running meanwhile (usecases.replay):
+    after a restart most clients come back with the same `since`."""
     svc = services(ws)
     if since is None:
         conn.last_seq = head
@@ -95,22 +90,43 @@ async def _replay(ws: WebSocket, conn: Conn, since: int | None, home: Home | Non
         return
     cursor = since
     while cursor < head:
-        events = await svc.store.events_after(cursor, limit=1000)
-        if not events:
+        page = await svc.replays.page(cursor, head)
+        if not page.events:
             break
-        hidden = await _hidden(svc.store, events) if home is not None else set()
-        for ev in events:
+        hidden = page.hidden if home is not None else frozenset()
+        missed: list[Item] = []
+        for ev in page.events:
             if ev.seq > head:
-                return
+                break
             cursor = ev.seq
-            missed = stream_message(ev.type, ev.seq, ev.data, home, svc.settings.alerts_radius_m, hidden)
-            if missed is not None and ev.seq > conn.last_seq:
+            msg = stream_message(ev.type, ev.seq, ev.data, home, svc.settings.alerts_radius_m, hidden)
+            if msg is not None and ev.seq > conn.last_seq:
                 conn.last_seq = ev.seq
-                # past the send bound: wait for the client to read, or close it
-                # as slow (it resumes from what it has); never go live past a gap
-                if not conn.sink.write(text_frame(missed), missed) and not await conn.sink.drained():
-                    svc.hub.drop_slow(conn)
+                missed.append((text_frame(msg), msg))
+                if len(missed) == REPLAY_WRITE and not await _flush(ws, conn, missed):
                     return
+        if not await _flush(ws, conn, missed) or cursor < page.events[-1].seq:  # gone, too slow, or at the watermark
+            return
+
+
+# Frames per write while replaying: a storm replays a few frames to each of
+# thousands of sockets, one syscall each; a long replay checks the send bound
+# (stream.send_queue_bytes) at least this often, as the live path does per batch.
+REPLAY_WRITE = 64
+
+
+async def _flush(ws: WebSocket, conn: Conn, missed: list[Item]) -> bool:
+    """Write the frames; False when the client is gone or was dropped as slow."""
+    if not missed:
+        return True
+    ok = conn.sink.write_many(missed)
+    missed.clear()
+    # past the send bound: wait for the client to read, or close it as slow
+    # (it resumes from what it has); never go live past a gap
+    if ok or await conn.sink.drained():
+        return True
+    services(ws).hub.drop_slow(conn)
+    return False
 
 
 async def _serve(ws: WebSocket, roles: frozenset[str], resident: bool) -> None:
@@ -143,7 +159,7 @@ async def _stream(ws: WebSocket, user: User, home: Home | None) -> None:
     # the handshake is refused with 503 (app._store_unavailable), not opened
     # to a replay that cannot run.
     await svc.sequencer.join(channel)
-    store_head = await svc.store.head_seq() if since is not None else 0
+    store_head = await svc.replays.store_head(since) if since is not None else 0
     await ws.accept()
     sink = _sink(ws, svc.settings.stream_send_queue_bytes)
     await svc.sequencer.join(channel)  # again: cancels a leave timed during the accept (no await if joined)

@@ -126,6 +126,11 @@ class Store(Protocol):
         """The unexpired session with this token hash, with its account."""
         ...
 
+    async def sessions(self, token_hashes: Sequence[str], now: datetime) -> dict[str, Session]:
+        """session() for many token hashes in one read, by hash; the unknown
+        and expired are absent (a reconnect storm's lookups, usecases.sessions)."""
+        ...
+
     async def touch_session(self, token_hash: str, at: datetime) -> None:
         """Record that the session was used at `at`."""
         ...

@@ -12,6 +12,7 @@ for at login, staff only) is read-only and does not."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import hashlib
 import secrets
@@ -59,6 +60,11 @@ class Sessions:
     CACHE_TTL = 10.0
     CACHE_SIZE = 50_000
     TOUCH_EVERY = timedelta(minutes=1)  # last use is written at most this often
+    # Cache misses waiting together are read in one query (Store.sessions), at
+    # most this many: after a restart every socket of a reconnect storm misses,
+    # and one query per socket was the largest store cost of its handshakes
+    # (bench/storm.py). 500 keeps a query's parameter list and its rows small.
+    READ_BATCH = 500
 
     def __init__(
         self,
@@ -80,6 +86,8 @@ class Sessions:
         self.idle = timedelta(minutes=idle_minutes) if idle_minutes > 0 else None
         self._touch_every = min(self.TOUCH_EVERY, self.idle / 10) if self.idle else self.TOUCH_EVERY
         self._cache: OrderedDict[str, tuple[float, Session]] = OrderedDict()
+        self._misses: dict[str, asyncio.Future[Session | None]] = {}
+        self._reading: asyncio.Task[None] | None = None
 
     async def login(
         self, email: str, password: str, address: str | None = None, wall: bool = False
@@ -128,7 +136,7 @@ class Sessions:
         if hit is not None and hit[0] > now:
             expires, session = hit
         else:
-            found = await self.store.session(key, utcnow())
+            found = await self._read(key)
             if found is None:
                 self._cache.pop(key, None)
                 return None
@@ -140,6 +148,40 @@ class Sessions:
         if self.idle is None or session.wall or not session.user.is_staff:
             return session
         return await self._still_active(key, expires, session, self.idle)
+
+    async def _read(self, key: str) -> Session | None:
+        """The stored session: misses that come while a read runs wait for
+        the next read, together (group lookup, like the alerts' group commit)."""
+        waiting = self._misses.get(key)
+        if waiting is None:
+            waiting = self._misses[key] = asyncio.get_running_loop().create_future()
+            # a failure reaches every waiter; none may be left unretrieved
+            waiting.add_done_callback(lambda f: f.cancelled() or f.exception())
+            if self._reading is None:
+                self._reading = asyncio.get_running_loop().create_task(self._read_misses())
+        return await asyncio.shield(waiting)
+
+    async def _read_misses(self) -> None:
+        batch: dict[str, asyncio.Future[Session | None]] = {}
+        try:
+            while self._misses:
+                batch = {}
+                for key in list(self._misses)[: self.READ_BATCH]:
+                    batch[key] = self._misses.pop(key)
+                try:
+                    found = await self.store.sessions(list(batch), utcnow())
+                except Exception as exc:
+                    for waiting in batch.values():
+                        waiting.set_exception(exc)
+                    continue
+                for key, waiting in batch.items():
+                    waiting.set_result(found.get(key))
+        finally:  # cancelled (shutdown): nobody may wait for a read that will not come
+            self._reading = None
+            for waiting in [*batch.values(), *self._misses.values()]:
+                if not waiting.done():
+                    waiting.cancel()
+            self._misses.clear()
 
     async def _still_active(self, key: str, expires: float, session: Session, limit: timedelta) -> Session | None:
         at = utcnow()
