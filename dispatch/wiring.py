@@ -26,7 +26,7 @@ from dispatch.adapters.web_push import WebPushSender, load_or_create_key, public
 from dispatch.core.incident_grouping import PolicyGrouping
 from dispatch.core.retention import Retention
 from dispatch.core.routing import CONTROL
-from dispatch.core.triage_policy import build_policy
+from dispatch.core.triage_policy import Policy, build_policy
 from dispatch.live.hub import Hub
 from dispatch.live.sequencer import Sequencer
 from dispatch.ports.bus import Bus
@@ -114,15 +114,21 @@ class Services:
         await self.store.close()
 
 
-async def start_services(settings: Settings) -> Services:
-    city = load_city(settings.city_sectors)
-    policy, _ = build_policy(settings.triage)
+async def _ready_store(settings: Settings, city: City, policy: Policy) -> Store:
+    """The store, connected, migrated, its homes in the current city's sectors."""
     store = open_store(settings.database_url, settings.database_pool_size, PolicyGrouping(policy))
     await store.connect()
     await store.migrate()
     changed = await store.set_home_sectors(city.sector_of)
     if changed:
         log.info("re-assigned %d home sectors to the current city", changed)
+    return store
+
+
+async def start_services(settings: Settings) -> Services:
+    city = load_city(settings.city_sectors)
+    policy, _ = build_policy(settings.triage)
+    store = await _ready_store(settings, city, policy)
     metrics.set_backends(settings.database_url.split(":", 1)[0], settings.bus_url.split(":", 1)[0])
     bus = open_bus(settings.bus_url, settings.bus_prefix)
     await bus.connect()

@@ -29,9 +29,10 @@ ADMIN = frozenset({"admin"})
 HTML = "text/html"
 LIMIT = {"type": "string", "pattern": "^[0-9]{1,6}$"}  # a query's limit: digits, bounds checked by the route
 
+# anonymous callers get the status alone; staff and the metrics token the rest
 _HEALTH = obj(
-    {"status": enum(("ok", "unavailable")), "store": STR, "bus": STR, "seq": null(INT), "connections": INT},
-    {"problems": arr(STR)},
+    {"status": enum(("ok", "unavailable"))},
+    {"store": STR, "bus": STR, "seq": null(INT), "connections": INT, "problems": arr(STR)},
 )
 _CATEGORY = obj(
     {"id": CATEGORY, "label": STR, "pictogram": STR, "severity": INT, "ack_target_min": NUM}, {"solidarity": BOOL}
@@ -78,6 +79,13 @@ def _page(summary: str) -> Op:
 OPERATIONS: dict[str, Op] = {
     "GET /healthz": Op(
         "health of the store and the bus", None, _HEALTH, more={503: ("the store or the bus does not answer", _HEALTH)}
+    ),
+    "GET /metrics": Op(
+        "Prometheus text format, every worker summed: loopback (not proxied) or Bearer <metrics.token>",
+        None,
+        STR,
+        media="text/plain",
+        more={403: ("neither this machine nor the metrics token (forbidden)", None)},
     ),
     "GET /api/sectors": Op("the city's sectors", None, ref("FeatureCollection")),
     "GET /api/categories": Op("the alert categories", None, arr(_CATEGORY)),

@@ -102,7 +102,15 @@ _ACCOUNT = {
     "created_at": TIME,
     "proof": null(_PROOF),
 }
-_ME_OPTIONAL = {"reason": null(STR), "home": HOME, "address": STR, "phone": STR, "on_behalf_of": STR, "wall": BOOL}
+_ME_OPTIONAL = {
+    "seq": INT,
+    "reason": null(STR),
+    "home": HOME,
+    "address": STR,
+    "phone": STR,
+    "on_behalf_of": STR,
+    "wall": BOOL,
+}
 _ME = obj(
     {"user_id": INT, "role": enum(ROLES), "name": STR, "email": STR, "status": enum(ACCOUNT_STATUSES)}, _ME_OPTIONAL
 )

@@ -35,32 +35,12 @@ from dispatch.core.notify_settings import NotifySettings
 from dispatch.core.outbox import NewOutbox, OutboxItem
 from dispatch.core.retention import Cutoffs
 
-
-class DuplicateEmail(Exception):
-    """An account with this email exists. `index` is the position in the batch."""
-
-    def __init__(self, email: str, index: int) -> None:
-        super().__init__(f"an account with email {email!r} already exists")
-        self.email = email
-        self.index = index
-
-
-class NotFound(Exception):
-    """No row has this id."""
-
-
-class DuplicateUnit(Exception):
-    """A patrol unit with this name exists."""
-
-
-class DuplicateFlag(Exception):
-    """This resident has flagged this alert already."""
-
-
-class StoreUnavailable(Exception):
-    """The store cannot be reached now (connection refused or lost, pool or
-    connect timeout, SQLite I/O error or lock past busy_timeout): the one
-    error the adapters raise for it; the HTTP edge answers 503 unavailable."""
+# the port's errors, re-exported (the "as" form tells mypy they are meant to be)
+from dispatch.ports.store_errors import DuplicateEmail as DuplicateEmail
+from dispatch.ports.store_errors import DuplicateFlag as DuplicateFlag
+from dispatch.ports.store_errors import DuplicateUnit as DuplicateUnit
+from dispatch.ports.store_errors import NotFound as NotFound
+from dispatch.ports.store_errors import StoreUnavailable as StoreUnavailable
 
 
 @dataclass(frozen=True)
