@@ -139,7 +139,11 @@ class PostgresStore(SqlStore):
                 try:
                     yield con
                 except asyncpg.InterfaceError as exc:  # "connection is closed"; else a bug
-                    if not con.is_closed():
+                    try:
+                        closed = con.is_closed()
+                    except asyncpg.InterfaceError:  # the pool took the proxy back: its connection died
+                        closed = True
+                    if not closed:
                         raise
                     raise StoreUnavailable("the connection to PostgreSQL was lost") from exc
         except UNREACHABLE as exc:

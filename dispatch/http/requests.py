@@ -80,7 +80,13 @@ async def principal_session(
     session = await svc.sessions.session_for(token)
     user = session.user if session else None
     if user is not None and not user.validated and not allow_unvalidated:
-        raise InputError(403, "not_validated", NOT_VALIDATED[user.status])
+        # before refusing, read the account again: a validation or a
+        # reinstatement made through another worker reaches this worker's
+        # cache a few milliseconds later (account.changed over the bus)
+        session = await svc.sessions.session_for(token, fresh=True)
+        user = session.user if session else None
+        if user is not None and not user.validated:
+            raise InputError(403, "not_validated", NOT_VALIDATED[user.status])
     require_role(user, roles)
     assert session is not None
     if write and from_cookie and not origin_allowed(request.headers.get("origin"), svc.settings.browser_origins()):

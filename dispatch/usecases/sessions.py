@@ -125,14 +125,15 @@ class Sessions:
             await self.guard.failed(user.email, address)
         return ok
 
-    async def session_for(self, token: str | None) -> Session | None:
+    async def session_for(self, token: str | None, fresh: bool = False) -> Session | None:
         """The live session of this token: None if unknown, expired, or a
-        desk session idle for longer than the idle timeout."""
+        desk session idle for longer than the idle timeout. `fresh`: read
+        from the store, past this worker's cache."""
         if not token:
             return None
         key = token_hash(token)
         now = time.monotonic()
-        hit = self._cache.get(key)
+        hit = None if fresh else self._cache.get(key)
         if hit is not None and hit[0] > now:
             expires, session = hit
         else:
