@@ -62,7 +62,7 @@ async def start_site(name: str, database_url: str, residents: int, log_dir: Path
 
     city = load_city(DEMO_CITY_PATH)
     lats, lons, secs = random_points(city, np.random.default_rng(seed), residents)
-    homes = [(float(a), float(b), s) for a, b, s in zip(lats, lons, secs)]
+    homes: list[tuple[float, float, str | None]] = [(float(a), float(b), s) for a, b, s in zip(lats, lons, secs)]
     tokens = await seed_store(database_url, homes, name)
     await seed_dispatcher(database_url)
     # the benches' start_ours lifts the alert limit; the soak keeps the shipped one
