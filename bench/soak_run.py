@@ -91,6 +91,7 @@ class Load:
     closed: int = 0
     close_answers: Counter[int] = field(default_factory=Counter)
     errors: int = 0
+    retried: int = 0  # alerts sent again on a fresh connection
 
 
 async def post_alerts(site: Site, rate: float, stop: asyncio.Event, load: Load, seed: int) -> None:
@@ -116,17 +117,25 @@ async def post_alerts(site: Site, rate: float, stop: asyncio.Event, load: Load, 
             "text": "soak",
             "client_id": secrets.token_hex(8),
         }
+        headers = {"Authorization": f"Bearer {site.tokens[k]}"}
         try:
-            conn = conns[slot] = conns[slot] or await HttpConn.open(HOST, site.server.port)
-            status, _ = await conn.request(
-                "POST", "/api/alerts", orjson.dumps(body), {"Authorization": f"Bearer {site.tokens[k]}"}, timeout=30
-            )
-            load.answers[status] += 1
-        except (OSError, asyncio.IncompleteReadError, TimeoutError, ValueError):
-            load.errors += 1
-            if conns[slot] is not None:
-                conns[slot].close()  # type: ignore[union-attr]
-            conns[slot] = None
+            # twice at most: a kept connection the server closed while idle
+            # (uvicorn's 5 s keep-alive) fails at once, and the same
+            # client_id sent again can only be stored once
+            for attempt in (0, 1):
+                try:
+                    conn = conns[slot] = conns[slot] or await HttpConn.open(HOST, site.server.port)
+                    status, _ = await conn.request("POST", "/api/alerts", orjson.dumps(body), headers, timeout=30)
+                    load.answers[status] += 1
+                    break
+                except (OSError, asyncio.IncompleteReadError, TimeoutError, ValueError):
+                    if conns[slot] is not None:
+                        conns[slot].close()  # type: ignore[union-attr]
+                    conns[slot] = None
+                    if attempt:
+                        load.errors += 1
+                    else:
+                        load.retried += 1
         finally:
             busy[slot] = False
 
@@ -157,15 +166,17 @@ async def close_old(site: Site, token: str, older_s: float, every_s: float, stop
     new -> acknowledged -> resolved). Without it the wall's open incidents
     grow without bound, as they should: they are open."""
     headers = {"Authorization": f"Bearer {token}"}
-    conn: HttpConn | None = None
     while not stop.is_set():
         try:
             await asyncio.wait_for(stop.wait(), every_s)
             break
         except TimeoutError:
             pass
+        # a connection per pass: uvicorn closes one idle for 5 s (its
+        # keep-alive timeout), shorter than the pause between passes
+        conn: HttpConn | None = None
         try:
-            conn = conn or await HttpConn.open(HOST, site.server.port)
+            conn = await HttpConn.open(HOST, site.server.port)
             status, rows = await conn.json("GET", "/api/incidents?status=open&limit=5000", headers=headers)
             if status != 200:
                 load.close_answers[status] += 1
@@ -179,11 +190,9 @@ async def close_old(site: Site, token: str, older_s: float, every_s: float, stop
                 load.closed += 1
         except (OSError, asyncio.IncompleteReadError, TimeoutError, ValueError):
             load.errors += 1
+        finally:
             if conn is not None:
                 conn.close()
-            conn = None
-    if conn is not None:
-        conn.close()
 
 
 def _older(rows: list[dict[str, Any]], older_s: float) -> list[dict[str, Any]]:
