@@ -29,6 +29,10 @@ from dispatch.ports.notifier import Subscriptions
 # a message nobody received within a day is no longer news
 TTL_S = 24 * 3600
 JWT_LIFETIME_S = 12 * 3600  # RFC 8292 section 2: at most 24 hours
+# signatures kept, one per push service origin: browsers use a handful
+# (FCM, Mozilla, Apple, Windows), but the endpoints are residents' input
+# and could name any origin (docs/bounds.md)
+JWT_CACHE = 64
 
 
 def b64url(data: bytes) -> str:
@@ -93,6 +97,9 @@ class WebPushSender:
             exp = int(now) + JWT_LIFETIME_S
             header = self.vapid.sign({"aud": aud, "exp": exp, "sub": self.subject})["Authorization"]
             cached = (float(exp), header)
+            self._jwts.pop(aud, None)
+            if len(self._jwts) >= JWT_CACHE:
+                self._jwts.pop(next(iter(self._jwts)))
             self._jwts[aud] = cached
         return cached[1]
 

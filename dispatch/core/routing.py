@@ -75,9 +75,14 @@ def area_channels(lat: float, lon: float, radius_m: float, city: SectorCover) ->
 # all routing needs (the hub picks the exact audience among a channel's
 # listeners); computing the cover was 7 % of an ingesting worker's CPU.
 _FINE_RES = 10
+# Bound (docs/bounds.md): the demo city has ~9,000 such cells and an entry
+# holds ~1 KB; at 5 alerts/s spread evenly, 32,768 slots were still filling
+# after an hour (+3 MB in its second half). 4,096 fill in ~15 minutes and
+# keep the hot spots, where real alerts cluster; a miss costs one cover.
+DISK_CACHE_SIZE = 4096
 
 
-@lru_cache(maxsize=1 << 15)
+@lru_cache(maxsize=DISK_CACHE_SIZE)
 def _disk_channels(fine_cell: str, radius_m: float, city: SectorCover) -> frozenset[str]:
     lat, lon = cell_center(fine_cell)
     return frozenset(area_channels(lat, lon, radius_m + cell_reach_m(fine_cell), city))

@@ -8,7 +8,13 @@ import { setText } from "../shared/dom.js";
 import { incidentRow, refreshRow, tickRow } from "../shared/incident-row.js";
 
 const CAP = 24;
-const KNOWN_CAP = 2000; // incidents remembered for a rebuild; the oldest go first
+/* Incidents remembered for a rebuild (setSector, or an incident leaving the
+ * pinned list): a rebuild shows at most CAP per sector, less the pinned, so
+ * the newest CAP + PINNED_SLACK of each sector are all it can need. The
+ * bound was 2,000 incidents city-wide, each with its history: in a soak at
+ * 5 alerts/s that filled for half an hour (+2.7 MB/h of heap). */
+const PINNED_SLACK = 6; // wall/pinned.js CAP
+export const KNOWN_PER_SECTOR = CAP + PINNED_SLACK;
 
 export class Feed {
   constructor(list, title, ctx, { pinned }) {
@@ -18,14 +24,13 @@ export class Feed {
     this.ctx = ctx;
     this.pinned = pinned; // id -> boolean
     this.rows = new Map();
-    this.known = new Map(); // id -> latest incident, insertion order
+    this.known = new Map(); // id -> latest incident (remember)
+    this.bySector = new Map(); // sector -> Set of the ids known
     this.sector = null;
   }
 
   show(inc, now = Date.now()) {
-    this.known.delete(inc.id);
-    this.known.set(inc.id, inc);
-    if (this.known.size > KNOWN_CAP) this.known.delete(this.known.keys().next().value);
+    this.remember(inc);
     const row = this.rows.get(inc.id);
     if (this.pinned(inc.id) || (this.sector && inc.sector !== this.sector)) {
       if (row) { row.remove(); this.rows.delete(inc.id); }
@@ -36,6 +41,26 @@ export class Feed {
       return;
     }
     this.insert(inc);
+  }
+
+  /* known: id -> latest incident; bySector: sector -> Set of ids, at most
+   * KNOWN_PER_SECTOR, the oldest (by creation) dropped first. */
+  remember(inc) {
+    const was = this.known.get(inc.id);
+    if (was && was.sector !== inc.sector) this.bySector.get(was.sector)?.delete(inc.id);
+    this.known.set(inc.id, inc);
+    let ids = this.bySector.get(inc.sector);
+    if (!ids) { ids = new Set(); this.bySector.set(inc.sector, ids); }
+    ids.add(inc.id);
+    if (ids.size <= KNOWN_PER_SECTOR) return;
+    let oldest = null;
+    for (const id of ids) {
+      const k = this.known.get(id);
+      if (!oldest || Date.parse(k.created_at) < Date.parse(oldest.created_at)
+        || (k.created_at === oldest.created_at && k.id < oldest.id)) oldest = k;
+    }
+    ids.delete(oldest.id);
+    this.known.delete(oldest.id);
   }
 
   insert(inc) {
