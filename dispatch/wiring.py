@@ -9,6 +9,7 @@ dispatch.telemetry, geo.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import secrets
@@ -32,7 +33,7 @@ from dispatch.live.sequencer import Sequencer
 from dispatch.ports.bus import Bus
 from dispatch.ports.limits import Limits
 from dispatch.ports.notifier import Sender
-from dispatch.ports.store import Store
+from dispatch.ports.store import Store, StoreUnavailable
 from dispatch.settings import Settings
 from dispatch.telemetry import metrics
 from dispatch.usecases.alerts import Alerts
@@ -56,6 +57,11 @@ from geo import City, load_city
 from geo.streets import Gazetteer, load_streets
 
 log = logging.getLogger("dispatch")
+
+# Start-up retries while the store is away: soon at first (a restart of
+# PostgreSQL takes a few seconds), then every 5 s, the Retry-After we answer.
+START_RETRY_FIRST_S = 0.5
+START_RETRY_MAX_S = 5.0
 
 
 @dataclass
@@ -117,8 +123,20 @@ class Services:
 async def _ready_store(settings: Settings, city: City, policy: Policy) -> Store:
     """The store, connected, migrated, its homes in the current city's sectors."""
     store = open_store(settings.database_url, settings.database_pool_size, PolicyGrouping(policy))
-    await store.connect()
-    await store.migrate()
+    # A worker (re)started while the store is away waits for it instead of
+    # failing its start-up: uvicorn stops every worker when one fails to
+    # start, and systemd gives up after 5 failed starts in 10 s.
+    delay = START_RETRY_FIRST_S
+    while True:
+        try:
+            await store.connect()
+            await store.migrate()
+            break
+        except StoreUnavailable as exc:
+            log.warning("store not reachable at start, next try in %.1f s: %s", delay, exc)
+            metrics.store_error("start")
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, START_RETRY_MAX_S)
     changed = await store.set_home_sectors(city.sector_of)
     if changed:
         log.info("re-assigned %d home sectors to the current city", changed)

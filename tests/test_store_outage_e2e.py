@@ -227,3 +227,23 @@ async def test_sqlite_lock_past_busy_timeout_answers_503(tmp_path, server_factor
             assert r.status_code == 201, r.text  # 201, not 200: the refused one left nothing behind
     finally:
         holder.close()
+
+
+@pytest.mark.slow
+async def test_a_server_started_while_postgres_is_down_waits_for_it(
+    throwaway_pg, redis_url, bus_prefix, server_factory
+) -> None:
+    """A worker (re)started during an outage (uvicorn respawning a killed
+    one, systemd restarting the service) must wait for the store, not fail
+    its start-up: uvicorn would stop every worker, systemd would give up."""
+    pg = throwaway_pg
+    pg.crash()
+    env = production_env(pg.url, redis_url, bus_prefix)
+    starting = asyncio.create_task(asyncio.to_thread(server_factory, env))
+    await asyncio.sleep(4)  # the server tries, and keeps trying, while PostgreSQL is down
+    assert not starting.done(), "the server gave up (or answered) without its store"
+    pg.start()
+    server = await asyncio.wait_for(starting, 30)
+    r = httpx.get(server.url + "/healthz", timeout=5)
+    assert r.status_code == 200 and r.json() == {"status": "ok"}
+    assert "store not reachable at start" in server.log_text()

@@ -114,9 +114,12 @@ class PostgresStore(SqlStore):
 
     async def connect(self) -> None:
         if self._pool is None:
-            self._pool = await asyncpg.create_pool(
-                self.url, min_size=1, max_size=self.pool_size, reset=_no_reset, timeout=CONNECT_TIMEOUT_S
-            )
+            try:
+                self._pool = await asyncpg.create_pool(
+                    self.url, min_size=1, max_size=self.pool_size, reset=_no_reset, timeout=CONNECT_TIMEOUT_S
+                )
+            except UNREACHABLE as exc:  # a worker starting during an outage waits (wiring._ready_store)
+                raise StoreUnavailable(f"PostgreSQL cannot be reached ({type(exc).__name__})") from exc
 
     async def close(self) -> None:
         await self._batcher.drain()

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from dispatch.core.model import ROLES
+from dispatch.ports.store import StoreUnavailable
 from dispatch.settings import CONFIG_ENV, ConfigError, Settings, load_settings
 
 
@@ -97,6 +98,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from dispatch.cli.serve import serve
 
         return serve(settings, host=args.host, port=args.port, workers=args.workers)
+    try:
+        return _command(settings, args)
+    except StoreUnavailable as exc:  # a command is one try: say so, no traceback
+        print(f"dispatch: {exc}", file=sys.stderr)
+        return 1
+
+
+def _command(settings: Settings, args: argparse.Namespace) -> int:
     from dispatch.cli import commands
 
     if args.command == "migrate":
