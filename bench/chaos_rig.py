@@ -79,14 +79,16 @@ class Rig:
         await asyncio.to_thread(self.pg.close)
 
 
-async def head_seq(port: int) -> int:
+async def head_seq(port: int, token: str) -> int:
+    """The head of the event sequence, from a staff session's /healthz
+    (anonymous callers get the status alone)."""
     conn = await HttpConn.open(HOST, port)
     try:
-        status, doc = await conn.json("GET", "/healthz")
+        status, doc = await conn.json("GET", "/healthz", headers={"Authorization": f"Bearer {token}"})
     finally:
         conn.close()
-    if status != 200:
-        raise RuntimeError(f"/healthz answered {status}")
+    if status != 200 or "seq" not in doc:
+        raise RuntimeError(f"/healthz answered {status}: {doc}")
     return int(doc["seq"])
 
 
@@ -124,7 +126,7 @@ async def start(sizes: Sizes, log_dir: Path) -> Rig:
     )
     try:
         await server.wait_healthy(90.0)
-        since = await head_seq(server.port)
+        since = await head_seq(server.port, staff[0].token)
         clients, tasks = _local_clients(server.port, listeners[1:], staff[1:], since)
         child, child_tallies, child_clients = await _child(server.port, listeners[0], staff[0], since, log_dir)
     except BaseException:
