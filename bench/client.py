@@ -272,8 +272,9 @@ async def _serve(pipe: Connection, src: str, make: type[Client] = Client) -> Non
             pipe.send(("error", f"{type(exc).__name__}: {exc}"))
 
 
-def main(pipe: Connection, src: str) -> None:
-    """Entry point of a client process (multiprocessing spawn target)."""
+def main(pipe: Connection, src: str, make: type[Client] = Client) -> None:
+    """Entry point of a client process (multiprocessing spawn target);
+    `make`: a Client subclass (bench/storm_client.py)."""
     raise_fd_limit()
     try:
         import uvloop
@@ -281,4 +282,4 @@ def main(pipe: Connection, src: str) -> None:
         uvloop.install()
     except ImportError:
         pass
-    asyncio.run(_serve(pipe, src))
+    asyncio.run(_serve(pipe, src, make))

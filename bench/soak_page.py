@@ -4,25 +4,15 @@ DevTools protocol (HeapProfiler.collectGarbage, then Runtime.getHeapUsage)."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any
 
 from bench.soak_run import DISPATCHER, PASSWORD
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, WALL_SIZE
 
-CHROMIUM = os.environ.get("DISPATCH_TEST_CHROMIUM", "/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    # a wall stays in front: no background throttling of its timers
-    "--disable-background-timer-throttling",
-    "--disable-renderer-backgrounding",
-]
-WALL_SIZE = {"width": 1920, "height": 1080}
+# the suite's Chromium and flags; a wall stays in front: no background
+# throttling of its timers
+ARGS = [*CHROMIUM_ARGS, "--disable-background-timer-throttling", "--disable-renderer-backgrounding"]
 
 
 @dataclass

@@ -18,7 +18,6 @@ from typing import Any
 
 from bench import client
 from bench.client import Client, Recorder, WSConn
-from bench.common import raise_fd_limit
 from bench.wsproto import OP_TEXT
 
 # The envelope's seq comes before its data (core.codec.message: type, seq, data).
@@ -102,11 +101,4 @@ class StormClient(Client):
 
 def main(pipe: Connection, src: str) -> None:
     """Entry point of a storm client process (ClientPool target)."""
-    raise_fd_limit()
-    try:
-        import uvloop
-
-        uvloop.install()
-    except ImportError:
-        pass
-    asyncio.run(client._serve(pipe, src, StormClient))
+    client.main(pipe, src, StormClient)
