@@ -114,7 +114,7 @@ async def test_publish_batch_keeps_every_byte(make_bus: MakeBus) -> None:
     bus = await make_bus()
     it = bus.messages()
     await bus.subscribe("c:é")
-    text = [b"", b'{"text": "Fum\xc3\xa9e \\ "rue" \xf0\x9f\x94\xa5\n\u00e9"}', "\u2028\x00\x7f".encode()]
+    text = [b"", b'{"text": "Fum\xc3\xa9e \\ "rue" \xf0\x9f\x94\xa5\n\\u00e9"}', "\u2028\x00\x7f".encode()]
     binary = [b"\x00\xff\xfe\x80\xc3\x28 not UTF-8", bytes(range(256))]
     for batch in (text, binary + text):
         await bus.publish_batch([(["c:é", "ops"], m) for m in batch])
