@@ -62,9 +62,12 @@ async def test_a_trusted_login_never_waits_for_strangers() -> None:
     strangers = [asyncio.create_task(gate.run(CLEAN if i % 2 else SUSPECT, work, f"s{i}", 0.05)) for i in range(20)]
     await asyncio.sleep(0.02)
     assert work.most_suspect == 1  # strangers leave a slot free: one at a time on two slots
-    started = time.monotonic()
+    begun = len(work.order)
     assert await gate.run(TRUSTED, work, "t", 0.05) == "t"
-    assert time.monotonic() - started < 0.09  # its own slot at once, not a place in a queue of 20
+    # its own slot at once, not a place in a queue of 20: at most the stranger
+    # whose thread started as it was handed over ran before it (counted, not
+    # timed, so that a loaded CI machine cannot fail it)
+    assert work.order.index("t") <= begun + 1
     await asyncio.gather(*strangers)
     assert work.most_suspect == 1
 
