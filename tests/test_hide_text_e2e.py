@@ -1,7 +1,8 @@
 """Issue 20, minimisation: a moderator hides an alert's TEXT alone, on both
 stores (two workers on PostgreSQL: the decision on one, the sockets and
 replays on the other). Residents' lists, single reads and replays
-(/ws/resident?since) keep the alert without its text; staff read the text
+(/ws/resident?since) keep the alert without its text, and the residents
+connected get alert.text {"id", "text"} at once; staff read the text
 with "text_hidden": true, and the ops screens get alert.updated; the
 decision closes the alert's open flags and is audited; restoring brings the
 text back everywhere; hiding the whole alert and restoring it then restores
@@ -58,11 +59,18 @@ async def test_hide_text_then_restore(setup: Any) -> None:
     assert await _resident_sees(listening, near, aid) == (TEXT, TEXT, [TEXT])
     assert (await near.http.post(f"/api/alerts/{aid}/flags", json={"reason": "nomme quelqu'un"})).status_code == 201
 
-    async with stream(listening.ws_url, "/ws/ops", disp.token) as ops:
+    async with (
+        stream(listening.ws_url, "/ws/ops", disp.token) as ops,
+        stream(listening.ws_url, "/ws/resident", near.token) as near_ws,
+        stream(listening.ws_url, "/ws/resident", author.token) as author_ws,
+    ):
         body = await _decide(mod, aid, "hide_text")
         assert (body["text_hidden"], body["hidden"], body["text"]) == (True, False, TEXT)
         updated = await next_message(ops, 3, "alert.updated")
         assert updated["data"]["id"] == aid and updated["data"]["text_hidden"] is True
+        # residents who have it on screen (a neighbour, its author) blank it at once
+        for ws in (near_ws, author_ws):
+            assert (await next_message(ws, 3, "alert.text"))["data"] == {"id": aid, "text": ""}
     assert (await mod.http.get("/api/moderation/flags")).json() == [], "the decision closed the flag"
 
     # residents (a neighbour, and the author in their own list) keep the alert, not its text
@@ -83,7 +91,9 @@ async def test_hide_text_then_restore(setup: Any) -> None:
     other = await login(acting.url, "other@example.org", PASSWORD)
     assert (await other.http.post(f"/api/alerts/{aid}/flags", json={"reason": "encore"})).status_code == 201
     assert [f["alert"]["id"] for f in (await mod.http.get("/api/moderation/flags")).json()] == [aid]
-    assert (await _decide(mod, aid, "restore"))["text_hidden"] is False
+    async with stream(listening.ws_url, "/ws/resident", near.token) as near_ws:
+        assert (await _decide(mod, aid, "restore"))["text_hidden"] is False
+        assert (await next_message(near_ws, 3, "alert.text"))["data"] == {"id": aid, "text": TEXT}
     assert (await mod.http.get("/api/moderation/flags")).json() == []
     assert await _resident_sees(listening, near, aid) == (TEXT, TEXT, [TEXT])
     assert (await disp.http.get(f"/api/alerts/{aid}")).json()["text_hidden"] is False

@@ -146,6 +146,22 @@ def test_replay_tells_what_is_true_now() -> None:
     assert RESIDENT_MESSAGES["alert.removed"] == "alert.removed"
 
 
+def test_a_hidden_text_reaches_those_who_have_the_alert_with_its_text_now() -> None:
+    home = Home(1, 43.18, 3.0, "centre")
+    data = {**ALERT, "category": "theft", "text": "M. X du 4", "status": "new", "created_at": "x"}
+    hidden = stream_message("alert.text", 8, {**data, "text_hidden": True}, home, 500)
+    assert hidden is not None and orjson.loads(hidden) == {
+        "type": "alert.text",
+        "seq": 8,
+        "data": {"id": 7, "text": ""},
+    }
+    shown = stream_message("alert.text", 9, data, home, 500)
+    assert shown is not None and orjson.loads(shown)["data"] == {"id": 7, "text": "M. X du 4"}
+    assert stream_message("alert.text", 8, data, home, 500, hidden={7}) is None  # the whole alert is gone
+    assert stream_message("alert.text", 8, data, Home(2, 43.30, 3.2, "nord"), 500) is None  # never had it
+    assert stream_message("alert.text", 8, data, Home(9, 43.30, 3.2, "nord"), 500) is not None  # its author
+
+
 def test_the_author_had_the_alert_too() -> None:
     far = Home(9, 43.30, 3.2, "nord")
     assert not resident_wants("alert.created", ALERT, far, 500)

@@ -478,13 +478,25 @@ async def test_an_admin_sees_the_accounts_but_no_proof(browser: Any, site: Site,
 
 async def test_hide_only_the_text_of_a_flagged_alert(browser: Any, site: Site, axe: str) -> None:
     """`t` on a flagged alert hides its words from residents, who keep the
-    alert; the moderator still reads them, marked; `d` brings them back."""
+    alert: the cards open on a neighbour's page and in the author's own list
+    go blank at once (alert.text); the moderator still reads them, marked;
+    restoring brings them back, live too."""
     require_joining(site)
     moderator = staff(site, "moderator", "moderateur-texte@example.org")
     author = resident(site, "auteur-texte@example.org", CENTRE[0] + 0.001, CENTRE[1] + 0.001)
     watcher = site.residents[1]
     words = "Madame Durand du 12 laisse son chien aboyer"
+    tabs = [await open_tab(browser, site, "/", watcher, size=PHONE_SIZE)]
+    await wait_live(tabs[0].page)
     alert = await post_alert(site, author, CENTRE[0] + 0.001, CENTRE[1] + 0.001, "ecology", words)
+    tabs.append(await open_tab(browser, site, "/", author, size=PHONE_SIZE))  # lists it among its own
+    await wait_live(tabs[1].page)
+    cards = [
+        tabs[0].page.locator(f'#nearby .card[data-alert="{alert["id"]}"]'),
+        tabs[1].page.locator(f'#mine .card[data-alert="{alert["id"]}"]'),
+    ]
+    for card in cards:
+        await card.locator(".card-text", has_text=words).wait_for(timeout=3000)
     async with site.http(watcher) as http:
         r = await http.post(f"/api/alerts/{alert['id']}/flags", json={"reason": "Désigne ou expose une personne"})
         assert r.status_code == 201, r.text
@@ -504,11 +516,25 @@ async def test_hide_only_the_text_of_a_flagged_alert(browser: Any, site: Site, a
     await mp.wait_for_function(
         "() => document.getElementById('mod-message').textContent.includes('Texte')", timeout=5000
     )
+    for card in cards:  # the alert stays, its words go
+        await card.locator(".card-text").wait_for(state="detached", timeout=3000)
+        assert await card.is_visible()
+    for tab in tabs:
+        assert any('"alert.text"' in f for f in tab.frames)
+        assert words not in await tab.page.inner_text("body")
+    assert await run_axe(tabs[0].page, axe) == []
     async with site.http(watcher) as http:
         seen = (await http.get(f"/api/alerts/{alert['id']}")).json()
     assert seen["id"] == alert["id"] and words not in str(seen)
     async with site.http(site.supervisor) as http:
         staff_view = (await http.get(f"/api/alerts/{alert['id']}")).json()
     assert staff_view["text"] == words and staff_view["text_hidden"] is True
-    assert not mod.console_errors(), mod.errors
-    await mod.close()
+
+    async with site.http(moderator) as http:
+        r = await http.post(f"/api/moderation/alerts/{alert['id']}", json={"action": "restore", "reason": "erreur"})
+        assert r.status_code == 200, r.text
+    for card in cards:
+        await card.locator(".card-text", has_text=words).wait_for(timeout=3000)
+    for tab in (*tabs, mod):
+        assert not tab.console_errors(), tab.errors
+        await tab.close()

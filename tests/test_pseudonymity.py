@@ -104,7 +104,7 @@ async def _collect_http(viewer: Person, seen: Seen, alert_ids: list[int], cell: 
 
 async def _scenario(server: Any, people: dict[str, Person], disp: Client, mod: Client) -> tuple[list[int], str]:
     """The events every viewer should hear of: others' alerts (one
-    annotated by operators, one hidden), the viewers' own alerts
+    annotated by operators then its text hidden, one hidden), the viewers' own alerts
     acknowledged, two broadcasts."""
     o1, o2 = people["o1"].client, people["o2"].client
     assert o1 is not None and o2 is not None
@@ -128,6 +128,8 @@ async def _scenario(server: Any, people: dict[str, Person], disp: Client, mod: C
     assert flagger is not None
     await flagger.http.post(f"/api/alerts/{a1['id']}/flags", json={"reason": SECRETS[3]})
     r = await mod.http.post(f"/api/moderation/alerts/{a2['id']}", json={"action": "hide", "reason": SECRETS[2]})
+    assert r.status_code == 200
+    r = await mod.http.post(f"/api/moderation/alerts/{a1['id']}", json={"action": "hide_text", "reason": SECRETS[2]})
     assert r.status_code == 200
     return [a1["id"], a2["id"]], a1["cell"]
 

@@ -59,6 +59,16 @@ ALERT_LOCKED = Sql(lambda d: f"SELECT {ALERT_COLUMNS} FROM alerts WHERE id = ?{d
 SET_HIDDEN = Sql("UPDATE alerts SET hidden = ?, hide_reason = ?, updated_at = ? WHERE id = ?")
 # the channels an event was published on are the keys of its links
 EVENT_LINKS = Sql("SELECT links FROM events WHERE seq = ?")
+
+
+async def residents_who_had(tx: Tx, created_seq: int, extra_channels: Sequence[str]) -> tuple[str, ...]:
+    """The resident channels an alert's alert.created went out on, with
+    `extra_channels` (its author's): where a change to it must reach."""
+    created = await tx.rows(EVENT_LINKS.on(tx.dialect), created_seq)
+    published = loads(created[0][0]) if created else {}
+    return tuple(sorted({c for c in published if c != OPS} | set(extra_channels)))
+
+
 HIDDEN_AMONG = Sql(lambda d: f"SELECT id FROM alerts WHERE hidden AND {d.in_ints('id')}")
 
 
@@ -214,11 +224,9 @@ class ModerationMethods:
             await tx.execute(SET_HIDDEN.on(d), hidden, alert.hide_reason, d.ts_param(now), alert_id)
             specs: list[tuple[str, tuple[str, ...]]] = [("alert.updated", (OPS,))]
             if hidden:
-                created = await tx.rows(EVENT_LINKS.on(d), alert.seq)
-                published = loads(created[0][0]) if created else {}
-                channels = sorted({c for c in published if c != OPS} | set(extra_channels))
+                channels = await residents_who_had(tx, alert.seq, extra_channels)
                 if channels:
-                    specs.append(("alert.removed", tuple(channels)))
+                    specs.append(("alert.removed", channels))
             last = await tx.bump(len(specs))
             data = alert_staff(alert)
             first = last - len(specs) + 1

@@ -14,7 +14,7 @@ from dispatch.adapters import privacy_sql as q
 from dispatch.adapters.audit_sql import AUDIT_COLUMNS, append_audit, purge_audit
 from dispatch.adapters.dialect import Dialect
 from dispatch.adapters.store_common import ALERT_COLUMNS, Draft, Row, alert_from_row, dumps, loads, to_utc
-from dispatch.adapters.store_moderation import ALERT_LOCKED, RESOLVE_FLAGS
+from dispatch.adapters.store_moderation import ALERT_LOCKED, RESOLVE_FLAGS, residents_who_had
 from dispatch.adapters.tx import Tx
 from dispatch.core.audit import AuditEntry
 from dispatch.core.model import Alert, Event, evolve, iso
@@ -86,20 +86,34 @@ class PrivacyMethods:
         return Erasure(files, event)
 
     async def set_text_hidden(
-        self, alert_id: int, hidden: bool, now: datetime, audit: Sequence[AuditEntry] = ()
+        self,
+        alert_id: int,
+        hidden: bool,
+        extra_channels: Sequence[str],
+        now: datetime,
+        audit: Sequence[AuditEntry] = (),
     ) -> tuple[Alert, list[Event]] | None:
         async with self._write_tx() as tx:
             d = tx.dialect
-            seq = await tx.bump(1)  # the counter row first, as every event write does
+            await tx.bump(0)  # lock order: the counter row first, as every event write does
             rows = await tx.rows(ALERT_LOCKED.on(d), alert_id)
             if not rows:
-                return None  # rolls the bump back
+                return None
             await tx.execute(RESOLVE_FLAGS.on(d), d.ts_param(now), alert_id)
             await append_audit(tx, *audit)
             alert = evolve(alert_from_row(rows[0], d.ts_column), text_hidden=hidden, updated_at=to_utc(now))
             await tx.execute(q.SET_TEXT_HIDDEN.on(d), hidden, d.ts_param(now), alert_id)
             await q.mark_text_hidden(tx, alert_id, hidden)
-            events = await tx.append([Draft(seq, "alert.updated", alert_staff(alert), to_utc(now), (OPS,))])
+            specs: list[tuple[str, tuple[str, ...]]] = [("alert.updated", (OPS,))]
+            # residents who have it on screen follow at once (a hidden alert
+            # is on nobody's screen)
+            channels = () if alert.hidden else await residents_who_had(tx, alert.seq, extra_channels)
+            if channels:
+                specs.append(("alert.text", channels))
+            last = await tx.bump(len(specs))
+            data, at = alert_staff(alert), to_utc(now)
+            first = last - len(specs) + 1
+            events = await tx.append([Draft(first + k, kind, data, at, ch) for k, (kind, ch) in enumerate(specs)])
         return alert, events
 
     async def purge_batch(self, cutoffs: Cutoffs, limit: int) -> PurgeBatch | None:

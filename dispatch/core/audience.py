@@ -47,12 +47,12 @@ def broadcast_reaches(data: dict[str, Any], lat: float, lon: float, sector: str 
 
 def resident_wants(event_type: str, data: dict[str, Any], home: Home, radius_m: float) -> bool:
     """The rule of /ws/resident (docs/reference.md), for one resident and one event."""
-    if event_type in ("alert.created", "alert.removed"):
+    if event_type in ("alert.created", "alert.removed", "alert.text"):
         same_sector = home.sector is not None and data["sector"] == home.sector
         if same_sector or within(home.lat, home.lon, data["lat"], data["lon"], radius_m):
             return True
         # the author had it in their own list
-        return event_type == "alert.removed" and data.get("author") == home.user_id
+        return event_type != "alert.created" and data.get("author") == home.user_id
     if event_type == "broadcast.sent":
         return broadcast_reaches(data, home.lat, home.lon, home.sector)
     if event_type == "alert.status":
@@ -297,7 +297,7 @@ def resident_audience(
     alert.status, the author's own members) for whom it is true."""
     if event_type == "alert.created":
         return index.alert_audience(data["lat"], data["lon"], data["sector"], radius_m)
-    if event_type == "alert.removed":
+    if event_type in ("alert.removed", "alert.text"):  # those who had it: its audience and its author
         near = index.alert_audience(data["lat"], data["lon"], data["sector"], radius_m)
         # the author's own members on this channel only: one on another
         # channel gets it there, in that channel's order

@@ -8,7 +8,13 @@ from typing import Any
 from dispatch.core.audience import resident_wants
 from dispatch.core.codec import Payload, message
 from dispatch.core.model import Home
-from dispatch.core.views import alert_removed_resident, alert_resident, alert_status_resident, broadcast_resident
+from dispatch.core.views import (
+    alert_removed_resident,
+    alert_resident,
+    alert_status_resident,
+    alert_text_resident,
+    broadcast_resident,
+)
 
 # Event types the ops screens receive as they are.
 OPS_TYPES = frozenset(
@@ -30,11 +36,14 @@ RESIDENT_MESSAGES = {
     "broadcast.sent": "broadcast",
     "alert.status": "alert.status",
     "alert.removed": "alert.removed",
+    # a moderator hid an alert's text, or showed it again: residents who have
+    # the alert on screen must stop (or start) showing it at once
+    "alert.text": "alert.text",
 }
 
 # Event types that name an alert by data["id"], whose replay depends on
 # whether that alert is hidden now (stream_message).
-ALERT_EVENTS = frozenset({"alert.created", "alert.removed"})
+ALERT_EVENTS = frozenset({"alert.created", "alert.removed", "alert.text"})
 
 
 def resident_view(event_type: str, data: dict[str, Any]) -> dict[str, Any]:
@@ -46,6 +55,8 @@ def resident_view(event_type: str, data: dict[str, Any]) -> dict[str, Any]:
         return alert_status_resident(data)
     if event_type == "alert.removed":
         return alert_removed_resident(data)
+    if event_type == "alert.text":
+        return alert_text_resident(data)
     raise ValueError(f"no resident view for {event_type}")
 
 

@@ -21,7 +21,7 @@ from typing import Any
 from dispatch.core.views import cell_center
 
 # the event types whose data is an alert's staff view, or names its author
-ALERT_EVENTS = ("alert.created", "alert.updated", "alert.removed", "alert.status")
+ALERT_EVENTS = ("alert.created", "alert.updated", "alert.removed", "alert.status", "alert.text")
 INCIDENT_EVENTS = ("incident.created", "incident.updated")
 
 

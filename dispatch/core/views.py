@@ -79,6 +79,11 @@ def alert_removed_resident(data: dict[str, Any]) -> dict[str, Any]:
     return {"id": data["id"]}
 
 
+def alert_text_resident(data: dict[str, Any]) -> dict[str, Any]:
+    """The text residents may read now: empty while a moderator hides it."""
+    return {"id": data["id"], "text": alert_resident(data)["text"]}
+
+
 def alert_moderation(staff: dict[str, Any], with_author: bool = False) -> dict[str, Any]:
     """Moderators' view: a resident's, plus whether it is hidden, and (in
     moderation routes) the author's account id, to suspend it."""

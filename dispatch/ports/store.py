@@ -369,10 +369,17 @@ class Store(Protocol):
         ...
 
     async def set_text_hidden(
-        self, alert_id: int, hidden: bool, now: datetime, audit: Sequence[AuditEntry] = ()
+        self,
+        alert_id: int,
+        hidden: bool,
+        extra_channels: Sequence[str],
+        now: datetime,
+        audit: Sequence[AuditEntry] = (),
     ) -> tuple[Alert, list[Event]] | None:
         """Hide (or show again) an alert's text from residents, close its open
-        flags, record `audit`, and append alert.updated on the ops channel;
+        flags, record `audit`, and append alert.updated on the ops channel
+        and, unless the alert is hidden, alert.text on the resident channels
+        its alert.created went out on and `extra_channels` (its author's);
         its stored events say so too, for replays. None: no such alert."""
         ...
 

@@ -132,20 +132,21 @@ class Moderation:
         """Hide, hide the text alone, or restore (both); each closes the
         alert's open flags. Hiding tells the residents who had it
         (alert.removed) and the ops screens (alert.updated); hiding the text
-        and restoring tell the ops screens."""
+        or showing it again tells the ops screens and the residents who have
+        it on screen (alert.text)."""
         alert = await self.store.get_alert(alert_id)
         if alert is None:
             raise InputError(404, "not_found", "no such alert")
         audit = [entry(f"moderation.{decision.action}", "alert", alert_id, actor.id)]
         events: list[Event] = []
+        extra = await self._author_channel(alert.author)
         if decision.action == "hide_text" or alert.text_hidden:
-            done = await self.store.set_text_hidden(alert_id, decision.action == "hide_text", utcnow(), audit)
+            done = await self.store.set_text_hidden(alert_id, decision.action == "hide_text", extra, utcnow(), audit)
             if done is None:
                 raise InputError(404, "not_found", "no such alert")
             saved, events = done
             audit = []  # recorded once
         if decision.action != "hide_text":
-            extra = await self._author_channel(alert.author)
             moderated = await self.store.moderate_alert(
                 alert_id, decision.action == "hide", decision.reason or "", extra, utcnow(), audit
             )

@@ -4,7 +4,8 @@
  * It only ever receives the anonymised view (the H3 cell, never an exact
  * point or an author), and draws other people's alerts as that cell. A
  * nearby alert can be flagged to the moderators; one they hide leaves the
- * lists at once (alert.removed). */
+ * lists at once (alert.removed), a text they hide goes blank at once
+ * (alert.text). */
 import { api } from "../shared/api.js";
 import { CATEGORIES, RESIDENT_STATUSES } from "../shared/config.js";
 import { categoriesById as categories, sectorNames } from "../shared/context.js";
@@ -225,6 +226,19 @@ export async function startLive(me) {
     showEmpty();
   }
 
+  /* A moderator hid its text (an empty one) or showed it again. */
+  function setText(a) {
+    for (const row of [nearbyRows.get(a.id), mineRows.get(a.id)]) {
+      if (!row) continue;
+      const body = row.querySelector(".card-body");
+      const old = body.querySelector(".card-text");
+      const text = a.text ? el("p", { class: "card-text", text: a.text }) : null;
+      if (old && text) old.replaceWith(text);
+      else if (old) old.remove();
+      else if (text) body.querySelector(".card-meta").after(text);
+    }
+  }
+
   const messageRows = new Map();
   function showMessage(b, live = true) {
     if (messageRows.has(b.id)) return;
@@ -271,6 +285,7 @@ export async function startLive(me) {
       if (msg.type === "alert.nearby") showNearby(msg.data, true);
       else if (msg.type === "alert.status") setMineStatus(msg.data);
       else if (msg.type === "alert.removed") removeAlert(msg.data.id);
+      else if (msg.type === "alert.text") setText(msg.data);
       else if (msg.type === "broadcast") showMessage(msg.data, true);
     },
     onState(state) { showLight(light, state); },
