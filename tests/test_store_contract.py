@@ -30,7 +30,7 @@ from dispatch.core.model import (
     NewUser,
 )
 from dispatch.core.notify_settings import NotifySettings
-from dispatch.core.outbox import Fanout, NewOutbox, Texts
+from dispatch.core.outbox import Fanout, Nearby, NewOutbox, Texts
 from dispatch.core.views import alert_staff, broadcast_view
 from dispatch.ports.store import DuplicateEmail, NotFound, Store, StoreUnavailable
 
@@ -93,8 +93,8 @@ def new_alert(author: int, client_id: str | None = None, **kw: Any) -> NewAlert:
 async def create_alert(store: Store, new: NewAlert) -> tuple[Alert, Event | None]:
     """The alert and its alert.created event (None if it existed), through
     create_alert_grouped: these stores have no Grouping, so that is its only event."""
-    alert, events = await store.create_alert_grouped(new)
-    return alert, events[0] if events else None
+    created = await store.create_alert_grouped(new)
+    return created.alert, created.events[0] if created.events else None
 
 
 # What save() writes of an alert: a change to any other field would be in
@@ -1221,22 +1221,29 @@ async def test_a_broadcast_and_an_alert_write_their_outbox_rows_with_them(store:
     assert await store.outbox_counts("broadcast", b.id) == {"email": {"queued": 2}, "sms": {"queued": 2}}
     assert await store.sms_recipients(uids, "urgent") == 2
     author = await store.add_users([user("author@x.org")])
-    alert, _ = await create_alert(
-        store, new_alert(author[0], fanout=Fanout("alert", (uids[0],), "info", "noise", texts))
-    )
-    assert await store.outbox_counts("alert", alert.id) == {"email": {"queued": 1}, "sms": {"queued": 1}}
-    other, _ = await create_alert(
-        store, new_alert(author[0], category="fire", fanout=Fanout("alert", (uids[0],), "info", "fire", texts))
-    )
-    assert await store.outbox_counts("alert", other.id) == {}  # nobody wants fires
-    items = await store.claim_outbox("email", 10, "A", T0 + timedelta(seconds=1), T0 + timedelta(seconds=30))
-    assert sorted((i.kind, i.user_id, i.body, i.level) for i in items) == sorted(
-        [("broadcast", uids[0], "Courriel", "urgent"), ("broadcast", uids[1], "Courriel", "urgent")]
-        + [("alert", uids[0], "Courriel", "info")]
+    nearby = Nearby(500, texts)
+    created = await store.create_alert_grouped(new_alert(author[0], nearby=nearby))
+    assert created.queued == 4  # the two residents of its sector, by e-mail and SMS
+    assert await store.outbox_counts("alert", created.alert.id) == {"email": {"queued": 2}, "sms": {"queued": 2}}
+    fire = await store.create_alert_grouped(new_alert(author[0], category="fire", nearby=nearby))
+    assert fire.queued == 0 and await store.outbox_counts("alert", fire.alert.id) == {}  # nobody wants fires
+    own = await store.create_alert_grouped(new_alert(uids[0], nearby=nearby))
+    assert own.queued == 2  # never to its author
+    again = await store.create_alert_grouped(new_alert(author[0], nearby=nearby, client_id="k"))
+    repeat = await store.create_alert_grouped(new_alert(author[0], nearby=nearby, client_id="k"))
+    assert (again.queued, repeat.queued, repeat.events) == (4, 0, [])  # a repeat queues nothing more
+    items = await store.claim_outbox("email", 20, "A", T0 + timedelta(seconds=1), T0 + timedelta(seconds=30))
+    assert sorted((i.kind, i.ref_id, i.user_id, i.body, i.level) for i in items) == sorted(
+        [("broadcast", b.id, u, "Courriel", "urgent") for u in uids]
+        + [("alert", created.alert.id, u, "Courriel", "info") for u in uids]
+        + [("alert", own.alert.id, uids[1], "Courriel", "info")]
+        + [("alert", again.alert.id, u, "Courriel", "info") for u in uids]
     )
 
 
-async def test_alert_watchers_are_the_candidates_by_category_sector_and_box(store: Store) -> None:
+async def test_a_nearby_alert_is_queued_for_the_watchers_the_stream_would_reach(store: Store) -> None:
+    """Candidates by category, then sector or box, then the stream's rule:
+    validated residents only, in its sector or within the radius."""
     ids = await store.add_users(
         [
             user("near@x.org", home_lat=43.1840, home_lon=3.0040, home_sector="bourg"),
@@ -1244,10 +1251,16 @@ async def test_alert_watchers_are_the_candidates_by_category_sector_and_box(stor
             user("far@x.org", home_lat=43.1600, home_lon=3.1450, home_sector="plage"),
             user("other@x.org", home_lat=43.1840, home_lon=3.0040, home_sector="centre"),
             user("pending@x.org", home_lat=43.1840, home_lon=3.0040, home_sector="centre", validated=False),
+            user("edge@x.org", home_lat=43.1837 + 0.0054, home_lon=3.0042, home_sector="bourg"),  # ~600 m
         ]
     )
-    for uid, cats in zip(ids, [("fire",), ("fire", "theft"), ("fire",), ("theft",), ("fire",)]):
+    for uid, cats in zip(ids, [("fire",), ("fire", "theft"), ("fire",), ("theft",), ("fire",), ("fire",)]):
         await store.put_notify_settings(uid, NotifySettings(("email",), ("info",), cats), None, False, T0)
-    found = await store.alert_watchers("fire", 43.1837, 3.0042, "centre", 500)
-    assert sorted(found) == [(ids[0], 43.1840, 3.0040, "bourg"), (ids[1], 43.1900, 2.9800, "centre")]
-    assert await store.alert_watchers("weather", 43.1837, 3.0042, "centre", 500) == []
+    (author,) = await store.add_users([user("author@x.org")])
+    nearby = Nearby(500, Texts("Sujet", "Courriel", "SMS STOP", "Push"))
+    at = {"lat": 43.1837, "lon": 3.0042, "sector": "centre"}
+    fire = await store.create_alert_grouped(new_alert(author, category="fire", nearby=nearby, **at))
+    items = await store.claim_outbox("email", 20, "A", T0 + timedelta(seconds=1), T0 + timedelta(seconds=30))
+    assert (fire.queued, sorted(i.user_id for i in items)) == (2, [ids[0], ids[1]])
+    weather = await store.create_alert_grouped(new_alert(author, category="weather", nearby=nearby, **at))
+    assert weather.queued == 0

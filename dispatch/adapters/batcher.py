@@ -6,11 +6,12 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from dispatch.core.model import Alert, Event, NewAlert
+from dispatch.core.model import Created, NewAlert
 
-# (alert, its events: alert.created first, then any incident events it
-# caused) when this call inserted it, (alert, []) when it existed.
-InsertAlerts = Callable[[Sequence[NewAlert]], Awaitable[list[tuple[Alert, list[Event]]]]]
+# core.model.Created: (alert, its events: alert.created first, then any
+# incident events it caused, the outbox rows queued) when this call inserted
+# it, (alert, []) when it existed.
+InsertAlerts = Callable[[Sequence[NewAlert]], Awaitable[list[Created]]]
 
 
 class AlertBatcher:
@@ -36,12 +37,12 @@ class AlertBatcher:
         self._insert = insert
         self._rolled_back = rolled_back
         self._max_batch = max_batch
-        self._pending: list[tuple[NewAlert, asyncio.Future[tuple[Alert, list[Event]]]]] = []
+        self._pending: list[tuple[NewAlert, asyncio.Future[Created]]] = []
         self._task: asyncio.Task[None] | None = None
 
-    async def submit(self, new: NewAlert) -> tuple[Alert, list[Event]]:
+    async def submit(self, new: NewAlert) -> Created:
         loop = asyncio.get_running_loop()
-        fut: asyncio.Future[tuple[Alert, list[Event]]] = loop.create_future()
+        fut: asyncio.Future[Created] = loop.create_future()
         self._pending.append((new, fut))
         if self._task is None:
             self._task = loop.create_task(self._run(), name="create_alert batcher")
@@ -65,9 +66,9 @@ class AlertBatcher:
                     _settle(fut, RuntimeError("create_alert batcher stopped"))
                 self._pending.clear()
 
-    async def _write(self, batch: list[tuple[NewAlert, asyncio.Future[tuple[Alert, list[Event]]]]]) -> None:
+    async def _write(self, batch: list[tuple[NewAlert, asyncio.Future[Created]]]) -> None:
         leaders: list[NewAlert] = []
-        waiters: list[list[asyncio.Future[tuple[Alert, list[Event]]]]] = []
+        waiters: list[list[asyncio.Future[Created]]] = []
         by_key: dict[tuple[int, str], int] = {}
         for new, fut in batch:
             if fut.done():  # cancelled while queued
@@ -82,7 +83,7 @@ class AlertBatcher:
             waiters.append([fut])
         if not leaders:
             return
-        outcomes: list[tuple[Alert, list[Event]] | BaseException]
+        outcomes: list[Created | BaseException]
         try:
             outcomes = list(await self._insert(leaders))
         except self._rolled_back as exc:
@@ -99,11 +100,10 @@ class AlertBatcher:
                 if isinstance(outcome, BaseException):
                     _settle(fut, outcome)
                     continue
-                alert, events = outcome
                 if not fut.done():
-                    fut.set_result((alert, events if k == 0 else []))
+                    fut.set_result(outcome if k == 0 else Created(outcome.alert, []))
 
-    async def _alone(self, new: NewAlert) -> tuple[Alert, list[Event]] | BaseException:
+    async def _alone(self, new: NewAlert) -> Created | BaseException:
         try:
             return (await self._insert([new]))[0]
         except self._rolled_back as exc:

@@ -30,9 +30,10 @@ from dispatch.adapters.store_common import (
     user_from_row,
 )
 from dispatch.adapters.store_moderation import ModerationMethods
-from dispatch.adapters.store_outbox import OutboxMethods, enqueue_fanout
+from dispatch.adapters.store_outbox import OutboxMethods, alert_watchers, enqueue_fanout
 from dispatch.adapters.store_privacy import PrivacyMethods
 from dispatch.adapters.tx import Tx
+from dispatch.core.audience import nearby_fanout
 from dispatch.core.audit import AuditEntry
 from dispatch.core.changes import Change, Saved, TriageState
 from dispatch.core.model import (
@@ -188,14 +189,15 @@ class SqlStore(ModerationMethods, AuditMethods, PrivacyMethods, OutboxMethods, A
 
     async def _created(
         self, tx: Tx, batch: Sequence[NewAlert], created: list[tuple[int, Alert]]
-    ) -> tuple[list[tuple[int, Alert]], list[Event], list[Event]]:
+    ) -> tuple[list[tuple[int, Alert]], list[Event], list[Event], dict[int, int]]:
         """In create_alert_grouped's transaction, for the alerts it inserted
         ((index in batch, alert)): group them into incidents, then write
         their alert.created events and those grouping caused in one append
-        (one round trip for both). Returns the alerts as grouped, their
-        events, and the grouping events."""
+        (one round trip for both), and queue their nearby messages. Returns
+        the alerts as grouped, their events, the grouping events, and the
+        outbox rows queued by index in batch."""
         if not created:
-            return created, [], []
+            return created, [], [], {}
         grouped = None
         if self.grouping is not None:
             now = utcnow()
@@ -207,11 +209,16 @@ class SqlStore(ModerationMethods, AuditMethods, PrivacyMethods, OutboxMethods, A
         mine = [Draft(a.seq, "alert.created", alert_staff(a), a.created_at, batch[i].channels) for i, a in created]
         theirs = await triage_sql.drafts(tx, *grouped) if grouped else []
         events = await tx.append(mine + theirs)
+        queued = {}
         for i, a in created:  # the nearby residents' outbox rows, in this transaction
-            fanout = batch[i].fanout
-            if fanout is not None and fanout.audience:
-                await enqueue_fanout(tx, fanout, a.id, a.created_at)
-        return created, events[: len(mine)], events[len(mine) :]
+            nearby = batch[i].nearby
+            if nearby is None:
+                continue
+            watchers = await alert_watchers(tx, a.category, a.lat, a.lon, a.sector, nearby.radius_m)
+            fanout = nearby_fanout(nearby, batch[i].author, a.category, a.lat, a.lon, a.sector, watchers)
+            if fanout is not None:
+                queued[i] = await enqueue_fanout(tx, fanout, a.id, a.created_at)
+        return created, events[: len(mine)], events[len(mine) :], queued
 
     # -- the event log ------------------------------------------------------
 

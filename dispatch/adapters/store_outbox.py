@@ -145,6 +145,18 @@ async def enqueue_fanout(tx: Tx, fanout: Fanout, ref_id: int, now: datetime) -> 
     return len(items)
 
 
+async def alert_watchers(
+    tx: Tx, category: str, lat: float, lon: float, sector: str | None, radius_m: float
+) -> list[tuple[int, float, float, str | None]]:
+    """The candidates for a nearby alert's messages, (user id, home lat, lon,
+    sector): validated residents whose settings name its category, at home
+    in its sector or inside the box around its circle (core.audience keeps
+    those the stream would reach)."""
+    south, west, north, east = box_around(lat, lon, radius_m)
+    rows = await tx.rows(ALERT_WATCHERS.on(tx.dialect), f'%"{category}"%', sector, south, north, west, east)
+    return [(int(r[0]), float(r[1]), float(r[2]), r[3]) for r in rows]
+
+
 class OutboxMethods:
     """Mixed into store_base.SqlStore, which supplies the transactions."""
 
@@ -160,14 +172,6 @@ class OutboxMethods:
         async with self._read_tx() as tx:
             found = await opted_in(tx, audience)
         return sum(1 for _, _, phone, s, _ in found if phone and "sms" in s.for_broadcast(level))
-
-    async def alert_watchers(
-        self, category: str, lat: float, lon: float, sector: str | None, radius_m: float
-    ) -> list[tuple[int, float, float, str | None]]:
-        south, west, north, east = box_around(lat, lon, radius_m)
-        async with self._read_tx() as tx:
-            rows = await tx.rows(ALERT_WATCHERS.on(tx.dialect), f'%"{category}"%', sector, south, north, west, east)
-        return [(int(r[0]), float(r[1]), float(r[2]), r[3]) for r in rows]
 
     async def notify_settings(self, user_id: int) -> NotifySettings | None:
         async with self._read_tx() as tx:
@@ -260,4 +264,4 @@ class OutboxMethods:
         return int(rows[0][0]) if rows else 0
 
 
-__all__ = ["OutboxMethods", "enqueue_fanout", "insert_outbox", "item_from_row"]
+__all__ = ["OutboxMethods", "alert_watchers", "enqueue_fanout", "insert_outbox", "item_from_row"]

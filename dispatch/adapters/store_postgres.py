@@ -60,8 +60,8 @@ from dispatch.adapters.store_postgres_sql import (
 )
 from dispatch.core.audit import AuditEntry
 from dispatch.core.model import (
-    Alert,
     Broadcast,
+    Created,
     Event,
     NewAlert,
     NewBroadcast,
@@ -210,11 +210,11 @@ class PostgresStore(SqlStore):
 
     # -- alerts and broadcasts ---------------------------------------------
 
-    async def create_alert_grouped(self, new: NewAlert) -> tuple[Alert, list[Event]]:
+    async def create_alert_grouped(self, new: NewAlert) -> Created:
         self.pool  # noqa: B018 -- raise now if not connected
         return await self._batcher.submit(new)
 
-    async def _insert_alerts(self, batch: Sequence[NewAlert]) -> list[tuple[Alert, list[Event]]]:
+    async def _insert_alerts(self, batch: Sequence[NewAlert]) -> list[Created]:
         drafts = [provisional_alert(n) for n in batch]
         columns = [
             [n.author for n in batch],
@@ -228,14 +228,14 @@ class PostgresStore(SqlStore):
             [n.priority for n in batch],
             [d.created_at for d in drafts],
         ]
-        out: list[tuple[Alert, list[Event]] | None] = [None] * len(batch)
+        out: list[Created | None] = [None] * len(batch)
         async with self._connection() as con:
             for attempt in range(1, 4):
                 try:
                     async with con.transaction():
                         rows = await con.fetch(CREATE_ALERTS, *columns)
                         created = [(r["i"] - 1, alert_from_row(r, ts_identity)) for r in rows if r["created"]]
-                        created, events, extra = await self._created(PostgresTx(con), batch, created)
+                        created, events, extra, queued = await self._created(PostgresTx(con), batch, created)
                     break
                 except asyncpg.UniqueViolationError as exc:
                     # lost a race on one (author, client_id) with another
@@ -248,9 +248,9 @@ class PostgresStore(SqlStore):
             i = row["i"] - 1
             if i in fresh:
                 alert, event = fresh[i]
-                out[i] = (alert, [event, *(extra if i == last else [])])
+                out[i] = Created(alert, [event, *(extra if i == last else [])], queued.get(i, 0))
             else:
-                out[i] = (alert_from_row(row, ts_identity), [])
+                out[i] = Created(alert_from_row(row, ts_identity), [])
         if any(o is None for o in out):
             raise RuntimeError("create_alert: an alert was neither inserted nor found")
         return out  # type: ignore[return-value]

@@ -56,8 +56,8 @@ from dispatch.adapters.store_sqlite_sql import (
 )
 from dispatch.core.audit import AuditEntry
 from dispatch.core.model import (
-    Alert,
     Broadcast,
+    Created,
     Event,
     NewAlert,
     NewBroadcast,
@@ -203,22 +203,22 @@ class SqliteStore(SqlStore):
 
     # -- alerts and broadcasts ---------------------------------------------
 
-    async def create_alert_grouped(self, new: NewAlert) -> tuple[Alert, list[Event]]:
+    async def create_alert_grouped(self, new: NewAlert) -> Created:
         if self._db is None:
             raise RuntimeError("SqliteStore is not connected")
         return await self._batcher.submit(new)
 
-    async def _insert_alerts(self, batch: Sequence[NewAlert]) -> list[tuple[Alert, list[Event]]]:
+    async def _insert_alerts(self, batch: Sequence[NewAlert]) -> list[Created]:
         """One write transaction for the batch (keys are distinct: AlertBatcher)."""
-        out: list[tuple[Alert, list[Event]] | None] = [None] * len(batch)
+        out: list[Created | None] = [None] * len(batch)
         async with self._write() as db:
             for i, alert in (await existing_alerts(db, batch)).items():
-                out[i] = (alert, [])
+                out[i] = Created(alert, [])
             fresh = [(i, provisional_alert(n)) for i, n in enumerate(batch) if out[i] is None]
             if fresh:
-                created, events, extra = await self._created(SqliteTx(db), batch, await insert_fresh(db, fresh))
+                created, events, extra, queued = await self._created(SqliteTx(db), batch, await insert_fresh(db, fresh))
                 for k, ((i, alert), event) in enumerate(zip(created, events)):
-                    out[i] = (alert, [event, *(extra if k == len(created) - 1 else [])])
+                    out[i] = Created(alert, [event, *(extra if k == len(created) - 1 else [])], queued.get(i, 0))
         return out  # type: ignore[return-value]
 
     async def create_broadcast(self, new: NewBroadcast) -> tuple[Broadcast, Event]:

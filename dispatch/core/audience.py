@@ -17,6 +17,7 @@ import h3
 import numpy as np
 
 from dispatch.core.model import Home
+from dispatch.core.outbox import Fanout, Nearby
 from dispatch.core.zones import bounding_circle, in_zone, polygon_of
 from geo import cell_center, cell_of, disk_cells, haversine_m
 from geo.cells import EARTH_RADIUS_M
@@ -288,6 +289,23 @@ def nearby_residents(
         index.add(uid, hlat, hlon, hsector)
     data = {"lat": lat, "lon": lon, "sector": sector}
     return set(resident_audience(index, {}, "alert.created", data, radius_m))
+
+
+def nearby_fanout(
+    nearby: Nearby,
+    author: int,
+    category: str,
+    lat: float,
+    lon: float,
+    sector: str | None,
+    watchers: Iterable[tuple[int, float, float, str | None]],
+) -> Fanout | None:
+    """A new alert's out-of-band messages (issue 19): to the watchers (user
+    id, home) whom the resident stream would reach, never its author. Its
+    texts name the category and the sector only: neither the author nor the
+    point."""
+    audience = nearby_residents((w for w in watchers if w[0] != author), lat, lon, sector, nearby.radius_m)
+    return Fanout("alert", tuple(sorted(audience)), "info", category, nearby.texts) if audience else None
 
 
 def resident_audience(

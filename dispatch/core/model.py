@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeVar
 
 from geo.polygon import Polygon
 
 if TYPE_CHECKING:
-    from dispatch.core.outbox import Fanout
+    from dispatch.core.outbox import Fanout, Nearby
 
 ROLES = ("resident", "referent", "dispatcher", "supervisor", "moderator", "admin")
 STAFF_ROLES = frozenset({"dispatcher", "supervisor", "moderator", "admin"})
@@ -164,8 +164,9 @@ class NewAlert:
     created_at: datetime
     # bus channels its event is published on (core.routing)
     channels: tuple[str, ...] = ()
-    # the outbox rows to write with it (issue 19): residents nearby who opted in to its category
-    fanout: Fanout | None = None
+    # its out-of-band messages (issue 19): to the residents nearby who opted
+    # in to its category, found in the transaction that stores it
+    nearby: Nearby | None = None
 
 
 @dataclass(frozen=True)
@@ -192,6 +193,16 @@ class Alert:
     hidden: bool = False  # by a moderator: gone from residents' lists and replays
     hide_reason: str | None = None
     text_hidden: bool = False  # by a moderator: residents see the alert without its text
+
+
+class Created(NamedTuple):
+    """What create_alert_grouped did: the alert; its events (alert.created,
+    then what grouping changed; [] when it existed already); how many outbox
+    rows it queued (its nearby messages)."""
+
+    alert: Alert
+    events: list[Event]
+    queued: int = 0
 
 
 @dataclass(frozen=True)

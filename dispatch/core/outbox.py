@@ -51,6 +51,17 @@ class Fanout:
 
 
 @dataclass(frozen=True)
+class Nearby:
+    """A new alert's out-of-band messages before their audience is known:
+    the store finds it in the transaction that writes the alert (candidates
+    by category, sector and box, then core.audience.nearby_fanout), which
+    costs no read of its own on the hot path."""
+
+    radius_m: float
+    texts: Texts
+
+
+@dataclass(frozen=True)
 class NewOutbox:
     kind: str
     ref_id: int

@@ -18,6 +18,7 @@ from dispatch.core.model import (
     Alert,
     AlertQuery,
     Broadcast,
+    Created,
     Event,
     Flag,
     Incident,
@@ -160,11 +161,13 @@ class Store(Protocol):
         """Sent at or after `since`, newest first, at most `limit`."""
         ...
 
-    async def create_alert_grouped(self, new: NewAlert) -> tuple[Alert, list[Event]]:
+    async def create_alert_grouped(self, new: NewAlert) -> Created:
         """Insert the alert and its `alert.created` event, and group it into
         an incident in the same transaction: its events are alert.created,
-        then the incident events grouping caused. If (author, client_id)
-        exists already, return (that alert, []) and write nothing."""
+        then the incident events grouping caused. With `new.nearby`, queue
+        its out-of-band messages in that transaction too (the residents
+        nearby who opted in: core.audience.nearby_fanout). If (author,
+        client_id) exists already, return (that alert, []) and write nothing."""
         ...
 
     # triage: incidents and units
@@ -284,15 +287,6 @@ class Store(Protocol):
     # out-of-band delivery (issue 19; dispatch.adapters.store_outbox)
     async def sms_recipients(self, audience: Sequence[int], level: str) -> int:
         """How many of `audience` a broadcast of `level` would reach by SMS."""
-        ...
-
-    async def alert_watchers(
-        self, category: str, lat: float, lon: float, sector: str | None, radius_m: float
-    ) -> list[tuple[int, float, float, str | None]]:
-        """(user_id, home lat, lon, home sector) of validated residents who want
-        alerts of `category` outside the app and whose home may be within
-        radius_m of (lat, lon) or in `sector`: candidates, a superset of
-        those core.audience.nearby_residents keeps."""
         ...
 
     async def notify_settings(self, user_id: int) -> NotifySettings | None:

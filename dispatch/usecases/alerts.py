@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from dispatch.core.audience import nearby_residents, resident_wants
+from dispatch.core.audience import resident_wants
 from dispatch.core.audit import identity_views
 from dispatch.core.categories import initial_priority
 from dispatch.core.model import OPS_VIEW_ROLES, Alert, AlertQuery, NewAlert, User, evolve, utcnow
 from dispatch.core.out_texts import alert_texts
-from dispatch.core.outbox import Fanout
+from dispatch.core.outbox import Nearby
 from dispatch.core.routing import alert_channels
 from dispatch.core.validation import AlertInput, InputError
 from dispatch.core.views import alert_moderation, alert_resident, alert_staff
@@ -41,19 +41,6 @@ class Alerts:
         self.sms_max_segments = sms_max_segments
         self.on_queued = on_queued  # wakes this worker's delivery
 
-    async def nearby_fanout(self, author: User, body: AlertInput, sector: str) -> Fanout | None:
-        """The out-of-band messages of a new alert (issue 19): to the residents
-        who want its category outside the app and whom the resident stream
-        would reach (core.audience), never its author. The text names the
-        category and the sector only: neither the author nor the point."""
-        watchers = await self.store.alert_watchers(body.category, body.lat, body.lon, sector, self.radius_m)
-        homes = [w for w in watchers if w[0] != author.id]
-        audience = nearby_residents(homes, body.lat, body.lon, sector, self.radius_m)
-        if not audience:
-            return None
-        texts = alert_texts(body.category, self.city.sector(sector).name, self.sms_number, self.sms_max_segments)
-        return Fanout("alert", tuple(sorted(audience)), "info", body.category, texts)
-
     async def submit(self, author: User, body: AlertInput) -> tuple[Alert, bool]:
         """(the alert, whether it is new): a repeated client_id returns the first."""
         sector = self.city.sector_of(body.lat, body.lon)
@@ -71,14 +58,19 @@ class Alerts:
             priority=initial_priority(body.category),
             created_at=utcnow(),
             channels=tuple(alert_channels(body.lat, body.lon, sector, self.radius_m, self.city)),
-            fanout=await self.nearby_fanout(author, body, sector),
+            # its out-of-band messages (issue 19): the store finds their
+            # audience as it writes the alert (core.audience.nearby_fanout)
+            nearby=Nearby(
+                self.radius_m,
+                alert_texts(body.category, self.city.sector(sector).name, self.sms_number, self.sms_max_segments),
+            ),
         )
-        alert, events = await self.store.create_alert_grouped(new)
-        for event in events:  # alert.created, then what grouping changed
+        created = await self.store.create_alert_grouped(new)
+        for event in created.events:  # alert.created, then what grouping changed
             await self.publisher.publish(event)
-        if events and new.fanout is not None:
+        if created.queued:
             self.on_queued()
-        return alert, bool(events)
+        return created.alert, bool(created.events)
 
     async def visible_to(self, user: User, query: AlertQuery) -> list[dict[str, Any]]:
         """Operators see every alert as it is; moderators and admins every
