@@ -209,16 +209,28 @@ class SqlStore(ModerationMethods, AuditMethods, PrivacyMethods, OutboxMethods, A
         mine = [Draft(a.seq, "alert.created", alert_staff(a), a.created_at, batch[i].channels) for i, a in created]
         theirs = await triage_sql.drafts(tx, *grouped) if grouped else []
         events = await tx.append(mine + theirs)
+        return created, events[: len(mine)], events[len(mine) :], await self._queue_nearby(tx, batch, created)
+
+    async def _queue_nearby(
+        self, tx: Tx, batch: Sequence[NewAlert], created: list[tuple[int, Alert]]
+    ) -> dict[int, int]:
+        """The nearby residents' outbox rows of the alerts created, in their
+        transaction: one read of the candidates for the whole batch. The
+        rows queued, by index in batch."""
+        wanted = [(i, a, nearby) for i, a in created if (nearby := batch[i].nearby) is not None]
+        if not wanted:
+            return {}
+        radius_m = max(nearby.radius_m for _, _, nearby in wanted)
+        watchers = await alert_watchers(tx, [a for _, a, _ in wanted], radius_m)
         queued = {}
-        for i, a in created:  # the nearby residents' outbox rows, in this transaction
-            nearby = batch[i].nearby
-            if nearby is None:
-                continue
-            watchers = await alert_watchers(tx, a.category, a.lat, a.lon, a.sector, nearby.radius_m)
-            fanout = nearby_fanout(nearby, batch[i].author, a.category, a.lat, a.lon, a.sector, watchers)
+        for i, a, nearby in wanted:
+            homes = [w[:4] for w in watchers if a.category in w[4]]
+            fanout = (
+                nearby_fanout(nearby, batch[i].author, a.category, a.lat, a.lon, a.sector, homes) if homes else None
+            )
             if fanout is not None:
                 queued[i] = await enqueue_fanout(tx, fanout, a.id, a.created_at)
-        return created, events[: len(mine)], events[len(mine) :], queued
+        return queued
 
     # -- the event log ------------------------------------------------------
 

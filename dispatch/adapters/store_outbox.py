@@ -19,7 +19,7 @@ from dispatch.adapters.dialect import Dialect, Sql
 from dispatch.adapters.store_common import RESIDENT_ROLES_SQL, Draft, Row, dumps, loads, to_utc
 from dispatch.adapters.tx import Tx
 from dispatch.core.audience import box_around
-from dispatch.core.model import Event
+from dispatch.core.model import Alert, Event
 from dispatch.core.notify_settings import NotifySettings
 from dispatch.core.outbox import Fanout, NewOutbox, OutboxItem, Recipient, plan
 from dispatch.core.routing import OPS
@@ -55,11 +55,17 @@ OPTED_IN = Sql(
 # rule is core.audience's. Categories are a JSON list of known keys, so the
 # quoted key is found by LIKE (an "_" in a key matches more: a superset, and
 # core.outbox.plan checks the category again).
+# a batch's candidates in one statement (it runs inside the write lock): the
+# validated residents who opted in to some category, at home in one of the
+# batch's sectors or inside the box around all its circles
 ALERT_WATCHERS = Sql(
-    "SELECT u.id, u.home_lat, u.home_lon, u.home_sector FROM notify_settings n JOIN users u ON u.id = n.user_id"
-    f" WHERE n.categories LIKE ? AND u.status = 'validated' AND u.disabled_at IS NULL AND u.role IN {RESIDENT_ROLES_SQL}"
-    " AND u.home_lat IS NOT NULL AND u.home_lon IS NOT NULL"
-    " AND (u.home_sector = ? OR (u.home_lat BETWEEN ? AND ? AND u.home_lon BETWEEN ? AND ?))"
+    lambda d: (
+        "SELECT u.id, u.home_lat, u.home_lon, u.home_sector, n.categories"
+        " FROM notify_settings n JOIN users u ON u.id = n.user_id"
+        f" WHERE n.categories <> '[]' AND u.status = 'validated' AND u.disabled_at IS NULL AND u.role IN {RESIDENT_ROLES_SQL}"
+        " AND u.home_lat IS NOT NULL AND u.home_lon IS NOT NULL"
+        f" AND ({d.in_texts('u.home_sector')} OR (u.home_lat BETWEEN ? AND ? AND u.home_lon BETWEEN ? AND ?))"
+    )
 )
 INSERT_OUTBOX = Sql(
     "INSERT INTO outbox (kind, ref_id, user_id, channel, ext_id, dest, subject, body, level, status, attempts,"
@@ -145,16 +151,23 @@ async def enqueue_fanout(tx: Tx, fanout: Fanout, ref_id: int, now: datetime) -> 
     return len(items)
 
 
-async def alert_watchers(
-    tx: Tx, category: str, lat: float, lon: float, sector: str | None, radius_m: float
-) -> list[tuple[int, float, float, str | None]]:
-    """The candidates for a nearby alert's messages, (user id, home lat, lon,
-    sector): validated residents whose settings name its category, at home
-    in its sector or inside the box around its circle (core.audience keeps
-    those the stream would reach)."""
-    south, west, north, east = box_around(lat, lon, radius_m)
-    rows = await tx.rows(ALERT_WATCHERS.on(tx.dialect), f'%"{category}"%', sector, south, north, west, east)
-    return [(int(r[0]), float(r[1]), float(r[2]), r[3]) for r in rows]
+# (user id, home lat, lon, sector, the categories it wants outside the app)
+Watcher = tuple[int, float, float, str | None, frozenset[str]]
+
+
+async def alert_watchers(tx: Tx, alerts: Sequence[Alert], radius_m: float) -> list[Watcher]:
+    """The candidates for the nearby messages of a batch of new alerts:
+    a superset, each alert keeps those who want its category and whom
+    core.audience.nearby_fanout keeps."""
+    if not alerts:
+        return []
+    boxes = [box_around(a.lat, a.lon, radius_m) for a in alerts]
+    south, west = min(b[0] for b in boxes), min(b[1] for b in boxes)
+    north, east = max(b[2] for b in boxes), max(b[3] for b in boxes)
+    d = tx.dialect
+    sectors = d.list_param(sorted({a.sector for a in alerts}))
+    rows = await tx.rows(ALERT_WATCHERS.on(d), sectors, south, north, west, east)
+    return [(int(r[0]), float(r[1]), float(r[2]), r[3], frozenset(loads(r[4]))) for r in rows]
 
 
 class OutboxMethods:

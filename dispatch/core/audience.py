@@ -278,19 +278,6 @@ def box_around(lat: float, lon: float, radius_m: float) -> tuple[float, float, f
     return lat - dlat, lon - dlon, lat + dlat, lon + dlon
 
 
-def nearby_residents(
-    homes: Iterable[tuple[int, float, float, str | None]], lat: float, lon: float, sector: str | None, radius_m: float
-) -> set[int]:
-    """The residents (user id, home lat, lon, sector) an alert at (lat, lon)
-    in `sector` reaches: the rule of the live path (resident_audience over a
-    HomeIndex), for the out-of-band delivery of nearby alerts."""
-    index: HomeIndex[int] = HomeIndex()
-    for uid, hlat, hlon, hsector in homes:
-        index.add(uid, hlat, hlon, hsector)
-    data = {"lat": lat, "lon": lon, "sector": sector}
-    return set(resident_audience(index, {}, "alert.created", data, radius_m))
-
-
 def nearby_fanout(
     nearby: Nearby,
     author: int,
@@ -301,11 +288,18 @@ def nearby_fanout(
     watchers: Iterable[tuple[int, float, float, str | None]],
 ) -> Fanout | None:
     """A new alert's out-of-band messages (issue 19): to the watchers (user
-    id, home) whom the resident stream would reach, never its author. Its
-    texts name the category and the sector only: neither the author nor the
-    point."""
-    audience = nearby_residents((w for w in watchers if w[0] != author), lat, lon, sector, nearby.radius_m)
-    return Fanout("alert", tuple(sorted(audience)), "info", category, nearby.texts) if audience else None
+    id, home) whom the resident stream would reach (resident_wants: its
+    sector, or within the radius), never its author. Its texts name the
+    category and the sector only: neither the author nor the point. (A
+    scan: the watchers are the few who opted in, already narrowed by the
+    store to the alert's sectors and box.)"""
+    data = {"lat": lat, "lon": lon, "sector": sector}
+    audience = sorted(
+        uid
+        for uid, hlat, hlon, hsector in watchers
+        if uid != author and resident_wants("alert.created", data, Home(uid, hlat, hlon, hsector), nearby.radius_m)
+    )
+    return Fanout("alert", tuple(audience), "info", category, nearby.texts) if audience else None
 
 
 def resident_audience(
