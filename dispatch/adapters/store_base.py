@@ -225,9 +225,7 @@ class SqlStore(ModerationMethods, AuditMethods, PrivacyMethods, OutboxMethods, A
         queued = {}
         for i, a, nearby in wanted:
             homes = [w[:4] for w in watchers if a.category in w[4]]
-            fanout = (
-                nearby_fanout(nearby, batch[i].author, a.category, a.lat, a.lon, a.sector, homes) if homes else None
-            )
+            fanout = nearby_fanout(nearby, batch[i].author, a.category, a.lat, a.lon, a.sector, homes)
             if fanout is not None:
                 queued[i] = await enqueue_fanout(tx, fanout, a.id, a.created_at)
         return queued

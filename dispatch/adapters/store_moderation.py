@@ -69,6 +69,16 @@ async def residents_who_had(tx: Tx, created_seq: int, extra_channels: Sequence[s
     return tuple(sorted({c for c in published if c != OPS} | set(extra_channels)))
 
 
+async def append_about_alert(
+    tx: Tx, alert: Alert, now: datetime, specs: Sequence[tuple[str, tuple[str, ...]]]
+) -> list[Event]:
+    """One event per (type, channels), each carrying the alert's staff view,
+    numbered after the counter row the transaction locked first."""
+    last = await tx.bump(len(specs))
+    data, at, first = alert_staff(alert), to_utc(now), last - len(specs) + 1
+    return await tx.append([Draft(first + k, kind, data, at, ch) for k, (kind, ch) in enumerate(specs)])
+
+
 HIDDEN_AMONG = Sql(lambda d: f"SELECT id FROM alerts WHERE hidden AND {d.in_ints('id')}")
 
 
@@ -227,12 +237,7 @@ class ModerationMethods:
                 channels = await residents_who_had(tx, alert.seq, extra_channels)
                 if channels:
                     specs.append(("alert.removed", channels))
-            last = await tx.bump(len(specs))
-            data = alert_staff(alert)
-            first = last - len(specs) + 1
-            events = await tx.append(
-                [Draft(first + k, kind, data, to_utc(now), channels) for k, (kind, channels) in enumerate(specs)]
-            )
+            events = await append_about_alert(tx, alert, now, specs)
         return alert, events
 
     async def hidden_among(self, alert_ids: Sequence[int]) -> set[int]:

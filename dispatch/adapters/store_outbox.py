@@ -50,14 +50,12 @@ OPTED_IN = Sql(
         f" WHERE {d.in_ints('n.user_id')} AND u.status = 'validated' AND u.disabled_at IS NULL"
     )
 )
-# the homes of residents who want a nearby alert's category outside the app:
-# candidates only (the alert's sector, or a box around the point); the exact
-# rule is core.audience's. Categories are a JSON list of known keys, so the
-# quoted key is found by LIKE (an "_" in a key matches more: a superset, and
-# core.outbox.plan checks the category again).
-# a batch's candidates in one statement (it runs inside the write lock): the
-# validated residents who opted in to some category, at home in one of the
-# batch's sectors or inside the box around all its circles
+# the homes of residents who may want a batch of new alerts outside the app,
+# in one statement (it runs inside the write lock): validated residents who
+# opted in to some category, at home in one of the batch's sectors or inside
+# the box around all its circles. Candidates only: each alert keeps those who
+# want its category, the exact rule is core.audience's, and core.outbox.plan
+# checks the category again.
 ALERT_WATCHERS = Sql(
     lambda d: (
         "SELECT u.id, u.home_lat, u.home_lon, u.home_sector, n.categories"

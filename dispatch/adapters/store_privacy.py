@@ -14,7 +14,7 @@ from dispatch.adapters import privacy_sql as q
 from dispatch.adapters.audit_sql import AUDIT_COLUMNS, append_audit, purge_audit
 from dispatch.adapters.dialect import Dialect
 from dispatch.adapters.store_common import ALERT_COLUMNS, Draft, Row, alert_from_row, dumps, loads, to_utc
-from dispatch.adapters.store_moderation import ALERT_LOCKED, RESOLVE_FLAGS, residents_who_had
+from dispatch.adapters.store_moderation import ALERT_LOCKED, RESOLVE_FLAGS, append_about_alert, residents_who_had
 from dispatch.adapters.tx import Tx
 from dispatch.core.audit import AuditEntry
 from dispatch.core.model import Alert, Event, evolve, iso
@@ -110,10 +110,7 @@ class PrivacyMethods:
             channels = () if alert.hidden else await residents_who_had(tx, alert.seq, extra_channels)
             if channels:
                 specs.append(("alert.text", channels))
-            last = await tx.bump(len(specs))
-            data, at = alert_staff(alert), to_utc(now)
-            first = last - len(specs) + 1
-            events = await tx.append([Draft(first + k, kind, data, at, ch) for k, (kind, ch) in enumerate(specs)])
+            events = await append_about_alert(tx, alert, now, specs)
         return alert, events
 
     async def purge_batch(self, cutoffs: Cutoffs, limit: int) -> PurgeBatch | None:
