@@ -75,6 +75,17 @@ async def test_take_counts_distinct_members_up_to_the_limit(limits: Limits) -> N
     assert not (await limits.take("z", "m", 0, 1)).allowed
 
 
+async def test_concurrent_takes_count_like_takes_one_after_another(limits: Limits) -> None:
+    # Redis sends the takes that queue together as one pipeline: each still
+    # counts alone, in call order, and a member repeated in one batch is a retry
+    members = [f"m{i % 8}" for i in range(12)] + ["late"]
+    taken = await asyncio.gather(*(limits.take("c", m, 5, 5) for m in members))
+    assert [t.allowed for t in taken] == [True] * 5 + [False] * 3 + [True] * 4 + [False]
+    assert (await limits.read(["c"]))[0].value == 5
+    others = await asyncio.gather(*(limits.take(f"k{i}", "m", 1, 5) for i in range(40)))
+    assert all(t.allowed for t in others)
+
+
 async def test_keys_are_independent(limits: Limits) -> None:
     await limits.bump("x", 5)
     await limits.bump("x", 5)
@@ -109,5 +120,7 @@ async def test_redis_down_falls_back_to_this_process() -> None:
         assert (await lim.bump("k", 5)).value == 2
         assert (await lim.take("q", "m", 1, 5)).allowed
         assert not (await lim.take("q", "n", 1, 5)).allowed
+        together = await asyncio.gather(*(lim.take("p", f"m{i}", 2, 5) for i in range(4)))
+        assert [t.allowed for t in together] == [True, True, False, False]
     finally:
         await lim.close()

@@ -3,12 +3,20 @@ counts together: one Lua script per operation, each one round trip, keys
 f"{prefix}:limits:{key}" (the bus's prefix keeps deployments and test runs
 apart; the callers hash e-mails and addresses before they become keys).
 
+`take` runs on every alert posted, so the takes that queue while one round
+trip is out leave together as one pipeline (group commit, as AlertBatcher
+does for the store): redis-py spends about 84 µs of CPU per lone command
+and 31 µs per pipelined one (64 at a time, measured on the CI machine), a
+twentieth of a core at 1,000 alerts/s. Each take is still its own script,
+atomic on its own; only the transport is shared.
+
 A limit must not turn a Redis outage into a login outage: while Redis does
 not answer, each call is answered by a per-process MemoryLimits instead (the
 limits then hold per worker), and Redis takes over again when it answers."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -55,6 +63,10 @@ return {1, 0}
 """
 
 
+# a take waiting for its pipeline: key, member, limit, window_s, its answer
+_Take = tuple[str, str, int, float, "asyncio.Future[Taken]"]
+
+
 def _ms(seconds: float) -> int:
     return max(1, round(seconds * 1000))
 
@@ -68,6 +80,8 @@ class RedisLimits:
         self._redis: Redis | None = None
         self._local = MemoryLimits()
         self._failing = False
+        self._takes: list[_Take] = []
+        self._taker: asyncio.Task[None] | None = None
 
     async def connect(self) -> None:
         if self._redis is None:
@@ -89,14 +103,20 @@ class RedisLimits:
         try:
             reply = await self._redis.eval(script, len(keys), *self._keys(keys), *args)
         except (RedisError, OSError) as exc:
-            if not self._failing:
-                self._failing = True
-                log.warning("limits: Redis does not answer, counting in this worker: %s", _describe(exc))
+            self._down(exc)
             return None
+        self._up()
+        return [int(x) for x in reply]
+
+    def _down(self, exc: BaseException) -> None:
+        if not self._failing:
+            self._failing = True
+            log.warning("limits: Redis does not answer, counting in this worker: %s", _describe(exc))
+
+    def _up(self) -> None:
         if self._failing:
             self._failing = False
             log.info("limits: Redis answers again")
-        return [int(x) for x in reply]
 
     async def read(self, keys: Sequence[str]) -> list[Count]:
         if not keys:
@@ -118,10 +138,50 @@ class RedisLimits:
             await self._local.hold(key, seconds)
 
     async def take(self, key: str, member: str, limit: int, window_s: float) -> Taken:
-        reply = await self._eval(_TAKE, [key], member, limit, _ms(window_s))
-        if reply is None:
+        if self._redis is None:
             return await self._local.take(key, member, limit, window_s)
-        return Taken(bool(reply[0]), reply[1] / 1000)
+        fut: asyncio.Future[Taken] = asyncio.get_running_loop().create_future()
+        self._takes.append((key, member, limit, window_s, fut))
+        if self._taker is None:
+            self._taker = asyncio.get_running_loop().create_task(self._send_takes(), name="limits takes")
+        return await fut
+
+    async def _send_takes(self) -> None:
+        """One pipeline for every take queued, then again while more queued
+        during its round trip; a caller cancelled meanwhile is skipped."""
+        batch: list[_Take] = []
+        try:
+            while self._takes:
+                batch, self._takes = self._takes, []
+                await self._pipeline_takes([t for t in batch if not t[4].done()])
+        finally:
+            self._taker = None
+            for *_, fut in batch + self._takes:  # left unsettled only if this task was cancelled
+                if not fut.done():
+                    fut.set_exception(RuntimeError("limits stopped"))
+            self._takes = []
+
+    async def _pipeline_takes(self, batch: list[_Take]) -> None:
+        if not batch:
+            return
+        replies: list[Any] | None = None
+        if (client := self._redis) is not None:
+            pipe = client.pipeline(transaction=False)
+            for key, member, limit, window_s, _ in batch:
+                pipe.eval(_TAKE, 1, self._prefix + key, member, limit, _ms(window_s))
+            try:
+                replies = await pipe.execute()
+            except (RedisError, OSError) as exc:
+                self._down(exc)
+            else:
+                self._up()
+        for k, (key, member, limit, window_s, fut) in enumerate(batch):
+            if replies is None:
+                taken = await self._local.take(key, member, limit, window_s)
+            else:
+                taken = Taken(bool(int(replies[k][0])), int(replies[k][1]) / 1000)
+            if not fut.done():
+                fut.set_result(taken)
 
     async def forget(self, keys: Sequence[str]) -> None:
         if keys and await self._eval("return {redis.call('DEL', unpack(KEYS))}", keys) is None:
