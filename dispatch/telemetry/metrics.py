@@ -111,7 +111,13 @@ def slow_close(resident: bool) -> None:
 
 
 def published(event_type: str) -> None:
-    PUBLISHED.labels(event_type).inc()
+    child = _PUBLISHED_CHILDREN.get(event_type)  # as for _HTTP_CHILDREN below
+    if child is None:
+        child = _PUBLISHED_CHILDREN[event_type] = PUBLISHED.labels(event_type)
+    child.inc()
+
+
+_PUBLISHED_CHILDREN: dict[str, Any] = {}  # bounded: the event types
 
 
 # (route, method, status) -> its child: labels() takes a lock and builds its
