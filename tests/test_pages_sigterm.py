@@ -58,3 +58,56 @@ async def test_the_wall_reconnects_after_a_sigterm_and_catches_up(browser: Any, 
         await page.locator(f'.feed [data-incident="{a["incident"]}"]').wait_for(timeout=5000)
     assert not tab.console_errors(ignore=OUTAGE), tab.errors
     await tab.close()
+
+
+# Drives the page's own LiveStream (web/static/shared/stream.js) against a
+# socket that fails five times, then opens and drops, then fails: Math.random
+# answers in turn from RANDOMS, and each reconnect timer stream.js sets is
+# recorded (its callback then runs at once, so the test takes no 30 s).
+BACKOFF_RUN = """async (randoms) => {
+  const { LiveStream } = await import("/static/shared/stream.js");
+  const realTimeout = window.setTimeout.bind(window), realRandom = Math.random;
+  const NativeSocket = window.WebSocket, log = { waits: [], urls: [] };
+  let k = 0;
+  Math.random = () => randoms[k++];
+  window.setTimeout = (fn, ms, ...args) => {
+    if (!String(new Error().stack).includes("/shared/stream.js")) return realTimeout(fn, ms, ...args);
+    log.waits.push(ms);
+    return realTimeout(fn, 0);
+  };
+  window.WebSocket = class {
+    constructor(url) {
+      log.urls.push(url);
+      const n = log.urls.length;
+      realTimeout(() => {
+        if (n === 6) this.onopen();
+        this.onclose({ code: 1012 });
+      }, 0);
+    }
+    close() {}
+  };
+  try {
+    new LiveStream("/ws/ops", { onMessage() {}, since: 42 });
+    for (let i = 0; i < 100 && log.urls.length < 8; i++) await new Promise((r) => realTimeout(r, 20));
+  } finally {
+    window.WebSocket = NativeSocket;
+    window.setTimeout = realTimeout;
+    Math.random = realRandom;
+  }
+  return log;
+}"""
+RANDOMS = [0.999, 0.5, 0.25, 0.999, 0.1, 0.75, 0.3, 0.3]
+
+
+async def test_reconnects_back_off_exponentially_with_full_jitter_and_resume_with_since(
+    browser: Any, site: Site
+) -> None:
+    # a logged-in tab on a page with no script of its own: only the stream runs
+    tab = await open_tab(browser, site, "/healthz", site.supervisor)
+    log = await tab.page.evaluate(BACKOFF_RUN, RANDOMS)
+    await tab.close()
+    # each wait uniform in [0, cap] (full jitter), the cap doubling from 1 s
+    # to at most 10 s over five failures; an open resets it to 1 s
+    caps = [1000, 2000, 4000, 8000, 10000, 1000, 2000]
+    assert log["waits"][:7] == pytest.approx([r * c for r, c in zip(RANDOMS, caps, strict=False)])
+    assert all(u.endswith("/ws/ops?since=42") for u in log["urls"]), log["urls"]
