@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,10 +17,12 @@ import h3
 
 from dispatch.adapters.grouping_sql import SKEW_S, FactsCache, GroupCache
 from dispatch.adapters.limits_memory import SWEEP_EVERY, MemoryLimits
+from dispatch.adapters.limits_redis import PIPELINE_MAX, RedisLimits
 from dispatch.core import grouping, routing
 from dispatch.core.grouping import AlertFacts, Group
 from dispatch.core.model import Alert
 from geo import DEMO_CITY_PATH, cells, load_city
+from tests.conftest import REDIS_URL, require
 
 REPO = Path(__file__).resolve().parent.parent
 BOUNDS_DOC = REPO / "docs" / "bounds.md"
@@ -43,6 +46,7 @@ NAMED = [
     "HashGate",
     "LoginGuard._clean_in_flight",
     "MAX_ALERT_BATCH",
+    "PIPELINE_MAX",
     "TEMPLATES",
     "JWT_CACHE",
     "SmtpSender._idle",
@@ -152,6 +156,34 @@ def test_memory_limits_drop_expired_keys() -> None:
     asyncio.run(fill())
     # at most what lived since the last sweep, plus the live ones
     assert len(limits._entries) <= SWEEP_EVERY + 10
+
+
+def test_quota_takes_leave_in_pipelines_of_at_most_pipeline_max() -> None:
+    require("Redis", "127.0.0.1", 6379)
+    limits = RedisLimits(REDIS_URL, "t" + uuid.uuid4().hex[:10])
+    sizes: list[int] = []
+    send = limits._pipeline_takes
+
+    async def counted(batch: Any) -> None:
+        sizes.append(len(batch))
+        await send(batch)
+
+    limits._pipeline_takes = counted  # type: ignore[method-assign]
+
+    async def burst() -> list[bool]:
+        await limits.connect()
+        try:
+            taken = await asyncio.gather(
+                *(limits.take("burst", f"m{i}", 300, 60) for i in range(2 * PIPELINE_MAX + 100))
+            )
+            await limits.forget(["burst"])
+        finally:
+            await limits.close()
+        return [t.allowed for t in taken]
+
+    allowed = asyncio.run(burst())
+    assert allowed == [True] * 300 + [False] * (2 * PIPELINE_MAX + 100 - 300)  # in call order, across pipelines
+    assert sum(sizes) == 2 * PIPELINE_MAX + 100 and max(sizes) == PIPELINE_MAX
 
 
 def test_session_cache_keeps_at_most_its_size(tmp_path: Path) -> None:

@@ -63,6 +63,10 @@ return {1, 0}
 """
 
 
+# takes per pipeline: a burst is cut in round trips of this many, so one
+# pipeline's reply stays small (a few KB) and the first callers are not held
+# behind thousands (the alerts' own group commit writes up to 256 at once)
+PIPELINE_MAX = 256
 # a take waiting for its pipeline: key, member, limit, window_s, its answer
 _Take = tuple[str, str, int, float, "asyncio.Future[Taken]"]
 
@@ -152,7 +156,7 @@ class RedisLimits:
         batch: list[_Take] = []
         try:
             while self._takes:
-                batch, self._takes = self._takes, []
+                batch, self._takes = self._takes[:PIPELINE_MAX], self._takes[PIPELINE_MAX:]
                 await self._pipeline_takes([t for t in batch if not t[4].done()])
         finally:
             self._taker = None
