@@ -51,6 +51,17 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 # Chromium reports a refused WebSocket handshake or fetch as a console error;
 # only the test that stops the server on purpose may see those.
 OUTAGE = (r"WebSocket connection to .* failed", r"Failed to load resource: net::ERR_CONNECTION_REFUSED")
+# While window.__holdSockets is true, the page's sockets (stream.js builds
+# them with `new WebSocket`) ask for a stream that does not exist and are
+# refused, as in an outage (same origin: the CSP would make a socket to
+# another port throw, not fail); the page's own code is untouched.
+HOLD_SOCKETS = r"""(() => {
+  const Native = window.WebSocket;
+  window.__holdSockets = false;
+  window.WebSocket = class extends Native {
+    constructor(url, ...rest) { super(window.__holdSockets ? String(url).replace(/\/ws\/[^?]*/, "/ws/held") : url, ...rest); }
+  };
+})();"""
 
 
 async def hex_count(page: Any, cell9: str) -> int:
@@ -191,17 +202,21 @@ async def test_h3_parent_in_the_page_is_exact(browser: Any, site: Site) -> None:
 
 async def test_reconnects_after_a_restart_and_catches_up(browser: Any, site: Site) -> None:
     tab = await open_tab(browser, site, "/ops/wall", site.supervisor)
+    await tab.context.add_init_script(HOLD_SOCKETS)
     page = tab.page
+    await page.reload()
     await wait_live(page)
     site.server.kill()
     await page.wait_for_selector('#light[data-state="off"]', timeout=5000)
     assert await page.locator("#light").evaluate("n => getComputedStyle(n).backgroundColor") == "rgb(198, 40, 40)"
-    # down long enough that the page's backoff has grown past the restart
-    # time: what is sent next is sent while the page is still disconnected
-    await page.wait_for_timeout(2500)
+    # the page's retries fail until the alerts are stored: they are sent while
+    # it is disconnected, whatever its jittered backoff drew (a wait of 2.5 s
+    # once let a retry land between the restart and the posts)
+    await page.evaluate("window.__holdSockets = true")
     site.restart()
     sent = [await post_alert(site, site.residents[2], PLAGE[0] + i * 0.001, PLAGE[1], "vandalism") for i in range(3)]
     assert await page.get_attribute("#light", "data-state") == "off"
+    await page.evaluate("window.__holdSockets = false")
     await wait_live(page, timeout=15_000)
     assert await page.locator("#light").evaluate("n => getComputedStyle(n).backgroundColor") == "rgb(0, 230, 118)"
     await page.wait_for_function(
